@@ -1,0 +1,1 @@
+//! Analysis of `.mio` traces (issue 4 fills it).

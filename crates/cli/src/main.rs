@@ -1,0 +1,48 @@
+//! `mysql-io`: the command-line front end. Glue only: parse arguments, call the library crates,
+//! print. Errors print as one sentence (with their causes) and exit with status 2.
+
+mod info;
+mod output;
+mod synth;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  mysql-io info prod.mio                  what a trace holds: header, events per kind, drops
+  mysql-io info prod.mio --format json    the same as JSON
+  mysql-io synth -o demo.mio --events 1M  a synthetic MariaDB-like trace to try the tools on";
+
+/// How MySQL/MariaDB read their files, and what other readahead settings would do.
+#[derive(Debug, Parser)]
+#[command(name = "mysql-io", version, after_help = EXAMPLES, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what a trace holds: header, events per kind, chunks, time range, drops, compression.
+    Info(info::InfoArgs),
+    /// Write a synthetic trace shaped like MariaDB under an OLTP read load (no server needed).
+    Synth(synth::SynthArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => info::run(&a),
+        Command::Synth(a) => synth::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mysql-io: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Format benchmark: encode and decode throughput on one core and bytes per event on disk, for the
+//! synthetic MariaDB-like stream (`mysql_io_format::synth`).
+//!
+//! Run: `cargo bench -p mysql-io-format --bench codec` (options: `-- --events N --level L`).
+//! Encode is measured on the caller's thread only (column encoding), and separately end to end
+//! through the writer (encode + zstd on the worker + framing), as a recorder would use it. Decode
+//! is one thread decoding every chunk of the file: CRC check, zstd decompression, column decoding,
+//! a callback per event.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use mysql_io_format::synth::SyntheticStream;
+use mysql_io_format::{
+    diagnostics as chunk, ChunkColumns, Event, EventKind, Metadata, Trace, Writer, WriterOptions,
+};
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = f();
+        best = best.min(t.elapsed());
+        out = Some(r);
+    }
+    (best, out.expect("at least one run"))
+}
+
+fn main() {
+    let n = arg("--events", 10_000_000) as usize;
+    let level = arg("--level", 3) as i32;
+    let events: Vec<Event> = SyntheticStream::new(1, 20_000).take(n).collect();
+    let per_s = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
+
+    // Column encoding alone (what the producer thread pays per event), in ~1 s chunks.
+    let (enc, raw) = best_of(3, || {
+        events.chunks(200_000).map(|c| chunk::encode_for_diagnostics(black_box(c)).len()).sum::<usize>()
+    });
+
+    // Through the writer, to memory.
+    let opts = WriterOptions { zstd_level: level, ..WriterOptions::default() };
+    let (write, bytes) = best_of(3, || {
+        let mut w =
+            Writer::new(Vec::with_capacity(n * 4), &SyntheticStream::header(), opts.clone()).expect("writer");
+        for f in SyntheticStream::files() {
+            w.write_metadata(&Metadata::File(f)).expect("metadata");
+        }
+        for e in &events {
+            w.push(e).expect("push");
+        }
+        w.into_inner().expect("finish")
+    });
+
+    let trace = Trace::parse(&bytes).expect("parse");
+    let (dec, sum) = best_of(5, || {
+        let mut sum = 0u64;
+        trace.for_each_event(|e| sum = sum.wrapping_add(e.ts ^ u64::from(e.tid))).expect("decode");
+        sum
+    });
+    black_box(sum);
+    let (cols, _) = best_of(5, || {
+        let mut cols = ChunkColumns::default();
+        let mut n = 0;
+        for c in trace.chunks() {
+            c.columns_into(&mut cols).expect("decode");
+            n += black_box(cols.len());
+        }
+        n
+    });
+    let (par, _) = best_of(5, || {
+        let counts = trace.par_map_columns(|_, cols| {
+            cols.for_each_event(|e| {
+                black_box(e);
+            })
+            .events
+        });
+        counts.into_iter().map(|r| r.expect("decode")).sum::<u64>()
+    });
+
+    // Where the bytes go: each column of one ~1 s chunk compressed on its own.
+    let sample = chunk::encode_for_diagnostics(&events[..200_000.min(n)]);
+    let mut columns: Vec<(usize, String)> = chunk::payload_streams(&sample)
+        .into_iter()
+        .map(|(id, data)| {
+            let name = match id {
+                0..=4 => ["kind", "ts (low bytes)", "task exceptions", "tid", "ts (high parts)"][id as usize]
+                    .to_string(),
+                _ => match EventKind::from_code((id >> 6) as u8) {
+                    Some(k) => format!("{}.{}", k.name(), k.columns()[(id & 63) as usize].field),
+                    None => format!("stream {id}"),
+                },
+            };
+            (zstd::bulk::compress(&data, level).map_or(data.len(), |z| z.len()), name)
+        })
+        .collect();
+    columns.sort_by_key(|c| std::cmp::Reverse(c.0));
+
+    println!(
+        "format benchmark: {n} synthetic MariaDB-like events, {} chunks, zstd level {level}",
+        trace.chunks().len()
+    );
+    println!(
+        "  bytes/event on disk     {:8.3}  ({} bytes; {:.2} raw bytes/event before zstd)",
+        bytes.len() as f64 / n as f64,
+        bytes.len(),
+        raw as f64 / n as f64
+    );
+    println!("  encode columns, 1 core  {:8.1} M events/s", per_s(enc));
+    println!(
+        "  write (encode+zstd)     {:8.1} M events/s  (producer thread + zstd worker thread)",
+        per_s(write)
+    );
+    println!(
+        "  decode to events, 1 core {:7.1} M events/s  (CRC + zstd + columns + Event per callback)",
+        per_s(dec)
+    );
+    println!(
+        "  decode to columns, 1 core {:6.1} M events/s  (CRC + zstd + columns, no Event structs)",
+        per_s(cols)
+    );
+    println!(
+        "  decode to events, all cores {:4.1} M events/s  ({} threads, a chunk per thread)",
+        per_s(par),
+        rayon::current_num_threads()
+    );
+    let sample_n = 200_000.min(n) as f64;
+    println!("  largest columns, compressed alone (bytes/event):");
+    for (z, name) in columns.iter().take(8) {
+        println!("    {name:36} {:6.3}", *z as f64 / sample_n);
+    }
+}

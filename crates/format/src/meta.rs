@@ -1,0 +1,274 @@
+//! Metadata records: the header, the file / thread / process tables discovered while recording,
+//! status snapshots, and the footer. Each is one postcard-encoded struct in a record of its own.
+//!
+//! Compatibility rule (see `docs/format.md`, "Metadata records"): fields are only ever added at
+//! the end of a struct. A reader ignores bytes after the fields it knows (newer writer), and reads
+//! fields missing at the end (older writer) as zero / empty / `None`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::ChunkInfo;
+use crate::event::code_enum;
+use crate::EventKind;
+
+code_enum! {
+    /// The clock event timestamps are taken from.
+    Clock {
+        /// `CLOCK_MONOTONIC` (`bpf_ktime_get_ns`).
+        Monotonic = 0 => "monotonic",
+        /// `CLOCK_BOOTTIME` (`bpf_ktime_get_boot_ns`): also counts suspended time.
+        Boottime = 1 => "boottime",
+    }
+}
+
+code_enum! {
+    /// How the events of one kind were captured.
+    ProbeMode {
+        /// Not captured.
+        Off = 0 => "off",
+        /// kprobe / kretprobe on a kernel function.
+        Kprobe = 1 => "kprobe",
+        /// fentry / fexit (BPF trampoline) on a kernel function.
+        Fentry = 2 => "fentry",
+        /// A tracepoint (classic, raw or BTF-typed).
+        Tracepoint = 3 => "tracepoint",
+        /// Read from /proc or another user-space source.
+        Procfs = 4 => "procfs",
+        /// Produced by the recorder itself (e.g. drop counters).
+        Recorder = 5 => "recorder",
+        /// A uprobe on a user-space function.
+        Uprobe = 6 => "uprobe",
+    }
+}
+
+/// The first record of every trace: what was recorded, where, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Header {
+    /// Name and version of the program that wrote the trace, e.g. `mysql-io 0.1.0`.
+    pub tool: String,
+    /// Host name of the recorded machine.
+    pub host: String,
+    /// Kernel release (`uname -r`).
+    pub kernel_release: String,
+    /// Kernel version string (`uname -v`).
+    pub kernel_version: String,
+    /// Machine architecture (`uname -m`).
+    pub arch: String,
+    /// Page size in bytes.
+    pub page_size: u32,
+    /// Number of online CPUs.
+    pub cpus: u32,
+    /// Clock of event timestamps.
+    pub clock: Clock,
+    /// Wall-clock time minus trace clock, in ns: `ts + clock_offset_ns` is ns since the Unix epoch.
+    pub clock_offset_ns: i64,
+    /// Trace-clock time recording started.
+    pub start_ts: u64,
+    /// Command line the recorder ran with.
+    pub command: Vec<String>,
+    /// How each event kind was captured.
+    pub probes: Vec<ProbeInfo>,
+    /// Block devices and their readahead settings at the start.
+    pub devices: Vec<BlockDevice>,
+    /// Target processes found at the start (more arrive as [`ProcessInfo`] records).
+    pub processes: Vec<ProcessInfo>,
+}
+
+impl Header {
+    /// The probe mode recorded for `kind`, if the header lists it.
+    pub fn probe(&self, kind: EventKind) -> Option<&ProbeInfo> {
+        self.probes.iter().find(|p| p.kind == kind.code())
+    }
+}
+
+/// How one event kind was captured.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    /// Event kind code ([`EventKind::code`]); a code kept raw so newer kinds still parse.
+    pub kind: u8,
+    /// Probe type used.
+    pub mode: ProbeMode,
+    /// Where it is attached, e.g. `tracepoint/syscalls/sys_enter_pread64` or `kprobe/vfs_read`.
+    pub attach: Vec<String>,
+    /// Why this mode (e.g. "kprobes unavailable: no kprobe PMU"); empty when it was the first
+    /// choice.
+    pub note: String,
+}
+
+/// A block device and its queue settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BlockDevice {
+    /// Device number (kernel encoding, as in events' `dev`).
+    pub dev: u32,
+    /// Kernel name, e.g. `vda`, `loop3`, `nvme0n1p2`.
+    pub name: String,
+    /// `queue/read_ahead_kb` (for a partition: its disk's).
+    pub read_ahead_kb: u32,
+    /// `queue/max_sectors_kb`.
+    pub max_sectors_kb: u32,
+    /// `queue/rotational`.
+    pub rotational: bool,
+    /// `queue/logical_block_size`.
+    pub logical_block_size: u32,
+}
+
+/// A file seen during recording: identity, path and properties.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Device (kernel encoding).
+    pub dev: u32,
+    /// Inode number.
+    pub ino: u64,
+    /// Absolute path when found.
+    pub path: String,
+    /// Size in bytes when found.
+    pub size: u64,
+    /// Filesystem type (`ext4`, `xfs`, ...).
+    pub fs_type: String,
+    /// Trace-clock time the file was found.
+    pub ts: u64,
+}
+
+/// A descriptor that was open when recording started (from `/proc/PID/fd` and `fdinfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OpenFd {
+    /// Process.
+    pub pid: u32,
+    /// Descriptor.
+    pub fd: i32,
+    /// Device of the file.
+    pub dev: u32,
+    /// Inode of the file.
+    pub ino: u64,
+    /// Open file description id as events report it (0 when not known).
+    pub ofd: u64,
+    /// `f_flags` (from fdinfo `flags:`, octal there).
+    pub flags: u32,
+    /// File position (fdinfo `pos:`).
+    pub pos: u64,
+}
+
+/// A thread's name (and role where the server reported one).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ThreadInfo {
+    /// Process.
+    pub pid: u32,
+    /// Thread.
+    pub tid: u32,
+    /// Kernel thread name (`comm`).
+    pub comm: String,
+    /// The server's own name for the thread (MySQL/MariaDB `performance_schema.threads.NAME`),
+    /// empty when not known.
+    pub role: String,
+    /// Trace-clock time the name was seen.
+    pub ts: u64,
+}
+
+/// A traced process.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// Process id.
+    pub pid: u32,
+    /// `comm`.
+    pub comm: String,
+    /// Executable path.
+    pub exe: String,
+    /// Command line.
+    pub cmdline: Vec<String>,
+    /// Server version when known (e.g. `10.11.6-MariaDB-0+deb12u1`).
+    pub version: String,
+    /// Trace-clock time the process was found.
+    pub ts: u64,
+}
+
+/// Counters read from the server (e.g. `SHOW GLOBAL STATUS`) at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StatusSnapshot {
+    /// Process the counters belong to.
+    pub pid: u32,
+    /// Where they came from, e.g. `SHOW GLOBAL STATUS`.
+    pub source: String,
+    /// Trace-clock time of the snapshot.
+    pub ts: u64,
+    /// Name and value of each counter.
+    pub counters: Vec<(String, i64)>,
+}
+
+/// The last record: an index of the file and the totals.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Footer {
+    /// Every chunk, in file order.
+    pub chunks: Vec<ChunkIndexEntry>,
+    /// File offsets of every metadata record after the header, in file order.
+    pub metadata: Vec<u64>,
+    /// Totals over the whole trace.
+    pub totals: Totals,
+}
+
+/// Where a chunk is and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChunkIndexEntry {
+    /// File offset of the chunk record.
+    pub offset: u64,
+    /// Length of the whole record (kind, length, body, CRC).
+    pub record_len: u64,
+    /// Number of events.
+    pub events: u64,
+    /// Smallest event timestamp.
+    pub t_min: u64,
+    /// Largest event timestamp.
+    pub t_max: u64,
+    /// Payload size before compression.
+    pub uncompressed_len: u64,
+    /// Events per kind code.
+    pub kind_counts: Vec<(u8, u64)>,
+}
+
+impl ChunkIndexEntry {
+    pub(crate) fn new(offset: u64, record_len: u64, info: &ChunkInfo) -> Self {
+        ChunkIndexEntry {
+            offset,
+            record_len,
+            events: info.events,
+            t_min: info.t_min,
+            t_max: info.t_max,
+            uncompressed_len: info.uncompressed_len,
+            kind_counts: info.kind_counts.clone(),
+        }
+    }
+}
+
+/// Totals a writer counted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    /// Events written.
+    pub events: u64,
+    /// Events per kind code, codes ascending.
+    pub kind_counts: Vec<(u8, u64)>,
+    /// Events lost before reaching the trace, summed from `lost` events: `(cpu, kind code,
+    /// count)`.
+    pub lost: Vec<(u16, u8, u64)>,
+    /// Sum of chunk payloads before compression.
+    pub uncompressed_bytes: u64,
+    /// Sum of chunk payloads after compression.
+    pub compressed_bytes: u64,
+    /// Smallest event timestamp (0 when there are no events).
+    pub t_min: u64,
+    /// Largest event timestamp.
+    pub t_max: u64,
+}
+
+/// Metadata records a writer can add between chunks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Metadata {
+    /// A file and its path.
+    File(FileInfo),
+    /// A descriptor open at the start.
+    OpenFd(OpenFd),
+    /// A thread name.
+    Thread(ThreadInfo),
+    /// A traced process.
+    Process(ProcessInfo),
+    /// Server counters.
+    Status(StatusSnapshot),
+}

@@ -1,0 +1,94 @@
+//! Compatibility: `testdata/golden-v1.mio` was written by format 1.0 and must always read to the
+//! same events and metadata. Never regenerate it to make this test pass after a format change;
+//! a change that breaks it breaks every trace users already have. (It was made with
+//! `MIO_WRITE_GOLDEN=1 cargo test -p mysql-io-format --test golden`.)
+
+mod common;
+
+use common::one_of_each;
+use mysql_io_format::*;
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/golden-v1.mio");
+
+fn golden_metadata() -> Vec<Metadata> {
+    vec![
+        Metadata::Process(ProcessInfo {
+            pid: 100,
+            comm: "mariadbd".into(),
+            exe: "/usr/sbin/mariadbd".into(),
+            cmdline: vec!["/usr/sbin/mariadbd".into(), "--innodb-flush-method=fsync".into()],
+            version: "10.11.6-MariaDB-0+deb12u1".into(),
+            ts: 999,
+        }),
+        Metadata::File(FileInfo {
+            dev: make_dev(8, 3),
+            ino: 4242,
+            path: "/var/lib/mysql/sbtest/sbtest1.ibd".into(),
+            size: 1 << 30,
+            fs_type: "ext4".into(),
+            ts: 1000,
+        }),
+        Metadata::OpenFd(OpenFd {
+            pid: 100,
+            fd: 7,
+            dev: make_dev(8, 3),
+            ino: 4242,
+            ofd: 0xffff_8881_0000_1000,
+            flags: 0o2_000_002,
+            pos: 0,
+        }),
+        Metadata::Thread(ThreadInfo {
+            pid: 100,
+            tid: 101,
+            comm: "mariadbd".into(),
+            role: "thread/sql/one_connection".into(),
+            ts: 1001,
+        }),
+        Metadata::Status(StatusSnapshot {
+            pid: 100,
+            source: "SHOW GLOBAL STATUS".into(),
+            ts: 1002,
+            counters: vec![("Innodb_data_reads".into(), 1234), ("Innodb_buffer_pool_read_ahead".into(), -1)],
+        }),
+    ]
+}
+
+#[test]
+fn golden_v1_still_reads() {
+    if std::env::var_os("MIO_WRITE_GOLDEN").is_some() {
+        // Several chunks, with metadata between them.
+        let mut w = Writer::new(
+            Vec::new(),
+            &Header { host: "test".into(), ..Header::default() },
+            WriterOptions::default(),
+        )
+        .expect("writer");
+        let meta = golden_metadata();
+        for (i, e) in one_of_each().iter().enumerate() {
+            if i % 8 == 0 {
+                w.flush().expect("flush");
+                w.write_metadata(&meta[(i / 8) % meta.len()]).expect("metadata");
+            }
+            w.push(e).expect("push");
+        }
+        for m in &meta[3..] {
+            w.write_metadata(m).expect("metadata");
+        }
+        std::fs::write(GOLDEN, w.into_inner().expect("finish")).expect("write golden");
+    }
+    let file = TraceFile::open(GOLDEN).expect("testdata/golden-v1.mio");
+    let t = file.parse().expect("parse");
+    assert_eq!(t.version(), (1, 0));
+    assert!(t.damage().is_empty(), "{:?}", t.damage());
+    assert!(t.verify_chunks().is_empty());
+    assert_eq!(t.header().host, "test");
+    assert_eq!(t.events().collect::<Result<Vec<_>>>().expect("decode"), one_of_each());
+    let mut meta: Vec<Metadata> = Vec::new();
+    meta.extend(t.processes().iter().cloned().map(Metadata::Process));
+    meta.extend(t.files().iter().cloned().map(Metadata::File));
+    meta.extend(t.open_fds().iter().cloned().map(Metadata::OpenFd));
+    meta.extend(t.threads().iter().cloned().map(Metadata::Thread));
+    meta.extend(t.statuses().iter().cloned().map(Metadata::Status));
+    assert_eq!(meta, golden_metadata());
+    assert!(t.chunks().len() > 1, "the golden file spans several chunks");
+}

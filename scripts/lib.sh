@@ -1,0 +1,33 @@
+# Helpers shared by scripts/test and scripts/demo: become root-capable, install Debian packages
+# and Rust tools only when missing, and say what is happening.
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# Runs a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "error: this step needs root (run the script as root, or install sudo): $*" >&2; exit 2
+    fi
+}
+
+# apt_install PKG...: installs the Debian packages that are not installed yet.
+apt_install() {
+    local missing=()
+    for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+# Makes sure cargo is on PATH (rustup installs it in ~/.cargo/bin).
+need_cargo() {
+    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
+    command -v cargo >/dev/null || { echo "error: cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 2; }
+}
+
+# Build dependencies of the workspace.
+install_build_deps() {
+    apt_install build-essential pkg-config
+}
