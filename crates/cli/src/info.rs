@@ -109,7 +109,11 @@ fn render(path: &std::path::Path, s: &TraceSummary) -> String {
         let v = if p.version.is_empty() { String::new() } else { format!(" {}", p.version) };
         let _ = writeln!(o, "process    {} {}{v}", p.pid, p.comm);
     }
-    for d in &h.devices {
+    // The devices under the trace's files (all of them when the trace names no file on one).
+    let file_devs: std::collections::BTreeSet<u32> = s.file_devs.iter().copied().collect();
+    let shown: Vec<_> = h.devices.iter().filter(|d| file_devs.contains(&d.dev)).collect();
+    let shown = if shown.is_empty() { h.devices.iter().collect() } else { shown };
+    for d in shown {
         let _ = writeln!(
             o,
             "device     {} ({}:{}) read_ahead_kb={} max_sectors_kb={}{}",
@@ -134,10 +138,13 @@ fn render(path: &std::path::Path, s: &TraceSummary) -> String {
         let probe = EventKind::from_name(name)
             .and_then(|k| h.probe(k))
             .map(|p| {
-                if p.attach.is_empty() {
-                    p.mode.to_string()
-                } else {
-                    format!("{} {}", p.mode, p.attach.join(","))
+                // The first attach point without its type prefix, and how many more there are:
+                // the table stays within 100 columns.
+                let first = p.attach.first().map(|a| a.split_once(':').map_or(a.as_str(), |(_, r)| r)).unwrap_or("");
+                match p.attach.len() {
+                    0 => p.mode.to_string(),
+                    1 => format!("{} {first}", p.mode),
+                    n => format!("{} {first} +{}", p.mode, n - 1),
                 }
             })
             .unwrap_or_default();

@@ -3,6 +3,7 @@
 
 mod info;
 mod output;
+mod record;
 mod synth;
 
 use std::process::ExitCode;
@@ -11,6 +12,8 @@ use clap::{Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
+  sudo mysql-io doctor                    what works on this machine, and the command to run
+  sudo mysql-io record -d 60s -o prod.mio trace every mysqld/mariadbd for a minute
   mysql-io info prod.mio                  what a trace holds: header, events per kind, drops
   mysql-io info prod.mio --format json    the same as JSON
   mysql-io synth -o demo.mio --events 1M  a synthetic MariaDB-like trace to try the tools on";
@@ -25,6 +28,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Record the file I/O of mysqld/mariadbd processes (needs root).
+    Record(record::RecordArgs),
+    /// Check what recording can capture on this machine, and how to run it.
+    Doctor(record::DoctorArgs),
     /// Show what a trace holds: header, events per kind, chunks, time range, drops, compression.
     Info(info::InfoArgs),
     /// Write a synthetic trace shaped like MariaDB under an OLTP read load (no server needed).
@@ -34,6 +41,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Record(a) => record::run_record(&a),
+        Command::Doctor(a) => record::run_doctor(&a),
         Command::Info(a) => info::run(&a),
         Command::Synth(a) => synth::run(&a),
     };

@@ -59,6 +59,8 @@ pub struct TraceSummary {
     pub status_snapshots: u64,
     /// Records of kinds this version does not know.
     pub unknown_records: u64,
+    /// Devices (kernel encoding) of the files the trace names.
+    pub file_devs: Vec<u32>,
     /// What is wrong with the file, one sentence each; empty when intact.
     pub damage: Vec<String>,
     /// True when some damage is more than a cut-short recording (bad bytes).
@@ -151,6 +153,12 @@ impl TraceSummary {
             open_fds: trace.open_fds().len() as u64,
             status_snapshots: trace.statuses().len() as u64,
             unknown_records: trace.unknown_records(),
+            file_devs: {
+                let mut d: Vec<u32> = trace.files().iter().map(|f| f.dev).collect();
+                d.sort_unstable();
+                d.dedup();
+                d
+            },
             damage,
             corrupt,
             header,

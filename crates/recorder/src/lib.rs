@@ -1,1 +1,19 @@
-//! The recorder: BPF probes on mysqld threads streamed into a `.mio` trace (issue 3 fills it).
+//! The recorder: BPF probes on every thread of the target processes, streamed into a `.mio` trace.
+//!
+//! [`plan`] decides which BPF programs capture each event kind on this kernel (pure, tested from
+//! fixtures); [`loader`] loads and attaches them; [`abi`] decodes their records; [`inventory`]
+//! reads what /proc and /sys know about the targets and the machine.
+#![allow(unsafe_code)]
+
+pub mod abi;
+pub mod doctor;
+pub mod facts;
+pub mod inventory;
+pub mod loader;
+pub mod plan;
+pub mod session;
+
+mod skel {
+    #![allow(missing_docs, unreachable_pub, clippy::all, clippy::unwrap_used, missing_debug_implementations)]
+    include!(concat!(env!("OUT_DIR"), "/mio.skel.rs"));
+}

@@ -1,0 +1,343 @@
+//! `mysql-io record` and `mysql-io doctor`: argument parsing and printing around the recorder.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use mysql_io_format::ProbeMode;
+use mysql_io_recorder::doctor::{self, DoctorReport};
+use mysql_io_recorder::plan::{mode_name, Availability, ProbeChoice};
+use mysql_io_recorder::session::{self, Progress, RecordOptions, RecordSummary};
+
+use crate::output::{self, bytes, thousands, Format};
+
+/// Which processes to trace (shared by `record` and `doctor`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TargetArgs {
+    /// Trace this process (repeatable). Default: every mysqld and mariadbd.
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pids: Vec<u32>,
+    /// Trace processes with this name, running or started while recording (repeatable).
+    #[arg(long = "comm", value_name = "NAME")]
+    comms: Vec<String>,
+    /// Probe types: auto prefers kprobes, then fentry, then tracepoints, per event kind.
+    #[arg(long, value_name = "auto|kprobe|fentry|tracepoint", default_value = "auto", value_parser = parse_probes)]
+    probes: ProbeChoice,
+}
+
+fn parse_probes(s: &str) -> Result<ProbeChoice, String> {
+    ProbeChoice::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a probe type: use auto, kprobe, fentry or tracepoint"))
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  sudo mysql-io record -d 60s -o prod.mio          every mysqld/mariadbd, one minute
+  sudo mysql-io record -p 1234 -d 5m               one process; file named after host and time
+  sudo mysql-io record --comm mysqld --max-size 2G until Ctrl-C or 2 GiB
+  sudo mysql-io record -o t.mio -- ./my-benchmark  run a command and trace it
+
+Ctrl-C or SIGTERM stops recording cleanly. Run `mysql-io doctor` first to see what works here.")]
+pub(crate) struct RecordArgs {
+    /// How long to record (e.g. 60s, 5m); default: until Ctrl-C.
+    #[arg(short, long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Trace file to write (default: HOST-YYYYMMDD-HHMMSS.mio).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    targets: TargetArgs,
+    /// Ring buffer size in MiB (a power of two).
+    #[arg(long, default_value_t = 64)]
+    ringbuf_mb: u32,
+    /// Stop when the trace reaches this size (e.g. 500M, 2G).
+    #[arg(long, value_parser = parse_size)]
+    max_size: Option<u64>,
+    /// zstd level of the trace (1-19).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    zstd_level: i32,
+    /// A command to run and trace, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        Some('t' | 'T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` is not a size: write e.g. 500M or 2G"))
+}
+
+impl TargetArgs {
+    fn options(&self, command: &[String]) -> RecordOptions {
+        let comms = if self.pids.is_empty() && self.comms.is_empty() && command.is_empty() {
+            session::DEFAULT_COMMS.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.comms.clone()
+        };
+        RecordOptions {
+            output: PathBuf::new(),
+            duration: None,
+            pids: self.pids.clone(),
+            comms,
+            command: command.to_vec(),
+            probes: self.probes,
+            ringbuf_bytes: 64 << 20,
+            max_size: None,
+            argv: std::env::args().collect(),
+            zstd_level: 3,
+        }
+    }
+}
+
+/// Turns the arguments into validated options.
+fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
+    if !args.ringbuf_mb.is_power_of_two() || args.ringbuf_mb > 4096 {
+        bail!("--ringbuf-mb must be a power of two from 1 to 4096, not {}", args.ringbuf_mb);
+    }
+    if args.targets.comms.iter().any(|c| c.is_empty() || c.len() > 15) {
+        bail!("--comm takes a process name of 1 to 15 bytes (the kernel's comm)");
+    }
+    if args.targets.comms.len() > 4 {
+        bail!("--comm can be given at most 4 times");
+    }
+    let mut opts = args.targets.options(&args.command);
+    opts.output = args.output.clone().unwrap_or_else(|| {
+        doctor::default_output_name(&mysql_io_recorder::inventory::host_facts().host).into()
+    });
+    opts.duration = args.duration;
+    opts.ringbuf_bytes = args.ringbuf_mb << 20;
+    opts.max_size = args.max_size;
+    opts.zstd_level = args.zstd_level;
+    Ok(opts)
+}
+
+pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
+    let opts = record_options(args)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handlers")?;
+    }
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let what = match (&opts.pids[..], &opts.command[..]) {
+        (_, [c, ..]) => format!("`{c}` and its children"),
+        ([], []) => opts.comms.join(" and ") + " processes",
+        (p, []) => format!("process {}", p.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
+    };
+    let until = match (opts.duration, opts.max_size) {
+        (Some(d), _) => format!("for {}", humantime::format_duration(d)),
+        (None, Some(m)) => format!("until {} or Ctrl-C", bytes(m)),
+        (None, None) => "until Ctrl-C".into(),
+    };
+    eprintln!("mysql-io: recording {what} {until} into {}", opts.output.display());
+    let mut on_progress = |p: &Progress| {
+        bar.set_message(format!(
+            "{:>6.1} s  {} events ({}/s)  {} written  {:.1}x  lost {}",
+            p.elapsed.as_secs_f64(),
+            thousands(p.events),
+            thousands(p.events_per_sec as u64),
+            bytes(p.file_bytes),
+            p.compression,
+            thousands(p.lost)
+        ));
+        bar.tick();
+    };
+    let mut on_attached = |plan: &mysql_io_recorder::plan::ProbePlan, targets: &[u32]| {
+        let mut modes: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for k in &plan.kinds {
+            *modes.entry(mode_name(k.mode)).or_default() += 1;
+        }
+        let modes: Vec<String> = modes.iter().map(|(m, n)| format!("{m} for {n} kinds")).collect();
+        let pids = if targets.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", targets.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
+        };
+        eprintln!("mysql-io: probes attached{pids} ({}); Ctrl-C stops", modes.join(", "));
+    };
+    let summary = session::record(&opts, &stop, &mut on_attached, &mut on_progress)?;
+    bar.finish_and_clear();
+    print_summary(&summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &RecordSummary) {
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let lost: u64 = s.lost.values().sum();
+    eprintln!(
+        "mysql-io: recorded {:.1} s ({}): {} events ({}/s), {} ({:.2} bytes/event, compression {:.1}x), lost {}",
+        secs,
+        s.stop,
+        thousands(s.events),
+        thousands((s.events as f64 / secs) as u64),
+        bytes(s.file_bytes),
+        s.file_bytes as f64 / s.events.max(1) as f64,
+        s.compression,
+        thousands(lost)
+    );
+    let mut by_mode: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for k in &s.plan.kinds {
+        by_mode.entry(mode_name(k.mode)).or_default().push(k.kind.name());
+    }
+    for (mode, kinds) in &by_mode {
+        eprintln!("mysql-io:   {mode}: {}", kinds.join(", "));
+    }
+    if s.undecodable > 0 {
+        eprintln!(
+            "mysql-io: warning: {} records could not be decoded (a BPF object from another build?)",
+            s.undecodable
+        );
+    }
+    if lost > 0 {
+        eprintln!("mysql-io: warning: {lost} events were lost (ring buffer full): try a larger --ringbuf-mb");
+    }
+    eprintln!("mysql-io: trace written to {}; next: mysql-io info {}", s.path.display(), s.path.display());
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  sudo mysql-io doctor                 what works here, for every mysqld/mariadbd
+  sudo mysql-io doctor -p 1234
+  sudo mysql-io doctor --format json
+
+Exit status 0 when recording can work, 2 (with the reasons) when it cannot.")]
+pub(crate) struct DoctorArgs {
+    #[command(flatten)]
+    targets: TargetArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub(crate) fn run_doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
+    let report = doctor::examine(&args.targets.options(&[]));
+    match args.format {
+        Format::Json => output::print(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+        Format::Table => output::print(&render_doctor(&report))?,
+    }
+    if report.ok() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &report.problems {
+            eprintln!("mysql-io: error: {p}");
+        }
+        Ok(ExitCode::from(2))
+    }
+}
+
+fn availability(a: &Availability) -> String {
+    match a {
+        Availability::Works => "work".into(),
+        Availability::Fails(r) => format!("do not work: {r}"),
+        Availability::Unknown => "not tried".into(),
+    }
+}
+
+fn render_doctor(r: &DoctorReport) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "kernel     Linux {}, BTF {}, running as {}",
+        r.kernel,
+        if r.btf { "yes" } else { "NO" },
+        if r.root { "root" } else { "a user (BPF needs root)" }
+    );
+    let _ = writeln!(o, "kprobes    {}", availability(&r.kprobe));
+    let _ = writeln!(o, "fentry     {}", availability(&r.fentry));
+    let _ = writeln!(o, "\nevent kind          auto        kprobe       fentry       tracepoint");
+    for k in &r.kinds {
+        let cell = |mode: &str| {
+            k.variants.iter().find(|v| v.mode == mode).map_or("-".to_string(), |v| {
+                if v.status == "works" || v.status.starts_with("works (") {
+                    "works".into()
+                } else if v.status.starts_with("fails") {
+                    "fails".into()
+                } else if v.status.starts_with("not on") {
+                    "absent".into()
+                } else {
+                    "untried".into()
+                }
+            })
+        };
+        let _ = writeln!(
+            o,
+            "{:19} {:11} {:12} {:12} {}",
+            k.kind,
+            k.auto,
+            cell("kprobe"),
+            cell("fentry"),
+            cell("tracepoint")
+        );
+    }
+    let notes: Vec<String> = r
+        .kinds
+        .iter()
+        .flat_map(|k| k.variants.iter().map(move |v| (k, v)))
+        .filter(|(_, v)| {
+            v.status.starts_with("works (") || (v.status.starts_with("fails") && v.mode == "tracepoint")
+        })
+        .map(|(k, v)| format!("  {} {}: {}", k.kind, v.mode, v.status))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(o, "notes\n{}", notes.join("\n"));
+    }
+    if r.processes.is_empty() {
+        let _ = writeln!(o, "\ntargets    none found");
+    }
+    for p in &r.processes {
+        let _ = writeln!(o, "\nprocess    {} {} ({}, {} threads)", p.pid, p.comm, p.exe, p.threads);
+        for f in p.files.iter().take(40) {
+            let _ = writeln!(
+                o,
+                "  {:60} {:6} {:>10}{}",
+                f.path,
+                f.fs_type,
+                bytes(f.size),
+                if f.direct { "  O_DIRECT (no readahead)" } else { "" }
+            );
+        }
+        if p.files.len() > 40 {
+            let _ = writeln!(o, "  ... and {} more files", p.files.len() - 40);
+        }
+    }
+    let _ = writeln!(o);
+    for d in &r.devices {
+        let _ = writeln!(
+            o,
+            "device     {:10} {:>7} read_ahead_kb={} max_sectors_kb={}{}",
+            d.name,
+            doctor::dev_name(d.dev),
+            d.read_ahead_kb,
+            d.max_sectors_kb,
+            if d.rotational { " rotational" } else { "" }
+        );
+    }
+    if r.ok() {
+        let _ = writeln!(o, "\nrecording works here; run:\n  {}", r.command);
+    } else {
+        let _ = writeln!(o, "\nrecording cannot work here:");
+        for p in &r.problems {
+            let _ = writeln!(o, "  - {p}");
+        }
+    }
+    let _ = ProbeMode::Off;
+    o
+}

@@ -1,0 +1,652 @@
+//! Probe planning: which BPF programs (bpf/mio.bpf.c) capture each event kind on a given kernel.
+//!
+//! [`CATALOG`] lists, for every event kind and probe mode, the programs of the BPF object and the
+//! kernel attach point each needs. [`plan`] is a pure function of [`KernelFacts`] (what the
+//! kernel offers: tracepoints, traceable functions, whether kprobes and fentry work) and of the
+//! mode the user asked for, so it is unit-tested from fixtures of kernels we do not run on. The
+//! user asked for kprobes: `auto` prefers kprobes, then fentry, then tracepoints.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mysql_io_format::{EventKind, ProbeMode};
+use serde::{Deserialize, Serialize};
+
+/// How the user asked events to be captured (`--probes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeChoice {
+    /// The best mode the kernel offers for each kind: kprobe, then fentry, then tracepoint.
+    Auto,
+    /// kprobes wherever a kind has a kprobe variant.
+    Kprobe,
+    /// fentry/fexit wherever a kind has one.
+    Fentry,
+    /// Tracepoints wherever a kind has one.
+    Tracepoint,
+}
+
+impl ProbeChoice {
+    /// Parses `auto|kprobe|fentry|tracepoint`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "auto" => ProbeChoice::Auto,
+            "kprobe" | "kprobes" => ProbeChoice::Kprobe,
+            "fentry" => ProbeChoice::Fentry,
+            "tracepoint" | "tracepoints" => ProbeChoice::Tracepoint,
+            _ => return None,
+        })
+    }
+
+    fn mode(self) -> Option<ProbeMode> {
+        match self {
+            ProbeChoice::Auto => None,
+            ProbeChoice::Kprobe => Some(ProbeMode::Kprobe),
+            ProbeChoice::Fentry => Some(ProbeMode::Fentry),
+            ProbeChoice::Tracepoint => Some(ProbeMode::Tracepoint),
+        }
+    }
+}
+
+/// Where a program attaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachPoint {
+    /// A tracepoint `group:name` (classic or raw: the name is the same).
+    Tracepoint(&'static str),
+    /// A kernel function (kprobe, kretprobe, fentry or fexit).
+    Function(&'static str),
+}
+
+impl AttachPoint {
+    /// `tracepoint:group:name` or `function:name`, as shown to users.
+    pub fn describe(&self) -> String {
+        match self {
+            AttachPoint::Tracepoint(t) => format!("tracepoint:{t}"),
+            AttachPoint::Function(f) => format!("function:{f}"),
+        }
+    }
+}
+
+/// One BPF program and where it attaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramSpec {
+    /// Function name in bpf/mio.bpf.c.
+    pub program: &'static str,
+    /// What the kernel must offer for it.
+    pub attach: AttachPoint,
+}
+
+/// The programs that capture one event kind in one mode.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    /// The event kind.
+    pub kind: EventKind,
+    /// The probe mode.
+    pub mode: ProbeMode,
+    /// Its programs; a kind is captured when at least one attaches (e.g. `read_enter` still works
+    /// on a kernel without `preadv2`).
+    pub programs: &'static [ProgramSpec],
+}
+
+macro_rules! syscall_programs {
+    ($mode:ident, $dir:ident, [$($sys:literal),*]) => {
+        &[$(syscall_program!($mode, $dir, $sys)),*]
+    };
+}
+macro_rules! syscall_program {
+    (tp, enter, $sys:literal) => {
+        ProgramSpec {
+            program: concat!("tp_", $sys, "_enter"),
+            attach: AttachPoint::Tracepoint(concat!("syscalls:sys_enter_", $sys)),
+        }
+    };
+    (tp, exit, $sys:literal) => {
+        ProgramSpec {
+            program: concat!("tp_", $sys, "_exit"),
+            attach: AttachPoint::Tracepoint(concat!("syscalls:sys_exit_", $sys)),
+        }
+    };
+    (kp, $dir:ident, $sys:literal) => {
+        ProgramSpec {
+            program: concat!("kp_", $sys, "_", stringify!($dir)),
+            attach: AttachPoint::Function(concat!("__x64_sys_", $sys)),
+        }
+    };
+    (fe, $dir:ident, $sys:literal) => {
+        ProgramSpec {
+            program: concat!("fe_", $sys, "_", stringify!($dir)),
+            attach: AttachPoint::Function(concat!("__x64_sys_", $sys)),
+        }
+    };
+}
+
+macro_rules! syscall_variants {
+    ($kind:ident, $dir:ident, $syscalls:tt) => {
+        [
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Kprobe,
+                programs: syscall_programs!(kp, $dir, $syscalls),
+            },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Fentry,
+                programs: syscall_programs!(fe, $dir, $syscalls),
+            },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Tracepoint,
+                programs: syscall_programs!(tp, $dir, $syscalls),
+            },
+        ]
+    };
+}
+
+const fn function(program: &'static str, f: &'static str) -> ProgramSpec {
+    ProgramSpec { program, attach: AttachPoint::Function(f) }
+}
+
+const fn tracepoint(program: &'static str, t: &'static str) -> ProgramSpec {
+    ProgramSpec { program, attach: AttachPoint::Tracepoint(t) }
+}
+
+/// Every way the BPF object can capture every event kind. `lost` is produced by the recorder
+/// itself and has no programs.
+pub static CATALOG: &[Variant] = &{
+    let read_enter = syscall_variants!(ReadEnter, enter, ["read", "pread64", "readv", "preadv", "preadv2"]);
+    let read_exit = syscall_variants!(ReadExit, exit, ["read", "pread64", "readv", "preadv", "preadv2"]);
+    let aio_submit = syscall_variants!(AioSubmit, enter, ["io_submit"]);
+    let aio_submit_exit = syscall_variants!(AioSubmitExit, exit, ["io_submit"]);
+    let fadvise = syscall_variants!(Fadvise, enter, ["fadvise64"]);
+    let close = syscall_variants!(FileClose, enter, ["close"]);
+    [
+        read_enter[0],
+        read_enter[1],
+        read_enter[2],
+        read_exit[0],
+        read_exit[1],
+        read_exit[2],
+        Variant {
+            kind: EventKind::VfsReadEnter,
+            mode: ProbeMode::Kprobe,
+            programs: &[function("kp_vfs_read_enter", "vfs_read")],
+        },
+        Variant {
+            kind: EventKind::VfsReadEnter,
+            mode: ProbeMode::Fentry,
+            programs: &[function("fe_vfs_read_enter", "vfs_read")],
+        },
+        Variant {
+            kind: EventKind::VfsReadExit,
+            mode: ProbeMode::Kprobe,
+            programs: &[function("kp_vfs_read_exit", "vfs_read")],
+        },
+        Variant {
+            kind: EventKind::VfsReadExit,
+            mode: ProbeMode::Fentry,
+            programs: &[function("fe_vfs_read_exit", "vfs_read")],
+        },
+        aio_submit[0],
+        aio_submit[1],
+        aio_submit[2],
+        aio_submit_exit[0],
+        aio_submit_exit[1],
+        aio_submit_exit[2],
+        // A completion needs the entry (which remembers the events array) and the exit.
+        Variant {
+            kind: EventKind::AioComplete,
+            mode: ProbeMode::Kprobe,
+            programs: &[
+                function("kp_io_getevents_enter", "__x64_sys_io_getevents"),
+                function("kp_io_getevents_exit", "__x64_sys_io_getevents"),
+                function("kp_io_pgetevents_enter", "__x64_sys_io_pgetevents"),
+                function("kp_io_pgetevents_exit", "__x64_sys_io_pgetevents"),
+            ],
+        },
+        Variant {
+            kind: EventKind::AioComplete,
+            mode: ProbeMode::Fentry,
+            programs: &[
+                function("fe_io_getevents_enter", "__x64_sys_io_getevents"),
+                function("fe_io_getevents_exit", "__x64_sys_io_getevents"),
+                function("fe_io_pgetevents_enter", "__x64_sys_io_pgetevents"),
+                function("fe_io_pgetevents_exit", "__x64_sys_io_pgetevents"),
+            ],
+        },
+        Variant {
+            kind: EventKind::AioComplete,
+            mode: ProbeMode::Tracepoint,
+            programs: &[
+                tracepoint("tp_io_getevents_enter", "syscalls:sys_enter_io_getevents"),
+                tracepoint("tp_io_getevents_exit", "syscalls:sys_exit_io_getevents"),
+                tracepoint("tp_io_pgetevents_enter", "syscalls:sys_enter_io_pgetevents"),
+                tracepoint("tp_io_pgetevents_exit", "syscalls:sys_exit_io_pgetevents"),
+            ],
+        },
+        Variant {
+            kind: EventKind::UringSubmit,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("tp_uring_submit", "io_uring:io_uring_submit_req")],
+        },
+        Variant {
+            kind: EventKind::UringComplete,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("tp_uring_complete", "io_uring:io_uring_complete")],
+        },
+        Variant {
+            kind: EventKind::ReadaheadTrigger,
+            mode: ProbeMode::Kprobe,
+            programs: &[
+                function("kp_ra_sync", "page_cache_sync_ra"),
+                function("kp_ra_async", "page_cache_async_ra"),
+            ],
+        },
+        Variant {
+            kind: EventKind::ReadaheadTrigger,
+            mode: ProbeMode::Fentry,
+            programs: &[
+                function("fe_ra_sync", "page_cache_sync_ra"),
+                function("fe_ra_async", "page_cache_async_ra"),
+            ],
+        },
+        Variant {
+            kind: EventKind::ReadaheadTrigger,
+            mode: ProbeMode::Tracepoint,
+            programs: &[
+                tracepoint("tp_ra_sync", "readahead:page_cache_sync_ra"),
+                tracepoint("tp_ra_async", "readahead:page_cache_async_ra"),
+            ],
+        },
+        Variant {
+            kind: EventKind::ReadaheadWindow,
+            mode: ProbeMode::Kprobe,
+            programs: &[
+                function("kp_ra_order", "page_cache_ra_order"),
+                function("kp_ra_unbounded", "page_cache_ra_unbounded"),
+            ],
+        },
+        Variant {
+            kind: EventKind::ReadaheadWindow,
+            mode: ProbeMode::Fentry,
+            programs: &[
+                function("fe_ra_order", "page_cache_ra_order"),
+                function("fe_ra_unbounded", "page_cache_ra_unbounded"),
+            ],
+        },
+        Variant {
+            kind: EventKind::ReadaheadWindow,
+            mode: ProbeMode::Tracepoint,
+            programs: &[
+                tracepoint("tp_ra_order", "readahead:page_cache_ra_order"),
+                tracepoint("tp_ra_unbounded", "readahead:page_cache_ra_unbounded"),
+            ],
+        },
+        Variant {
+            kind: EventKind::PageCacheAdd,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("tp_page_add", "filemap:mm_filemap_add_to_page_cache")],
+        },
+        Variant {
+            kind: EventKind::PageCacheDelete,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("tp_page_delete", "filemap:mm_filemap_delete_from_page_cache")],
+        },
+        Variant {
+            kind: EventKind::FilemapGetPages,
+            mode: ProbeMode::Kprobe,
+            programs: &[function("kp_get_pages", "filemap_get_pages")],
+        },
+        Variant {
+            kind: EventKind::FilemapGetPages,
+            mode: ProbeMode::Fentry,
+            programs: &[function("fe_get_pages", "filemap_get_pages")],
+        },
+        Variant {
+            kind: EventKind::FilemapGetPages,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("tp_get_pages", "filemap:mm_filemap_get_pages")],
+        },
+        Variant {
+            kind: EventKind::DioRead,
+            mode: ProbeMode::Kprobe,
+            programs: &[function("kp_dio_read", "__iomap_dio_rw")],
+        },
+        Variant {
+            kind: EventKind::DioRead,
+            mode: ProbeMode::Fentry,
+            programs: &[function("fe_dio_read", "__iomap_dio_rw")],
+        },
+        Variant {
+            kind: EventKind::DioRead,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("rt_dio_read", "iomap:iomap_dio_rw_begin")],
+        },
+        fadvise[0],
+        fadvise[1],
+        fadvise[2],
+        Variant {
+            kind: EventKind::FileOpen,
+            mode: ProbeMode::Kprobe,
+            programs: &[
+                function("kp_openat_enter", "__x64_sys_openat"),
+                function("kp_openat_exit", "__x64_sys_openat"),
+                function("kp_openat2_enter", "__x64_sys_openat2"),
+                function("kp_openat2_exit", "__x64_sys_openat2"),
+            ],
+        },
+        Variant {
+            kind: EventKind::FileOpen,
+            mode: ProbeMode::Fentry,
+            programs: &[
+                function("fe_openat_enter", "__x64_sys_openat"),
+                function("fe_openat_exit", "__x64_sys_openat"),
+                function("fe_openat2_enter", "__x64_sys_openat2"),
+                function("fe_openat2_exit", "__x64_sys_openat2"),
+            ],
+        },
+        Variant {
+            kind: EventKind::FileOpen,
+            mode: ProbeMode::Tracepoint,
+            programs: &[
+                tracepoint("tp_openat_enter", "syscalls:sys_enter_openat"),
+                tracepoint("tp_openat_exit", "syscalls:sys_exit_openat"),
+                tracepoint("tp_openat2_enter", "syscalls:sys_enter_openat2"),
+                tracepoint("tp_openat2_exit", "syscalls:sys_exit_openat2"),
+            ],
+        },
+        close[0],
+        close[1],
+        close[2],
+        Variant {
+            kind: EventKind::TaskFork,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("rt_task_fork", "sched:sched_process_fork")],
+        },
+        Variant {
+            kind: EventKind::TaskExec,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("rt_task_exec", "sched:sched_process_exec")],
+        },
+        Variant {
+            kind: EventKind::TaskExit,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("rt_task_exit", "sched:sched_process_exit")],
+        },
+        Variant {
+            kind: EventKind::TaskRename,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("rt_task_rename", "task:task_rename")],
+        },
+    ]
+};
+
+/// Whether a kind of probe works on this kernel, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state", content = "reason")]
+pub enum Availability {
+    /// Programs of this type load and attach.
+    Works,
+    /// They do not; the reason as the kernel gave it.
+    Fails(String),
+    /// Not tried (planning from facts alone).
+    Unknown,
+}
+
+impl Availability {
+    fn works(&self) -> bool {
+        // Unknown is planned as working: the load proves it or the fallback takes over.
+        !matches!(self, Availability::Fails(_))
+    }
+}
+
+/// What the kernel offers, as planning needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelFacts {
+    /// `uname -r`.
+    pub release: String,
+    /// `/sys/kernel/btf/vmlinux` exists.
+    pub btf: bool,
+    /// kprobes and kretprobes.
+    pub kprobe: Availability,
+    /// fentry and fexit.
+    pub fentry: Availability,
+    /// Tracepoints, as `group:name` (tracefs `available_events`).
+    pub tracepoints: BTreeSet<String>,
+    /// Traceable kernel functions (tracefs `available_filter_functions`, else kallsyms), limited
+    /// to the ones the catalog uses.
+    pub functions: BTreeSet<String>,
+    /// Programs that failed to load or attach here, with why (planning avoids them).
+    #[serde(default)]
+    pub broken: BTreeMap<String, String>,
+}
+
+impl KernelFacts {
+    fn offers(&self, spec: &ProgramSpec, mode: ProbeMode) -> bool {
+        if self.broken.contains_key(spec.program) {
+            return false;
+        }
+        match (spec.attach, mode) {
+            (AttachPoint::Tracepoint(t), _) => self.tracepoints.contains(t),
+            (AttachPoint::Function(f), ProbeMode::Kprobe) => {
+                self.kprobe.works() && self.functions.contains(f)
+            }
+            (AttachPoint::Function(f), ProbeMode::Fentry) => {
+                self.btf && self.fentry.works() && self.functions.contains(f)
+            }
+            _ => false,
+        }
+    }
+
+    /// Every attach point any catalog entry could use (what facts gathering needs to look up).
+    pub fn wanted_functions() -> BTreeSet<&'static str> {
+        CATALOG
+            .iter()
+            .flat_map(|v| v.programs)
+            .filter_map(|p| match p.attach {
+                AttachPoint::Function(f) => Some(f),
+                AttachPoint::Tracepoint(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// How one event kind will be captured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KindPlan {
+    /// The kind.
+    pub kind: EventKind,
+    /// The mode chosen (`Off` when none is possible).
+    pub mode: ProbeMode,
+    /// Programs to load (those whose attach point the kernel offers).
+    pub programs: Vec<&'static str>,
+    /// Their attach points, as shown to users.
+    pub attach: Vec<String>,
+    /// Why this mode and not a preferred one, or what is missing; empty when nothing is.
+    pub note: String,
+}
+
+/// The plan for every event kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbePlan {
+    /// One entry per event kind (in code order), `lost` excluded.
+    pub kinds: Vec<KindPlan>,
+}
+
+impl ProbePlan {
+    /// The plan of one kind.
+    pub fn get(&self, kind: EventKind) -> Option<&KindPlan> {
+        self.kinds.iter().find(|k| k.kind == kind)
+    }
+
+    /// Every program to load.
+    pub fn programs(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.iter().flat_map(|k| k.programs.iter().copied())
+    }
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The forced mode does not work on this kernel.
+    #[error("--probes {mode} cannot work on this kernel: {reason}; use --probes auto (it falls back to what works) or --probes tracepoint")]
+    ModeUnavailable {
+        /// The mode asked for.
+        mode: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing at all can be captured.
+    #[error("no event can be captured on this kernel (Linux {release}): it offers none of the tracepoints or functions mysql-io uses")]
+    NothingAvailable {
+        /// Kernel release.
+        release: String,
+    },
+}
+
+/// Kinds the recorder cannot work without.
+const REQUIRED: &[EventKind] = &[EventKind::ReadEnter, EventKind::TaskFork];
+
+/// Plans every event kind: for each, the first mode in preference order whose programs the
+/// kernel offers. `choice` forces a mode where a kind has it; kinds without a variant in that mode
+/// keep the one they have, with a note.
+pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanError> {
+    if let Some(forced) = choice.mode() {
+        let availability = match forced {
+            ProbeMode::Kprobe => &facts.kprobe,
+            ProbeMode::Fentry if !facts.btf => {
+                return Err(PlanError::ModeUnavailable {
+                    mode: "fentry",
+                    reason: "the kernel has no BTF (/sys/kernel/btf/vmlinux)".into(),
+                })
+            }
+            ProbeMode::Fentry => &facts.fentry,
+            _ => &Availability::Works,
+        };
+        if let Availability::Fails(reason) = availability {
+            return Err(PlanError::ModeUnavailable { mode: mode_name(forced), reason: reason.clone() });
+        }
+    }
+    // The forced mode first, then the auto preference: a kind whose forced variant the kernel
+    // lacks falls back, with a note.
+    let mut order = Vec::new();
+    for m in choice.mode().into_iter().chain([ProbeMode::Kprobe, ProbeMode::Fentry, ProbeMode::Tracepoint]) {
+        if !order.contains(&m) {
+            order.push(m);
+        }
+    }
+    let mut kinds = Vec::new();
+    for &kind in EventKind::ALL {
+        if kind == EventKind::Lost {
+            continue;
+        }
+        let variants: Vec<&Variant> = CATALOG.iter().filter(|v| v.kind == kind).collect();
+        let mut skipped = Vec::new();
+        if let Some(forced) = choice.mode() {
+            if !variants.iter().any(|v| v.mode == forced) {
+                skipped.push(format!("no {} variant", mode_name(forced)));
+            }
+        }
+        let candidates = order.iter().filter_map(|m| variants.iter().copied().find(|v| v.mode == *m));
+        let mut chosen = None;
+        for v in candidates {
+            let offered: Vec<&ProgramSpec> = v.programs.iter().filter(|p| facts.offers(p, v.mode)).collect();
+            if offered.is_empty() {
+                skipped.push(why_not(facts, v));
+                continue;
+            }
+            let missing: Vec<String> =
+                v.programs.iter().filter(|p| !facts.offers(p, v.mode)).map(|p| p.attach.describe()).collect();
+            chosen = Some((v, offered, missing));
+            break;
+        }
+        let (mode, programs, attach, mut note) = match chosen {
+            Some((v, offered, missing)) => {
+                let mut note = skipped.join("; ");
+                if !missing.is_empty() {
+                    let sep = if note.is_empty() { "" } else { "; " };
+                    note = format!("{note}{sep}not on this kernel: {}", missing.join(", "));
+                }
+                (
+                    v.mode,
+                    offered.iter().map(|p| p.program).collect(),
+                    offered.iter().map(|p| p.attach.describe()).collect(),
+                    note,
+                )
+            }
+            None => (ProbeMode::Off, Vec::new(), Vec::new(), skipped.join("; ")),
+        };
+        if variants.is_empty() {
+            note = "no probe exists for it".into();
+        }
+        kinds.push(KindPlan { kind, mode, programs, attach, note });
+    }
+    if kinds.iter().all(|k| k.mode == ProbeMode::Off) {
+        return Err(PlanError::NothingAvailable { release: facts.release.clone() });
+    }
+    Ok(ProbePlan { kinds })
+}
+
+fn why_not(facts: &KernelFacts, v: &Variant) -> String {
+    let name = mode_name(v.mode);
+    if let Some(reason) = v.programs.iter().find_map(|p| facts.broken.get(p.program)) {
+        return format!("{name} failed here ({reason})");
+    }
+    match v.mode {
+        ProbeMode::Kprobe => match &facts.kprobe {
+            Availability::Fails(r) => format!("kprobes unavailable ({r})"),
+            _ => format!("{name}: functions not traceable here ({})", attach_list(v)),
+        },
+        ProbeMode::Fentry if !facts.btf => "fentry needs BTF".into(),
+        ProbeMode::Fentry => match &facts.fentry {
+            Availability::Fails(r) => format!("fentry unavailable ({r})"),
+            _ => format!("{name}: functions not traceable here ({})", attach_list(v)),
+        },
+        _ => format!("{name}: not on this kernel ({})", attach_list(v)),
+    }
+}
+
+fn attach_list(v: &Variant) -> String {
+    let mut names: Vec<String> = v.programs.iter().map(|p| p.attach.describe()).collect();
+    names.dedup();
+    names.join(", ")
+}
+
+/// The lower-case name of a mode.
+pub fn mode_name(m: ProbeMode) -> &'static str {
+    match m {
+        ProbeMode::Kprobe => "kprobe",
+        ProbeMode::Fentry => "fentry",
+        ProbeMode::Tracepoint => "tracepoint",
+        ProbeMode::Off => "off",
+        _ => "other",
+    }
+}
+
+/// Checks that the kinds the recorder needs are planned.
+pub fn check_required(plan: &ProbePlan, release: &str) -> Result<(), String> {
+    for &k in REQUIRED {
+        if plan.get(k).is_none_or(|p| p.mode == ProbeMode::Off) {
+            return Err(format!(
+                "recording cannot work on this kernel (Linux {release}): no probe for {k} ({})",
+                plan.get(k).map(|p| p.note.as_str()).unwrap_or("not planned")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_but_lost_has_a_variant_and_programs_are_unique() {
+        for &k in EventKind::ALL {
+            let n = CATALOG.iter().filter(|v| v.kind == k).count();
+            assert_eq!(n == 0, k == EventKind::Lost, "{k}");
+        }
+        let mut names = BTreeSet::new();
+        for p in CATALOG.iter().flat_map(|v| v.programs) {
+            assert!(names.insert(p.program), "{} twice", p.program);
+        }
+    }
+}

@@ -1,0 +1,734 @@
+//! A recording session: finds the targets, plans and loads the probes (falling back per kind
+//! when a planned program does not load), writes the header and what /proc knows, then streams
+//! ring-buffer records into the trace writer until a stop condition, accounting for drops.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::RingBufferBuilder;
+use mysql_io_format::{
+    Clock, Event, EventBody, EventKind, FileInfo, Header, Lost, Metadata, ProbeInfo, ProbeMode, ProcessInfo,
+    ThreadInfo, Writer, WriterOptions,
+};
+
+use crate::inventory::{self, Mounts};
+use crate::loader::{self, LoadOptions};
+use crate::plan::{self, Availability, KernelFacts, ProbeChoice, ProbePlan};
+use crate::{abi, facts};
+
+/// Process names traced when no target is named.
+pub const DEFAULT_COMMS: [&str; 2] = ["mysqld", "mariadbd"];
+
+/// What to record and how.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// The trace file to write.
+    pub output: PathBuf,
+    /// Stop after this long (None: until a signal or another stop condition).
+    pub duration: Option<Duration>,
+    /// Processes to trace, by pid.
+    pub pids: Vec<u32>,
+    /// Processes to trace, by name (running ones and ones that start during recording).
+    pub comms: Vec<String>,
+    /// A command to run and trace (`record -- CMD ARGS`).
+    pub command: Vec<String>,
+    /// Probe types.
+    pub probes: ProbeChoice,
+    /// Ring buffer size in bytes (a power of two).
+    pub ringbuf_bytes: u32,
+    /// Stop when the trace reaches this many bytes.
+    pub max_size: Option<u64>,
+    /// The recorder's command line, for the header.
+    pub argv: Vec<String>,
+    /// zstd level of the trace.
+    pub zstd_level: i32,
+}
+
+/// Live figures, reported about once a second.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Time since recording started.
+    pub elapsed: Duration,
+    /// Events written so far.
+    pub events: u64,
+    /// Events per second over the last interval.
+    pub events_per_sec: f64,
+    /// Bytes of the trace file so far.
+    pub file_bytes: u64,
+    /// Compression ratio of the chunks written so far.
+    pub compression: f64,
+    /// Events lost so far (ring buffer full).
+    pub lost: u64,
+    /// Processes traced.
+    pub targets: usize,
+}
+
+/// Why recording stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// The requested duration passed.
+    Duration,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The trace reached `--max-size`.
+    MaxSize,
+    /// The command run with `--` exited, with this status.
+    CommandExited(i32),
+    /// Every traced process exited.
+    TargetsExited,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Duration => f.write_str("the duration passed"),
+            StopReason::Signal => f.write_str("interrupted"),
+            StopReason::MaxSize => f.write_str("the trace reached --max-size"),
+            StopReason::CommandExited(c) => write!(f, "the command exited with status {c}"),
+            StopReason::TargetsExited => f.write_str("every traced process exited"),
+        }
+    }
+}
+
+/// What a finished session did.
+#[derive(Debug, Clone)]
+pub struct RecordSummary {
+    /// The trace file.
+    pub path: PathBuf,
+    /// Events written.
+    pub events: u64,
+    /// Bytes of the trace file.
+    pub file_bytes: u64,
+    /// Events lost, per kind code (0: unknown).
+    pub lost: BTreeMap<u8, u64>,
+    /// How long it recorded.
+    pub elapsed: Duration,
+    /// Why it stopped.
+    pub stop: StopReason,
+    /// How each kind was captured.
+    pub plan: ProbePlan,
+    /// Processes traced at the start.
+    pub targets: Vec<u32>,
+    /// Chunk bytes before / after compression.
+    pub compression: f64,
+    /// Records the recorder could not decode (a BPF object that does not match this build).
+    pub undecodable: u64,
+}
+
+/// Why recording could not start or go on. Every message is one sentence saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Not running as root.
+    #[error("recording needs root (BPF programs and their maps): run it with sudo")]
+    NotRoot,
+    /// No kernel BTF.
+    #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing), which mysql-io needs to read kernel structures: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020)")]
+    NoBtf,
+    /// A pid that is not a running process.
+    #[error("no process with pid {0} is running: check the pid (ps -e -o pid,comm)")]
+    NoSuchProcess(u32),
+    /// No process with the target names.
+    #[error("no {} process is running: start the server first, or name the process with -p PID or --comm NAME, or run a command with -- CMD", .0.join(" or "))]
+    NoTargets(Vec<String>),
+    /// The output cannot be written.
+    #[error("cannot create the trace file {}: {source}", path.display())]
+    Output {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The plan cannot be made.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// A kind the recorder needs cannot be captured.
+    #[error("{0}")]
+    Required(String),
+    /// The BPF programs could not be loaded.
+    #[error("the BPF programs could not be loaded even after falling back: {0}")]
+    Load(loader::LoadError),
+    /// The command could not be started.
+    #[error("cannot run {command}: {source}")]
+    Command {
+        /// The command.
+        command: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Writing the trace failed.
+    #[error("writing the trace failed: {0}")]
+    Write(#[from] mysql_io_format::Error),
+    /// The ring buffer could not be read.
+    #[error("reading the ring buffer failed: {0}")]
+    RingBuffer(String),
+}
+
+/// Nanoseconds of a clock.
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::clock_gettime(clock, &mut ts);
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Trace-clock now: CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
+pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::geteuid() == 0
+    }
+}
+
+/// Kernel facts with kprobe and fentry availability found by trying them.
+pub fn kernel_facts() -> KernelFacts {
+    loader::capture_libbpf_messages();
+    let mut f = facts::gather();
+    f.kprobe = loader::probe_mode(ProbeMode::Kprobe);
+    f.fentry =
+        if f.btf { loader::probe_mode(ProbeMode::Fentry) } else { Availability::Fails("no BTF".into()) };
+    f
+}
+
+/// Checks what recording needs that is not about the kernel's probes.
+pub fn preflight() -> Result<(), RecordError> {
+    if !is_root() {
+        return Err(RecordError::NotRoot);
+    }
+    if !facts::has_btf() {
+        return Err(RecordError::NoBtf);
+    }
+    Ok(())
+}
+
+/// The processes to trace at the start: the pids given, else the processes with the names given
+/// (the default names when none are), else none when a command is to be run.
+pub fn resolve_targets(opts: &RecordOptions) -> Result<Vec<u32>, RecordError> {
+    for &pid in &opts.pids {
+        if !inventory::process_exists(pid) {
+            return Err(RecordError::NoSuchProcess(pid));
+        }
+    }
+    let mut targets = opts.pids.clone();
+    if !opts.comms.is_empty() {
+        let names: Vec<&str> = opts.comms.iter().map(String::as_str).collect();
+        let found = inventory::find_by_comm(&names).unwrap_or_default();
+        if found.is_empty() && opts.pids.is_empty() && opts.command.is_empty() {
+            return Err(RecordError::NoTargets(opts.comms.clone()));
+        }
+        targets.extend(found);
+    }
+    targets.sort_unstable();
+    targets.dedup();
+    Ok(targets)
+}
+
+/// Plans, loads and attaches the probes (with `targets` in the targets map before anything
+/// attaches). When a planned program does not load or attach, finds the broken ones in throwaway
+/// objects and plans around them; a first load that works costs one load only.
+fn plan_and_load(
+    facts: &mut KernelFacts,
+    choice: ProbeChoice,
+    load: &LoadOptions,
+    targets: &[u32],
+) -> Result<(crate::skel::MioSkel<'static>, Vec<libbpf_rs::Link>, ProbePlan), RecordError> {
+    let mut last = None;
+    for _ in 0..4 {
+        let plan = plan::plan(facts, choice)?;
+        plan::check_required(&plan, &facts.release).map_err(RecordError::Required)?;
+        let programs: Vec<&str> = plan.programs().collect();
+        let attempt = loader::load_static(&programs, load).and_then(|skel| {
+            for &t in targets {
+                loader::add_target(&skel, t)?;
+            }
+            let links = loader::attach(&skel, &programs)?;
+            Ok((skel, links))
+        });
+        match attempt {
+            Ok((skel, links)) => return Ok((skel, links, plan)),
+            Err(e) => {
+                let broken = loader::validate(&plan);
+                if broken.is_empty() {
+                    return Err(RecordError::Load(e));
+                }
+                facts.broken.extend(broken);
+                last = Some(e);
+            }
+        }
+    }
+    Err(RecordError::Load(
+        last.unwrap_or(loader::LoadError { program: None, message: "no attempt made".into() }),
+    ))
+}
+
+/// The server's version, from `EXE --version` (mysqld and mariadbd print it and exit).
+fn server_version(exe: &str) -> String {
+    if exe.is_empty() {
+        return String::new();
+    }
+    let Ok(mut child) =
+        Command::new(exe).arg("--version").stdout(Stdio::piped()).stderr(Stdio::null()).spawn()
+    else {
+        return String::new();
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return String::new();
+            }
+        }
+    }
+    let mut out = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        use std::io::Read;
+        let _ = s.read_to_string(&mut out);
+    }
+    out.split_whitespace().skip_while(|w| *w != "Ver").nth(1).unwrap_or("").trim_end_matches(',').to_string()
+}
+
+/// The header's per-kind probe list.
+fn probe_infos(plan: &ProbePlan) -> Vec<ProbeInfo> {
+    let mut v: Vec<ProbeInfo> = plan
+        .kinds
+        .iter()
+        .map(|k| ProbeInfo {
+            kind: k.kind.code(),
+            mode: k.mode,
+            attach: k.attach.clone(),
+            note: k.note.clone(),
+        })
+        .collect();
+    v.push(ProbeInfo {
+        kind: EventKind::Lost.code(),
+        mode: ProbeMode::Recorder,
+        attach: vec!["ring buffer drop counters".into()],
+        note: String::new(),
+    });
+    v
+}
+
+/// Turns ring-buffer records into trace events, and adds what /proc says about new threads and
+/// files as they appear.
+struct Consumer {
+    writer: Writer<File>,
+    mounts: Mounts,
+    ids: KernelIds,
+    /// Working directory of each process, to make the relative paths of open calls absolute.
+    cwds: std::collections::HashMap<u32, PathBuf>,
+    threads: HashSet<u32>,
+    files: HashSet<(u32, u64)>,
+    processes: HashSet<u32>,
+    undecodable: u64,
+    error: Option<mysql_io_format::Error>,
+}
+
+/// Kernel addresses the BPF side uses as ids (open file descriptions, io_uring rings and
+/// requests) replaced by small numbers: a trace leaves the machine, and kernel addresses would
+/// give away its address-space layout. A closed description or completed request frees its id.
+#[derive(Debug, Default)]
+struct KernelIds {
+    map: std::collections::HashMap<u64, u64>,
+    next: u64,
+}
+
+impl KernelIds {
+    fn id(&mut self, addr: u64) -> u64 {
+        if addr == 0 {
+            return 0;
+        }
+        let next = &mut self.next;
+        *self.map.entry(addr).or_insert_with(|| {
+            *next += 1;
+            *next
+        })
+    }
+
+    fn release(&mut self, addr: u64) -> u64 {
+        let id = self.id(addr);
+        self.map.remove(&addr);
+        id
+    }
+
+    /// Replaces the kernel addresses of an event by ids.
+    fn apply(&mut self, ev: &mut Event) {
+        match &mut ev.body {
+            EventBody::ReadEnter(r) => r.file.ofd = self.id(r.file.ofd),
+            EventBody::VfsReadEnter(r) => r.file.ofd = self.id(r.file.ofd),
+            EventBody::AioSubmit(r) => r.file.ofd = self.id(r.file.ofd),
+            EventBody::Fadvise(r) => r.file.ofd = self.id(r.file.ofd),
+            EventBody::FileOpen(r) => r.file.ofd = self.id(r.file.ofd),
+            EventBody::FileClose(r) => r.ofd = self.release(r.ofd),
+            EventBody::UringSubmit(r) => {
+                r.file.ofd = self.id(r.file.ofd);
+                r.ring = self.id(r.ring);
+                r.req = self.id(r.req);
+            }
+            EventBody::UringComplete(r) => {
+                r.ring = self.id(r.ring);
+                r.req = self.release(r.req);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Consumer {
+    fn on_record(&mut self, data: &[u8]) -> i32 {
+        let mut ev = match abi::decode(data) {
+            Ok(ev) => ev,
+            Err(_) => {
+                self.undecodable += 1;
+                return 0;
+            }
+        };
+        self.ids.apply(&mut ev);
+        if let Err(e) = self.discover(&ev).and_then(|()| self.writer.push(&ev)) {
+            self.error = Some(e);
+            return -1;
+        }
+        0
+    }
+
+    /// Metadata for threads, processes and files seen for the first time.
+    fn discover(&mut self, ev: &Event) -> mysql_io_format::Result<()> {
+        if ev.tid != 0 && self.threads.insert(ev.tid) {
+            if let Some(comm) = inventory::thread_comm(ev.pid, ev.tid) {
+                let t = ThreadInfo { pid: ev.pid, tid: ev.tid, comm, role: String::new(), ts: ev.ts };
+                self.writer.write_metadata(&Metadata::Thread(t))?;
+            }
+        }
+        match &ev.body {
+            EventBody::ReadEnter(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, None)?,
+            EventBody::AioSubmit(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, None)?,
+            EventBody::UringSubmit(r) if r.file.ino != 0 => {
+                self.file(ev, r.fd, r.file.dev, r.file.ino, None)?
+            }
+            EventBody::Fadvise(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, None)?,
+            EventBody::FileOpen(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, Some(&r.path))?,
+            EventBody::TaskRename(r) => {
+                let t = ThreadInfo {
+                    pid: ev.pid,
+                    tid: ev.tid,
+                    comm: r.comm.clone(),
+                    role: String::new(),
+                    ts: ev.ts,
+                };
+                self.writer.write_metadata(&Metadata::Thread(t))?;
+            }
+            EventBody::TaskFork(f) if f.child_pid != ev.pid => {
+                self.note_cwd(f.child_pid);
+                if let Some(cwd) = self.cwds.get(&ev.pid).cloned() {
+                    self.cwds.entry(f.child_pid).or_insert(cwd);
+                }
+                self.process(f.child_pid, ev.ts)?;
+            }
+            EventBody::TaskExec(_) => {
+                self.processes.remove(&ev.pid);
+                self.process(ev.pid, ev.ts)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, ev: &Event, fd: i32, dev: u32, ino: u64, path: Option<&str>) -> mysql_io_format::Result<()> {
+        if !self.files.insert((dev, ino)) {
+            return Ok(());
+        }
+        // The descriptor may already be closed; then the path the open call named will do, made
+        // absolute with the process's working directory, and checked to be the same file.
+        let info = match inventory::open_file(ev.pid, fd, ev.ts) {
+            Some(f) if (f.file.dev, f.file.ino) == (dev, ino) => f.file,
+            _ => {
+                let path = path.map(|p| self.absolute(ev.pid, p)).unwrap_or_default();
+                let size = std::fs::metadata(&path)
+                    .ok()
+                    .filter(|m| {
+                        use std::os::unix::fs::MetadataExt;
+                        m.ino() == ino
+                    })
+                    .map_or(0, |m| m.len());
+                FileInfo {
+                    dev,
+                    ino,
+                    path: path.to_string_lossy().into_owned(),
+                    size,
+                    fs_type: self.mounts.fs_type(dev).unwrap_or_default().to_string(),
+                    ts: ev.ts,
+                }
+            }
+        };
+        self.writer.write_metadata(&Metadata::File(info))
+    }
+
+    fn absolute(&mut self, pid: u32, path: &str) -> PathBuf {
+        if path.starts_with('/') || path.is_empty() {
+            return PathBuf::from(path);
+        }
+        let cwd = self.cwds.entry(pid).or_insert_with(|| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| PathBuf::from("."))
+        });
+        cwd.join(path)
+    }
+
+    /// Remembers a process's working directory while it is alive (children of `record -- CMD`
+    /// start in the recorder's).
+    fn note_cwd(&mut self, pid: u32) {
+        if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
+            self.cwds.insert(pid, cwd);
+        }
+    }
+
+    fn process(&mut self, pid: u32, ts: u64) -> mysql_io_format::Result<()> {
+        if !self.processes.insert(pid) {
+            return Ok(());
+        }
+        if let Ok(s) = inventory::snapshot_process(pid, ts) {
+            self.writer.write_metadata(&Metadata::Process(s.info))?;
+        }
+        Ok(())
+    }
+}
+
+/// Records until a stop condition. `stop` is set by the caller's signal handler; `attached` is
+/// called once the probes are attached (with the plan); `progress` about once a second.
+pub fn record(
+    opts: &RecordOptions,
+    stop: &Arc<AtomicBool>,
+    attached: &mut dyn FnMut(&ProbePlan, &[u32]),
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RecordSummary, RecordError> {
+    preflight()?;
+    let targets = resolve_targets(opts)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&opts.output)
+        .map_err(|source| RecordError::Output { path: opts.output.clone(), source })?;
+    // An existing file keeps its mode on truncation: a trace holds paths and thread names.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| RecordError::Output { path: opts.output.clone(), source })?;
+
+    let mut facts = kernel_facts();
+    let load_opts = LoadOptions {
+        ringbuf_bytes: opts.ringbuf_bytes,
+        self_tgid: std::process::id(),
+        follow_comms: opts.comms.clone(),
+        follow_children: !opts.command.is_empty(),
+    };
+    let (skel, links, plan) = plan_and_load(&mut facts, opts.probes, &load_opts, &targets)?;
+
+    // The header: the machine, how each kind is captured, devices, the target processes.
+    let host = inventory::host_facts();
+    let start_ts = monotonic_ns();
+    let realtime = clock_ns(libc::CLOCK_REALTIME);
+    let mut snapshots = Vec::new();
+    for &pid in &targets {
+        if let Ok(mut s) = inventory::snapshot_process(pid, start_ts) {
+            s.info.version = server_version(&s.info.exe);
+            snapshots.push(s);
+        }
+    }
+    let header = Header {
+        tool: format!("mysql-io {}", env!("CARGO_PKG_VERSION")),
+        host: host.host,
+        kernel_release: host.kernel_release,
+        kernel_version: host.kernel_version,
+        arch: host.arch,
+        page_size: host.page_size,
+        cpus: host.cpus,
+        clock: Clock::Monotonic,
+        clock_offset_ns: realtime as i64 - start_ts as i64,
+        start_ts,
+        command: opts.argv.clone(),
+        probes: probe_infos(&plan),
+        devices: inventory::block_devices(),
+        processes: snapshots.iter().map(|s| s.info.clone()).collect::<Vec<ProcessInfo>>(),
+    };
+    let writer_opts = WriterOptions { zstd_level: opts.zstd_level, ..WriterOptions::default() };
+    let writer = Writer::new(file, &header, writer_opts)?;
+    let live = writer.live_stats();
+    let consumer = Rc::new(RefCell::new(Consumer {
+        writer,
+        mounts: Mounts::read().unwrap_or_default(),
+        ids: KernelIds::default(),
+        cwds: targets
+            .iter()
+            .filter_map(|&p| std::fs::read_link(format!("/proc/{p}/cwd")).ok().map(|c| (p, c)))
+            .chain(std::env::current_dir().ok().map(|c| (std::process::id(), c)))
+            .collect(),
+        threads: HashSet::new(),
+        files: HashSet::new(),
+        processes: targets.iter().copied().collect(),
+        undecodable: 0,
+        error: None,
+    }));
+
+    // The probes are attached: records wait in the ring buffer until the loop below reads them.
+    let mut child: Option<Child> = match opts.command.split_first() {
+        Some((cmd, args)) => Some(
+            Command::new(cmd)
+                .args(args)
+                .spawn()
+                .map_err(|source| RecordError::Command { command: opts.command.join(" "), source })?,
+        ),
+        None => None,
+    };
+
+    // What /proc knows about the targets: threads, open files.
+    {
+        let mut c = consumer.borrow_mut();
+        for s in &snapshots {
+            for t in &s.threads {
+                c.threads.insert(t.tid);
+                c.writer.write_metadata(&Metadata::Thread(t.clone()))?;
+            }
+            for f in &s.fds {
+                if c.files.insert((f.file.dev, f.file.ino)) {
+                    c.writer.write_metadata(&Metadata::File(f.file.clone()))?;
+                }
+                c.writer.write_metadata(&Metadata::OpenFd(f.fd.clone()))?;
+            }
+        }
+    }
+
+    let mut builder = RingBufferBuilder::new();
+    let cb = Rc::clone(&consumer);
+    builder
+        .add(&skel.maps.events, move |data: &[u8]| cb.borrow_mut().on_record(data))
+        .map_err(|e| RecordError::RingBuffer(e.to_string()))?;
+    let ring = builder.build().map_err(|e| RecordError::RingBuffer(e.to_string()))?;
+
+    attached(&plan, &targets);
+    let started = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut last_events = 0u64;
+    let mut lost_seen: BTreeMap<(u16, u8), u64> = BTreeMap::new();
+    let mut lost_total: BTreeMap<u8, u64> = BTreeMap::new();
+    let account_drops = |consumer: &Rc<RefCell<Consumer>>,
+                         seen: &mut BTreeMap<(u16, u8), u64>,
+                         total: &mut BTreeMap<u8, u64>|
+     -> mysql_io_format::Result<()> {
+        let now = monotonic_ns();
+        for ((cpu, kind), n) in loader::read_drops(&skel) {
+            let prev = seen.insert((cpu, kind), n).unwrap_or(0);
+            if n > prev {
+                *total.entry(kind).or_default() += n - prev;
+                let ev = Event { ts: now, pid: 0, tid: 0, cpu, body: Lost { kind, count: n - prev }.into() };
+                consumer.borrow_mut().writer.push(&ev)?;
+            }
+        }
+        Ok(())
+    };
+    let stop_reason = loop {
+        let polled = ring.poll(Duration::from_millis(100));
+        if let Some(e) = consumer.borrow_mut().error.take() {
+            return Err(e.into());
+        }
+        if let Err(e) = polled {
+            if e.kind() != libbpf_rs::ErrorKind::Interrupted {
+                return Err(RecordError::RingBuffer(e.to_string()));
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            break StopReason::Signal;
+        }
+        if opts.duration.is_some_and(|d| started.elapsed() >= d) {
+            break StopReason::Duration;
+        }
+        if let Some(c) = child.as_mut() {
+            if let Ok(Some(status)) = c.try_wait() {
+                break StopReason::CommandExited(status.code().unwrap_or(-1));
+            }
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            account_drops(&consumer, &mut lost_seen, &mut lost_total)?;
+            consumer.borrow_mut().writer.tick()?;
+            let file_bytes = live.file_bytes.load(Ordering::Relaxed);
+            if opts.max_size.is_some_and(|m| file_bytes >= m) {
+                break StopReason::MaxSize;
+            }
+            if child.is_none()
+                && opts.comms.is_empty()
+                && !targets.iter().any(|&t| inventory::process_exists(t))
+            {
+                break StopReason::TargetsExited;
+            }
+            let events = consumer.borrow().writer.events();
+            let (raw, packed) = (
+                live.uncompressed_bytes.load(Ordering::Relaxed),
+                live.compressed_bytes.load(Ordering::Relaxed),
+            );
+            progress(&Progress {
+                elapsed: started.elapsed(),
+                events,
+                events_per_sec: (events - last_events) as f64 / last_tick.elapsed().as_secs_f64(),
+                file_bytes,
+                compression: if packed == 0 { 0.0 } else { raw as f64 / packed as f64 },
+                lost: lost_total.values().sum(),
+                targets: targets.len(),
+            });
+            last_events = events;
+            last_tick = Instant::now();
+        }
+    };
+
+    let elapsed = started.elapsed();
+    // Stop the probes, then take what is still in the ring buffer.
+    drop(links);
+    ring.consume().map_err(|e| RecordError::RingBuffer(e.to_string()))?;
+    account_drops(&consumer, &mut lost_seen, &mut lost_total)?;
+    if let Some(mut c) = child {
+        if c.try_wait().ok().flatten().is_none() {
+            let _ = c.kill();
+        }
+        let _ = c.wait();
+    }
+    drop(ring);
+    let consumer = Rc::try_unwrap(consumer)
+        .map_err(|_| RecordError::RingBuffer("the ring buffer still holds the consumer".into()))?
+        .into_inner();
+    if let Some(e) = consumer.error {
+        return Err(e.into());
+    }
+    let mut writer = consumer.writer;
+    let summary = writer.finish()?;
+    Ok(RecordSummary {
+        path: opts.output.clone(),
+        events: summary.events,
+        file_bytes: summary.file_bytes,
+        lost: lost_total,
+        elapsed,
+        stop: stop_reason,
+        plan,
+        targets,
+        compression: if summary.compressed_bytes == 0 {
+            0.0
+        } else {
+            summary.uncompressed_bytes as f64 / summary.compressed_bytes as f64
+        },
+        undecodable: consumer.undecodable,
+    })
+}
