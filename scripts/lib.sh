@@ -27,7 +27,22 @@ need_cargo() {
     command -v cargo >/dev/null || { echo "error: cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 2; }
 }
 
-# Build dependencies of the workspace.
+# Build dependencies of the workspace: a C toolchain, clang and libbpf's needs for the BPF
+# programs, libclang for bindgen.
 install_build_deps() {
-    apt_install build-essential pkg-config
+    apt_install build-essential pkg-config clang llvm libelf-dev zlib1g-dev make libclang-dev
+}
+
+# What the recorder's tests use: libaio for the AIO helper, e2fsprogs and util-linux for loop
+# filesystems.
+install_test_deps() {
+    apt_install libaio-dev e2fsprogs util-linux
+}
+
+# The BPF tests load programs: they need root and must not be skipped.
+need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: $1 needs root (it loads BPF programs): run it with sudo" >&2
+        exit 2
+    fi
 }

@@ -140,7 +140,8 @@ fn render(path: &std::path::Path, s: &TraceSummary) -> String {
             .map(|p| {
                 // The first attach point without its type prefix, and how many more there are:
                 // the table stays within 100 columns.
-                let first = p.attach.first().map(|a| a.split_once(':').map_or(a.as_str(), |(_, r)| r)).unwrap_or("");
+                let first =
+                    p.attach.first().map(|a| a.split_once(':').map_or(a.as_str(), |(_, r)| r)).unwrap_or("");
                 match p.attach.len() {
                     0 => p.mode.to_string(),
                     1 => format!("{} {first}", p.mode),

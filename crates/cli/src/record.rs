@@ -52,9 +52,9 @@ pub(crate) struct RecordArgs {
     output: Option<PathBuf>,
     #[command(flatten)]
     targets: TargetArgs,
-    /// Ring buffer size in MiB (a power of two).
-    #[arg(long, default_value_t = 64)]
-    ringbuf_mb: u32,
+    /// Ring buffer size in MiB: a power of two (fractions such as 0.25 allowed, down to one 4 KiB page).
+    #[arg(long, default_value_t = 64.0)]
+    ringbuf_mb: f64,
     /// Stop when the trace reaches this size (e.g. 500M, 2G).
     #[arg(long, value_parser = parse_size)]
     max_size: Option<u64>,
@@ -84,7 +84,8 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 impl TargetArgs {
     fn options(&self, command: &[String]) -> RecordOptions {
-        let comms = if self.pids.is_empty() && self.comms.is_empty() && command.is_empty() {
+        let default = self.pids.is_empty() && self.comms.is_empty() && command.is_empty();
+        let comms = if default {
             session::DEFAULT_COMMS.iter().map(|s| s.to_string()).collect()
         } else {
             self.comms.clone()
@@ -94,6 +95,7 @@ impl TargetArgs {
             duration: None,
             pids: self.pids.clone(),
             comms,
+            comms_must_run: default,
             command: command.to_vec(),
             probes: self.probes,
             ringbuf_bytes: 64 << 20,
@@ -106,8 +108,15 @@ impl TargetArgs {
 
 /// Turns the arguments into validated options.
 fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
-    if !args.ringbuf_mb.is_power_of_two() || args.ringbuf_mb > 4096 {
-        bail!("--ringbuf-mb must be a power of two from 1 to 4096, not {}", args.ringbuf_mb);
+    let ringbuf_bytes = args.ringbuf_mb * f64::from(1u32 << 20);
+    if !(4096.0..=f64::from(1u32 << 31)).contains(&ringbuf_bytes)
+        || ringbuf_bytes.fract() != 0.0
+        || !(ringbuf_bytes as u64).is_power_of_two()
+    {
+        bail!(
+            "--ringbuf-mb must make a power of two of bytes between 4 KiB and 2 GiB (e.g. 16, 64, 256, or 0.25), not {}",
+            args.ringbuf_mb
+        );
     }
     if args.targets.comms.iter().any(|c| c.is_empty() || c.len() > 15) {
         bail!("--comm takes a process name of 1 to 15 bytes (the kernel's comm)");
@@ -120,7 +129,7 @@ fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
         doctor::default_output_name(&mysql_io_recorder::inventory::host_facts().host).into()
     });
     opts.duration = args.duration;
-    opts.ringbuf_bytes = args.ringbuf_mb << 20;
+    opts.ringbuf_bytes = ringbuf_bytes as u32;
     opts.max_size = args.max_size;
     opts.zstd_level = args.zstd_level;
     Ok(opts)
@@ -137,15 +146,18 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     );
     let what = match (&opts.pids[..], &opts.command[..]) {
         (_, [c, ..]) => format!("`{c}` and its children"),
+        ([], []) if !opts.comms_must_run => {
+            format!("{} processes (also ones that start later)", opts.comms.join(" and "))
+        }
         ([], []) => opts.comms.join(" and ") + " processes",
         (p, []) => format!("process {}", p.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
     };
-    let until = match (opts.duration, opts.max_size) {
-        (Some(d), _) => format!("for {}", humantime::format_duration(d)),
-        (None, Some(m)) => format!("until {} or Ctrl-C", bytes(m)),
-        (None, None) => "until Ctrl-C".into(),
+    let until = match (opts.duration, opts.max_size, opts.command.is_empty()) {
+        (Some(d), _, _) => format!("for {}", humantime::format_duration(d)),
+        (None, Some(m), _) => format!("until {} are written", bytes(m)),
+        (None, None, false) => "until it exits".into(),
+        (None, None, true) => "until stopped".into(),
     };
-    eprintln!("mysql-io: recording {what} {until} into {}", opts.output.display());
     let mut on_progress = |p: &Progress| {
         bar.set_message(format!(
             "{:>6.1} s  {} events ({}/s)  {} written  {:.1}x  lost {}",
@@ -164,12 +176,16 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             *modes.entry(mode_name(k.mode)).or_default() += 1;
         }
         let modes: Vec<String> = modes.iter().map(|(m, n)| format!("{m} for {n} kinds")).collect();
-        let pids = if targets.is_empty() {
+        let pids = if targets.is_empty() || !opts.pids.is_empty() {
             String::new()
         } else {
-            format!(" on {}", targets.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
+            format!(" ({})", targets.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
         };
-        eprintln!("mysql-io: probes attached{pids} ({}); Ctrl-C stops", modes.join(", "));
+        eprintln!(
+            "mysql-io: recording {what}{pids} {until} into {} ({}); Ctrl-C stops",
+            opts.output.display(),
+            modes.join(", ")
+        );
     };
     let summary = session::record(&opts, &stop, &mut on_attached, &mut on_progress)?;
     bar.finish_and_clear();

@@ -277,7 +277,7 @@ mod tests {
     #[test]
     fn comm_names_are_cut_to_fifteen_bytes() {
         let c = comm_bytes("a-very-long-process-name");
-        assert_eq!(c[14], b'p' as i8);
+        assert_eq!(&c[..15], &"a-very-long-pro".bytes().map(|b| b as i8).collect::<Vec<_>>()[..]);
         assert_eq!(c[15], 0);
     }
 }

@@ -420,10 +420,9 @@ pub struct KernelFacts {
 }
 
 impl KernelFacts {
+    /// The kernel has the attach point and the mode works (whether the program itself loads is
+    /// `broken`'s business).
     fn offers(&self, spec: &ProgramSpec, mode: ProbeMode) -> bool {
-        if self.broken.contains_key(spec.program) {
-            return false;
-        }
         match (spec.attach, mode) {
             (AttachPoint::Tracepoint(t), _) => self.tracepoints.contains(t),
             (AttachPoint::Function(f), ProbeMode::Kprobe) => {
@@ -549,7 +548,9 @@ pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanE
         let mut chosen = None;
         for v in candidates {
             let offered: Vec<&ProgramSpec> = v.programs.iter().filter(|p| facts.offers(p, v.mode)).collect();
-            if offered.is_empty() {
+            // A program that failed here disqualifies its variant: better another mode than a
+            // kind captured in part (an attach point the kernel lacks only drops that program).
+            if offered.is_empty() || offered.iter().any(|p| facts.broken.contains_key(p.program)) {
                 skipped.push(why_not(facts, v));
                 continue;
             }

@@ -38,6 +38,9 @@ pub struct RecordOptions {
     pub pids: Vec<u32>,
     /// Processes to trace, by name (running ones and ones that start during recording).
     pub comms: Vec<String>,
+    /// Refuse to start when no process has one of `comms` (the default names: a user who did
+    /// not name a process expects a running server; one who did may be waiting for it to start).
+    pub comms_must_run: bool,
     /// A command to run and trace (`record -- CMD ARGS`).
     pub command: Vec<String>,
     /// Probe types.
@@ -171,6 +174,23 @@ pub enum RecordError {
     RingBuffer(String),
 }
 
+/// Removes a file when dropped, unless disarmed.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Nanoseconds of a clock.
 fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -228,7 +248,7 @@ pub fn resolve_targets(opts: &RecordOptions) -> Result<Vec<u32>, RecordError> {
     if !opts.comms.is_empty() {
         let names: Vec<&str> = opts.comms.iter().map(String::as_str).collect();
         let found = inventory::find_by_comm(&names).unwrap_or_default();
-        if found.is_empty() && opts.pids.is_empty() && opts.command.is_empty() {
+        if found.is_empty() && opts.pids.is_empty() && opts.command.is_empty() && opts.comms_must_run {
             return Err(RecordError::NoTargets(opts.comms.clone()));
         }
         targets.extend(found);
@@ -451,7 +471,14 @@ impl Consumer {
         Ok(())
     }
 
-    fn file(&mut self, ev: &Event, fd: i32, dev: u32, ino: u64, path: Option<&str>) -> mysql_io_format::Result<()> {
+    fn file(
+        &mut self,
+        ev: &Event,
+        fd: i32,
+        dev: u32,
+        ino: u64,
+        path: Option<&str>,
+    ) -> mysql_io_format::Result<()> {
         if !self.files.insert((dev, ino)) {
             return Ok(());
         }
@@ -530,6 +557,8 @@ pub fn record(
     // An existing file keeps its mode on truncation: a trace holds paths and thread names.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(|source| RecordError::Output { path: opts.output.clone(), source })?;
+    // Until the header is written, a failure removes the file rather than leaving it empty.
+    let cleanup = RemoveOnDrop(Some(opts.output.clone()));
 
     let mut facts = kernel_facts();
     let load_opts = LoadOptions {
@@ -569,6 +598,7 @@ pub fn record(
     };
     let writer_opts = WriterOptions { zstd_level: opts.zstd_level, ..WriterOptions::default() };
     let writer = Writer::new(file, &header, writer_opts)?;
+    cleanup.disarm();
     let live = writer.live_stats();
     let consumer = Rc::new(RefCell::new(Consumer {
         writer,

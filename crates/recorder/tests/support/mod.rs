@@ -263,7 +263,7 @@ pub(crate) fn helper(name: &str) -> PathBuf {
     if let Some(path) = helpers.get(name) {
         return path.clone();
     }
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers").join(format!("{name}.c"));
+    let source = helpers_dir().join(format!("{name}.c"));
     assert!(source.is_file(), "no helper source {}", source.display());
     let binary = helper_dir().join(name);
     let mut cc = Command::new("cc");
@@ -281,6 +281,20 @@ pub(crate) fn helper(name: &str) -> PathBuf {
     }
     helpers.insert(name.to_owned(), binary.clone());
     binary
+}
+
+/// `crates/recorder/tests/helpers`, found from this file's own path so that test files of other
+/// crates can include this module (`#[path = ...] mod support;`): rustc names source files
+/// relative to the workspace root, two levels above any crate's manifest.
+fn helpers_dir() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let here = Path::new(file!());
+    let support = if here.is_absolute() { here.to_path_buf() } else { workspace.join(here) };
+    support
+        .parent()
+        .and_then(Path::parent)
+        .map(|tests| tests.join("helpers"))
+        .expect("support/mod.rs has a parent")
 }
 
 /// This process's helper directory. Statics are never dropped, so instead of cleaning up at exit, the

@@ -1,0 +1,154 @@
+//! Probe planning from fixtures of kernels: the development machine's 6.18 (tracepoints only: no
+//! kprobes, fentry refused), Debian 12's 6.1 (kprobes and fentry, no readahead tracepoints) and
+//! Ubuntu 22.04's 5.15 (no page_cache_ra_order, the old io_uring tracepoint). No root needed.
+
+use mysql_io_format::{EventKind, ProbeMode};
+use mysql_io_recorder::plan::{check_required, plan, KernelFacts, PlanError, ProbeChoice};
+
+fn facts(name: &str) -> KernelFacts {
+    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture json")
+}
+
+fn mode(p: &mysql_io_recorder::plan::ProbePlan, k: EventKind) -> ProbeMode {
+    p.get(k).expect("planned").mode
+}
+
+#[test]
+fn linux_6_18_without_kprobes_uses_tracepoints_and_says_why() {
+    let f = facts("linux-6.18-tracepoints-only");
+    let p = plan(&f, ProbeChoice::Auto).expect("plan");
+    check_required(&p, &f.release).expect("recordable");
+    for k in &p.kinds {
+        match k.kind {
+            EventKind::VfsReadEnter | EventKind::VfsReadExit => {
+                assert_eq!(k.mode, ProbeMode::Off);
+                assert!(
+                    k.note.contains("kprobes unavailable") && k.note.contains("fentry unavailable"),
+                    "{}",
+                    k.note
+                );
+            }
+            _ => assert_eq!(k.mode, ProbeMode::Tracepoint, "{:?}", k),
+        }
+    }
+    let read = p.get(EventKind::ReadEnter).expect("read_enter");
+    assert_eq!(
+        read.programs,
+        ["tp_read_enter", "tp_pread64_enter", "tp_readv_enter", "tp_preadv_enter", "tp_preadv2_enter"]
+    );
+    assert!(read.note.contains("no kprobes"), "{}", read.note);
+    assert_eq!(
+        p.get(EventKind::ReadaheadWindow).expect("window").programs,
+        ["tp_ra_order", "tp_ra_unbounded"]
+    );
+    // Forcing a mode the kernel lacks is refused with the reason; tracepoints are the same plan.
+    match plan(&f, ProbeChoice::Kprobe) {
+        Err(e @ PlanError::ModeUnavailable { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("--probes kprobe cannot work on this kernel: this kernel has no kprobes"),
+                "{msg}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(plan(&f, ProbeChoice::Fentry), Err(PlanError::ModeUnavailable { mode: "fentry", .. })));
+    // Forced tracepoints: the same programs, without notes about modes skipped.
+    let forced = plan(&f, ProbeChoice::Tracepoint).expect("plan");
+    let programs = |p: &mysql_io_recorder::plan::ProbePlan| {
+        p.kinds.iter().map(|k| (k.mode, k.programs.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(programs(&forced), programs(&p));
+}
+
+#[test]
+fn linux_6_1_with_kprobes_prefers_them() {
+    let f = facts("linux-6.1-debian");
+    let p = plan(&f, ProbeChoice::Auto).expect("plan");
+    check_required(&p, &f.release).expect("recordable");
+    for k in [
+        EventKind::ReadEnter,
+        EventKind::ReadExit,
+        EventKind::VfsReadEnter,
+        EventKind::VfsReadExit,
+        EventKind::AioSubmit,
+        EventKind::AioComplete,
+        EventKind::ReadaheadTrigger,
+        EventKind::ReadaheadWindow,
+        EventKind::FilemapGetPages,
+        EventKind::DioRead,
+        EventKind::FileOpen,
+    ] {
+        assert_eq!(mode(&p, k), ProbeMode::Kprobe, "{k}");
+    }
+    // Kinds with only a tracepoint keep it; the io_uring request tracepoint exists on 6.1.
+    for k in [EventKind::PageCacheAdd, EventKind::UringSubmit, EventKind::TaskFork, EventKind::TaskRename] {
+        assert_eq!(mode(&p, k), ProbeMode::Tracepoint, "{k}");
+    }
+    assert_eq!(p.get(EventKind::ReadaheadTrigger).expect("trigger").programs, ["kp_ra_sync", "kp_ra_async"]);
+    assert_eq!(
+        p.get(EventKind::ReadaheadWindow).expect("window").programs,
+        ["kp_ra_order", "kp_ra_unbounded"]
+    );
+    assert!(p.get(EventKind::ReadEnter).expect("read").note.is_empty());
+
+    // Forced fentry: every kind with a variant uses it.
+    let fe = plan(&f, ProbeChoice::Fentry).expect("plan");
+    assert_eq!(mode(&fe, EventKind::ReadEnter), ProbeMode::Fentry);
+    assert_eq!(mode(&fe, EventKind::ReadaheadWindow), ProbeMode::Fentry);
+    assert!(fe.get(EventKind::PageCacheAdd).expect("add").note.contains("no fentry variant"));
+    // Forced tracepoints: where 6.1 has none (readahead), the kind falls back to kprobes and says so.
+    let tp = plan(&f, ProbeChoice::Tracepoint).expect("plan");
+    assert_eq!(mode(&tp, EventKind::ReadEnter), ProbeMode::Tracepoint);
+    let trig = tp.get(EventKind::ReadaheadTrigger).expect("trigger");
+    assert_eq!(trig.mode, ProbeMode::Kprobe);
+    assert!(
+        trig.note.contains("tracepoint: not on this kernel (tracepoint:readahead:page_cache_sync_ra"),
+        "{}",
+        trig.note
+    );
+
+    // A program that fails to load moves its whole kind to the next mode.
+    let mut broken = f.clone();
+    broken.broken.insert("kp_pread64_enter".into(), "verifier said no".into());
+    let p2 = plan(&broken, ProbeChoice::Auto).expect("plan");
+    let read = p2.get(EventKind::ReadEnter).expect("read");
+    assert_eq!(read.mode, ProbeMode::Fentry);
+    assert!(read.note.contains("kprobe failed here (verifier said no)"), "{}", read.note);
+    assert_eq!(mode(&p2, EventKind::ReadExit), ProbeMode::Kprobe);
+}
+
+#[test]
+fn linux_5_15_lacks_ra_order_and_the_new_io_uring_tracepoint() {
+    let f = facts("linux-5.15-ubuntu");
+    let p = plan(&f, ProbeChoice::Auto).expect("plan");
+    check_required(&p, &f.release).expect("recordable");
+    let window = p.get(EventKind::ReadaheadWindow).expect("window");
+    assert_eq!(window.mode, ProbeMode::Kprobe);
+    assert_eq!(window.programs, ["kp_ra_unbounded"]);
+    assert!(window.note.contains("not on this kernel: function:page_cache_ra_order"), "{}", window.note);
+    let uring = p.get(EventKind::UringSubmit).expect("uring");
+    assert_eq!(uring.mode, ProbeMode::Off);
+    assert!(uring.note.contains("io_uring:io_uring_submit_req"), "{}", uring.note);
+    assert_eq!(mode(&p, EventKind::UringComplete), ProbeMode::Tracepoint);
+    assert_eq!(mode(&p, EventKind::FilemapGetPages), ProbeMode::Kprobe);
+}
+
+#[test]
+fn nothing_to_attach_is_an_error_and_required_kinds_are_checked() {
+    let mut f = facts("linux-6.18-tracepoints-only");
+    f.tracepoints.clear();
+    assert!(matches!(plan(&f, ProbeChoice::Auto), Err(PlanError::NothingAvailable { .. })));
+    let mut f = facts("linux-6.18-tracepoints-only");
+    f.tracepoints
+        .retain(|t| !t.starts_with("syscalls:sys_enter_read") && !t.starts_with("syscalls:sys_enter_p"));
+    let p = plan(&f, ProbeChoice::Auto).expect("plan");
+    let err = check_required(&p, &f.release).expect_err("no read probe");
+    assert!(
+        err.starts_with(
+            "recording cannot work on this kernel (Linux 6.18.44-fc-v470): no probe for read_enter"
+        ),
+        "{err}"
+    );
+}
