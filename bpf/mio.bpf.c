@@ -540,7 +540,9 @@ int tp_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
 	e->user_data = ctx->user_data;
 	e->offset = BPF_CORE_READ(rw, kiocb.ki_pos);
 	e->fd = fd;
-	e->len = BPF_CORE_READ(rw, len);
+	/* READV's length counts iovecs (in the submitter's memory): report bytes, as for readv(2). */
+	__u32 len = BPF_CORE_READ(rw, len);
+	e->len = op == IORING_OP_READV ? iov_total((const struct iovec *)BPF_CORE_READ(rw, addr), len) : len;
 	e->rw_flags = BPF_CORE_READ(rw, flags);
 	e->opcode = op;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));

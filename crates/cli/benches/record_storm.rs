@@ -78,7 +78,7 @@ fn main() {
         let bytes = std::fs::metadata(&trace).expect("stat").len();
         println!(
             "  {readers:7}  {:>10.0}  {:>18.0}  {lost:>5}   {:>11.2}   {:.1} MiB, {} events",
-            did as f64 / span,
+            did as f64 / span.max(1e-9),
             storm_events as f64 / span,
             bytes as f64 / footer.totals.events as f64,
             bytes as f64 / (1 << 20) as f64,

@@ -258,7 +258,7 @@ pub(crate) trait Codec<T> {
     /// True when decoding needs the events in file order (phase 2).
     const ORDERED: bool;
     /// Names the columns for the layout table of `docs/format.md`.
-    fn describe(field: &str, out: &mut Vec<ColumnDoc>);
+    fn describe(field: &str, ty: &'static str, out: &mut Vec<ColumnDoc>);
     fn put(v: &T, cx: &mut EncodeCx<'_>);
     fn bulk(cx: &mut BulkCx<'_, '_>) -> Result<(), StreamError>;
     fn order(cx: &mut OrderCx<'_, '_>) -> Result<(), StreamError> {
@@ -268,11 +268,14 @@ pub(crate) trait Codec<T> {
     fn take(cx: &mut TakeCx<'_>) -> T;
 }
 
-/// One column of an event kind, for the documentation table.
+/// One column of an event kind: its field, type and codec (for docs and generic exporters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnDoc {
     /// Field path, e.g. `file.ino`.
     pub field: String,
+    /// The field's Rust type as written in the event list, e.g. `u64`, `i32`, `ReadSyscall`,
+    /// `String`.
+    pub ty: &'static str,
     /// Codec name as used in `docs/format.md`.
     pub codec: &'static str,
 }
@@ -284,8 +287,8 @@ pub(crate) struct Delta;
 impl<T: Bits> Codec<T> for Delta {
     const STREAMS: usize = 1;
     const ORDERED: bool = false;
-    fn describe(field: &str, out: &mut Vec<ColumnDoc>) {
-        out.push(ColumnDoc { field: field.to_string(), codec: "delta" });
+    fn describe(field: &str, ty: &'static str, out: &mut Vec<ColumnDoc>) {
+        out.push(ColumnDoc { field: field.to_string(), ty, codec: "delta" });
     }
     #[inline]
     fn put(v: &T, cx: &mut EncodeCx<'_>) {
@@ -329,7 +332,7 @@ impl<T: Bits, const SLOT: usize, const SHIFT: u32, const UPDATE: bool> Codec<T>
 {
     const STREAMS: usize = 1;
     const ORDERED: bool = true;
-    fn describe(field: &str, out: &mut Vec<ColumnDoc>) {
+    fn describe(field: &str, ty: &'static str, out: &mut Vec<ColumnDoc>) {
         let codec = match (SLOT, SHIFT, UPDATE) {
             (SLOT_POS, 0, true) => "pos",
             (SLOT_POS, _, true) => "pos(pages)",
@@ -337,7 +340,7 @@ impl<T: Bits, const SLOT: usize, const SHIFT: u32, const UPDATE: bool> Codec<T>
             (SLOT_POS, _, false) => "near(pos, pages)",
             _ => "ino",
         };
-        out.push(ColumnDoc { field: field.to_string(), codec });
+        out.push(ColumnDoc { field: field.to_string(), ty, codec });
     }
     #[inline]
     fn put(v: &T, cx: &mut EncodeCx<'_>) {
@@ -395,14 +398,14 @@ pub(crate) type AioData = Recall<RECALL_AIO_DATA>;
 impl<T: Bits, const SPACE: usize> Codec<T> for Recall<SPACE> {
     const STREAMS: usize = 1;
     const ORDERED: bool = true;
-    fn describe(field: &str, out: &mut Vec<ColumnDoc>) {
+    fn describe(field: &str, ty: &'static str, out: &mut Vec<ColumnDoc>) {
         let codec = match SPACE {
             RECALL_URING_REQ => "recall(uring_req)",
             RECALL_URING_DATA => "recall(uring_data)",
             RECALL_AIO_IOCB => "recall(aio_iocb)",
             _ => "recall(aio_data)",
         };
-        out.push(ColumnDoc { field: field.to_string(), codec });
+        out.push(ColumnDoc { field: field.to_string(), ty, codec });
     }
     #[inline]
     fn put(v: &T, cx: &mut EncodeCx<'_>) {
@@ -443,8 +446,8 @@ const TEXT_LEN_BITS: u32 = 24;
 impl Codec<String> for Text {
     const STREAMS: usize = 1;
     const ORDERED: bool = false;
-    fn describe(field: &str, out: &mut Vec<ColumnDoc>) {
-        out.push(ColumnDoc { field: field.to_string(), codec: "text" });
+    fn describe(field: &str, ty: &'static str, out: &mut Vec<ColumnDoc>) {
+        out.push(ColumnDoc { field: field.to_string(), ty, codec: "text" });
     }
     fn put(v: &String, cx: &mut EncodeCx<'_>) {
         // Longer strings are cut at a character boundary: nothing the recorder stores (paths,
@@ -500,7 +503,7 @@ pub(crate) struct Nested;
 impl<T: Columns> Codec<T> for Nested {
     const STREAMS: usize = T::STREAMS;
     const ORDERED: bool = T::ORDERED;
-    fn describe(field: &str, out: &mut Vec<ColumnDoc>) {
+    fn describe(field: &str, _ty: &'static str, out: &mut Vec<ColumnDoc>) {
         T::describe(field, out);
     }
     #[inline]

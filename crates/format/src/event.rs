@@ -243,7 +243,7 @@ macro_rules! column_struct {
             const STREAMS: usize = 0 $( + <$codec as Codec<$ty>>::STREAMS )*;
             const ORDERED: bool = false $( || <$codec as Codec<$ty>>::ORDERED )*;
             fn describe(prefix: &str, out: &mut Vec<ColumnDoc>) {
-                $( <$codec as Codec<$ty>>::describe(&join(prefix, stringify!($field)), out); )*
+                $( <$codec as Codec<$ty>>::describe(&join(prefix, stringify!($field)), stringify!($ty), out); )*
             }
             #[inline]
             fn put(&self, cx: &mut EncodeCx<'_>) {
@@ -520,7 +520,7 @@ events! {
         file: FileRef => Nested,
         /// Byte offset.
         offset: i64 => BytePos,
-        /// Bytes (or iovec count for READV as the SQE holds it; see the recorder docs).
+        /// Bytes requested (for READV, the sum of the first 16 iovecs' lengths).
         len: u32 => Delta,
         /// `rw_flags` of the SQE.
         rw_flags: u32 => Delta,
@@ -683,10 +683,18 @@ events! {
 
 /// Generates the per-kind column layout table of `docs/format.md`.
 pub fn layout_markdown() -> String {
-    let mut s = String::from("| code | kind | stream | field | codec |\n|---:|---|---:|---|---|\n");
+    let mut s = String::from("| code | kind | stream | field | type | codec |\n|---:|---|---:|---|---|---|\n");
     for &k in EventKind::ALL {
         for (i, c) in k.columns().iter().enumerate() {
-            s.push_str(&format!("| {} | `{}` | {} | `{}` | {} |\n", k.code(), k.name(), i, c.field, c.codec));
+            s.push_str(&format!(
+                "| {} | `{}` | {} | `{}` | {} | {} |\n",
+                k.code(),
+                k.name(),
+                i,
+                c.field,
+                c.ty,
+                c.codec
+            ));
         }
     }
     s

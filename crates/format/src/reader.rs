@@ -498,7 +498,7 @@ impl<'a> Trace<'a> {
 
     /// Number of events in the readable chunks (from chunk headers, without decoding).
     pub fn event_count(&self) -> u64 {
-        self.chunks.iter().map(|c| c.info.events).sum()
+        self.chunks.iter().fold(0, |a, c| a.saturating_add(c.info.events))
     }
 
     /// Decodes every chunk in order, calling `f` for each event. Stops at the first chunk that
@@ -508,8 +508,8 @@ impl<'a> Trace<'a> {
         let mut cols = ChunkColumns::default();
         for c in &self.chunks {
             let s = c.for_each_into(&mut cols, &mut f)?;
-            total.events += s.events;
-            total.unknown_kind += s.unknown_kind;
+            total.events = total.events.saturating_add(s.events);
+            total.unknown_kind = total.unknown_kind.saturating_add(s.unknown_kind);
         }
         Ok(total)
     }

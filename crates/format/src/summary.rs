@@ -82,10 +82,11 @@ impl TraceSummary {
         let (mut t_min, mut t_max) = (u64::MAX, 0u64);
         for c in trace.chunks() {
             for &(code, n) in &c.info.kind_counts {
-                *by_code.entry(code).or_default() += n;
+                let e = by_code.entry(code).or_default();
+                *e = e.saturating_add(n);
             }
-            uncompressed += c.info.uncompressed_len;
-            chunk_bytes += c.record_len();
+            uncompressed = uncompressed.saturating_add(c.info.uncompressed_len);
+            chunk_bytes = chunk_bytes.saturating_add(c.record_len());
             if c.info.events > 0 {
                 t_min = t_min.min(c.info.t_min);
                 t_max = t_max.max(c.info.t_max);
@@ -98,21 +99,26 @@ impl TraceSummary {
         let mut lost: BTreeMap<u8, u64> = BTreeMap::new();
         if let Some(f) = trace.footer() {
             for &(_, kind, n) in &f.totals.lost {
-                *lost.entry(kind).or_default() += n;
+                let e = lost.entry(kind).or_default();
+                *e = e.saturating_add(n);
             }
         } else if by_code.contains_key(&EventKind::Lost.code()) {
             let per_chunk = trace.par_chunks(|c| {
                 let mut m: BTreeMap<u8, u64> = BTreeMap::new();
                 c.for_each(|e| {
                     if let EventBody::Lost(l) = e.body {
-                        *m.entry(l.kind).or_default() += l.count;
+                        let n = m.entry(l.kind).or_default();
+                        *n = n.saturating_add(l.count);
                     }
                 })
                 .map(|_| m)
             });
             for r in per_chunk {
                 match r {
-                    Ok(m) => m.into_iter().for_each(|(k, n)| *lost.entry(k).or_default() += n),
+                    Ok(m) => m.into_iter().for_each(|(k, n)| {
+                        let e = lost.entry(k).or_default();
+                        *e = e.saturating_add(n);
+                    }),
                     // CRC failures were reported above; report decode failures of intact chunks.
                     Err(e @ Error::CorruptChunk { .. }) => {
                         corrupt = true;
@@ -123,7 +129,7 @@ impl TraceSummary {
             }
         }
 
-        let events: u64 = by_code.values().sum();
+        let events: u64 = by_code.values().fold(0, |a, &n| a.saturating_add(n));
         let file_bytes = trace.data().len() as u64;
         let header = trace.header().clone();
         let (major, minor) = trace.version();
@@ -138,7 +144,7 @@ impl TraceSummary {
             t_max,
             duration_s: (t_max - t_min) as f64 / 1e9,
             start_unix_ns: i128::from(t_min) + i128::from(header.clock_offset_ns),
-            lost: lost.values().sum(),
+            lost: lost.values().fold(0, |a, &n| a.saturating_add(n)),
             lost_by_kind: lost
                 .iter()
                 .map(|(&c, &n)| (if c == 0 { "unknown".into() } else { kind_name(c) }, n))

@@ -182,7 +182,8 @@ impl<W: Write + Send + 'static> Writer<W> {
         self.t_min = self.t_min.min(ev.ts);
         self.t_max = self.t_max.max(ev.ts);
         if let EventBody::Lost(l) = &ev.body {
-            *self.lost.entry((ev.cpu, l.kind)).or_default() += l.count;
+            let n = self.lost.entry((ev.cpu, l.kind)).or_default();
+            *n = n.saturating_add(l.count);
         }
         if self.enc.len() % 64 == 0 && (self.enc.raw_len() >= self.opts.chunk_bytes || self.open_too_long()) {
             self.close_chunk()?;
@@ -296,7 +297,7 @@ impl<W: Write + Send + 'static> Writer<W> {
             file_bytes,
             uncompressed_bytes: self.live.uncompressed_bytes.load(Ordering::Relaxed),
             compressed_bytes: self.live.compressed_bytes.load(Ordering::Relaxed),
-            lost: self.lost.values().sum(),
+            lost: self.lost.values().fold(0, |a, &n| a.saturating_add(n)),
         };
         self.summary = Some(summary.clone());
         Ok(summary)
