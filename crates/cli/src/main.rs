@@ -1,6 +1,7 @@
 //! `mysql-io`: the command-line front end. Glue only: parse arguments, call the library crates,
 //! print. Errors print as one sentence (with their causes) and exit with status 2.
 
+mod analyze;
 mod info;
 mod output;
 mod record;
@@ -15,6 +16,8 @@ Examples:
   sudo mysql-io doctor                    what works on this machine, and the command to run
   sudo mysql-io record -d 60s -o prod.mio trace every mysqld/mariadbd for a minute
   mysql-io info prod.mio                  what a trace holds: header, events per kind, drops
+  mysql-io analyze sequentiality prod.mio how sequential the reads are, per file
+  mysql-io export prod.mio -o prod/       Parquet tables for Python or DuckDB
   mysql-io info prod.mio --format json    the same as JSON
   mysql-io synth -o demo.mio --events 1M  a synthetic MariaDB-like trace to try the tools on";
 
@@ -32,6 +35,11 @@ enum Command {
     Record(record::RecordArgs),
     /// Check what recording can capture on this machine, and how to run it.
     Doctor(record::DoctorArgs),
+    /// Analyze a trace: sequentiality, files, threads, readahead.
+    #[command(subcommand)]
+    Analyze(analyze::Analysis),
+    /// Export a trace as Parquet or CSV tables.
+    Export(analyze::ExportArgs),
     /// Show what a trace holds: header, events per kind, chunks, time range, drops, compression.
     Info(info::InfoArgs),
     /// Write a synthetic trace shaped like MariaDB under an OLTP read load (no server needed).
@@ -43,6 +51,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Record(a) => record::run_record(&a),
         Command::Doctor(a) => record::run_doctor(&a),
+        Command::Analyze(a) => analyze::run(&a),
+        Command::Export(a) => analyze::run_export(&a),
         Command::Info(a) => info::run(&a),
         Command::Synth(a) => synth::run(&a),
     };

@@ -12,6 +12,33 @@ pub(crate) enum Format {
     Json,
 }
 
+/// How an analysis prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TableFormat {
+    /// Aligned text for a terminal (100 columns).
+    Table,
+    /// One JSON document.
+    Json,
+    /// Comma-separated values, one row per line, with a header.
+    Csv,
+}
+
+/// Shortens `s` to at most `max` characters, keeping its end (paths end with what matters).
+pub(crate) fn tail(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        s.to_string()
+    } else {
+        let keep: String = s.chars().skip(n - (max - 1)).collect();
+        format!("…{keep}")
+    }
+}
+
+/// `0.4321` as `43.2%`.
+pub(crate) fn pct(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
 /// True when `e` comes from writing to a closed pipe.
 pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {

@@ -683,7 +683,8 @@ events! {
 
 /// Generates the per-kind column layout table of `docs/format.md`.
 pub fn layout_markdown() -> String {
-    let mut s = String::from("| code | kind | stream | field | type | codec |\n|---:|---|---:|---|---|---|\n");
+    let mut s =
+        String::from("| code | kind | stream | field | type | codec |\n|---:|---|---:|---|---|---|\n");
     for &k in EventKind::ALL {
         for (i, c) in k.columns().iter().enumerate() {
             s.push_str(&format!(

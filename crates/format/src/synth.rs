@@ -248,7 +248,6 @@ impl SyntheticStream {
                     },
                 );
                 let mut now = t + self.jitter(400, 900);
-                self.at(now, conn, FilemapGetPages { dev, ino, index: page, last_index: page + 3 });
                 let done = if roll < 55 {
                     now += self.jitter(300, 700);
                     let prev_pos = self.prev_pos[f as usize];
@@ -293,8 +292,12 @@ impl SyntheticStream {
                         now += self.jitter(80, 200);
                         self.at(now, conn, PageCacheAdd { dev, ino, index: page + i, order: 0 });
                     }
+                    // The lookup tracepoint fires once the lookup (and its readahead) is done.
+                    now += self.jitter(300, 700);
+                    self.at(now, conn, FilemapGetPages { dev, ino, index: page, last_index: page + 3 });
                     now + self.jitter(80_000, 300_000)
                 } else {
+                    self.at(now, conn, FilemapGetPages { dev, ino, index: page, last_index: page + 3 });
                     now + self.jitter(1_000, 5_000)
                 };
                 self.at(done, conn, ReadExit { syscall: ReadSyscall::Pread64, ret: 16384 });
@@ -327,7 +330,6 @@ impl SyntheticStream {
                         },
                     );
                     let mut w = now + self.jitter(2_000, 8_000);
-                    self.at(w, worker, FilemapGetPages { dev, ino, index: page, last_index: page + 3 });
                     if page % 16 == 0 {
                         w += self.jitter(300, 600);
                         let (start, size) = self.ra_window[f as usize];
@@ -373,6 +375,8 @@ impl SyntheticStream {
                             self.at(w, worker, PageCacheAdd { dev, ino, index: page + 32 + i, order: 0 });
                         }
                     }
+                    w += self.jitter(300, 700);
+                    self.at(w, worker, FilemapGetPages { dev, ino, index: page, last_index: page + 3 });
                     w = w.max(now + latency);
                     self.at(
                         w,

@@ -1,0 +1,291 @@
+//! `export`: a trace as Parquet or CSV tables for Python, DuckDB and friends.
+//!
+//! One table per event kind (`read_enter.parquet`, `page_cache_add.parquet`, ...) with the
+//! common columns `ts`, `pid`, `tid`, `cpu` and the kind's fields (`file.ino` becomes `file_ino`;
+//! enum codes become their names), written chunk by chunk so memory stays bounded; `reads` (one
+//! row per read operation, as the analyses see them); and the tables `files`, `threads`,
+//! `processes`, `status`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use mysql_io_format::{
+    AioOpcode, ChunkColumns, EventKind, FadviseAdvice, RaDecision, RaTrigger, ReadSyscall, Trace,
+};
+use polars::prelude::*;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::dataset::{self, Dataset, Filter, APIS};
+use crate::AnalyzeError;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// Apache Parquet (zstd-compressed columns).
+    Parquet,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+impl ExportFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Csv => "csv",
+        }
+    }
+}
+
+/// One table written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Table {
+    /// Table name.
+    pub name: String,
+    /// Rows.
+    pub rows: u64,
+    /// File written.
+    pub path: PathBuf,
+}
+
+enum Sink {
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<File>>),
+    Csv(polars::io::csv::write::BatchedWriter<File>),
+}
+
+impl Sink {
+    fn open(path: &Path, format: ExportFormat, schema: &Schema) -> Result<Sink, AnalyzeError> {
+        let file =
+            File::create(path).map_err(|e| AnalyzeError::Output { path: path.to_path_buf(), source: e })?;
+        Ok(match format {
+            ExportFormat::Parquet => Sink::Parquet(Box::new(
+                ParquetWriter::new(file).with_compression(ParquetCompression::Zstd(None)).batched(schema)?,
+            )),
+            ExportFormat::Csv => Sink::Csv(CsvWriter::new(file).include_header(true).batched(schema)?),
+        })
+    }
+
+    fn write(&mut self, df: &DataFrame) -> Result<(), AnalyzeError> {
+        match self {
+            Sink::Parquet(w) => w.write_batch(df)?,
+            Sink::Csv(w) => w.write_batch(df)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), AnalyzeError> {
+        match self {
+            Sink::Parquet(w) => {
+                w.finish()?;
+            }
+            Sink::Csv(mut w) => w.finish()?,
+        }
+        Ok(())
+    }
+}
+
+/// Column name of a field path (`file.ino` -> `file_ino`).
+fn column_name(field: &str) -> String {
+    field.replace('.', "_")
+}
+
+/// The name of an enum code, for the enum types the format uses.
+fn enum_name(ty: &str, code: u64) -> Option<String> {
+    let c = code as u8;
+    Some(match ty {
+        "ReadSyscall" => ReadSyscall::from_code(c).name().into_owned(),
+        "AioOpcode" => AioOpcode::from_code(c).name().into_owned(),
+        "RaTrigger" => RaTrigger::from_code(c).name().into_owned(),
+        "RaDecision" => RaDecision::from_code(c).name().into_owned(),
+        "FadviseAdvice" => FadviseAdvice::from_code(c).name().into_owned(),
+        _ => return None,
+    })
+}
+
+/// One kind's rows of a decoded chunk as a frame.
+fn kind_frame(c: &ChunkColumns, kind: EventKind) -> Result<DataFrame, AnalyzeError> {
+    let code = kind.code();
+    let idx: Vec<usize> =
+        c.kind_codes().iter().enumerate().filter(|(_, &k)| k == code).map(|(i, _)| i).collect();
+    let mut columns = vec![
+        Column::new("ts".into(), idx.iter().map(|&i| c.ts()[i]).collect::<Vec<u64>>()),
+        Column::new("pid".into(), idx.iter().map(|&i| c.pid()[i]).collect::<Vec<u32>>()),
+        Column::new("tid".into(), idx.iter().map(|&i| c.tid()[i]).collect::<Vec<u32>>()),
+        Column::new("cpu".into(), idx.iter().map(|&i| c.cpu()[i]).collect::<Vec<u16>>()),
+    ];
+    for (j, doc) in kind.columns().iter().enumerate() {
+        let name: PlSmallStr = column_name(&doc.field).into();
+        let v = c.column(kind, j);
+        let col = match doc.ty {
+            "u8" => Column::new(name, v.iter().map(|&x| x as u8).collect::<Vec<_>>()),
+            "u16" => Column::new(name, v.iter().map(|&x| x as u16).collect::<Vec<_>>()),
+            "u32" => Column::new(name, v.iter().map(|&x| x as u32).collect::<Vec<_>>()),
+            "u64" => Column::new(name, v.to_vec()),
+            "i32" => Column::new(name, v.iter().map(|&x| x as i32).collect::<Vec<_>>()),
+            "i64" => Column::new(name, v.iter().map(|&x| x as i64).collect::<Vec<_>>()),
+            "String" => Column::new(name, (0..v.len()).map(|r| c.text(kind, j, r)).collect::<Vec<_>>()),
+            ty => match enum_name(ty, 0) {
+                Some(_) => Column::new(
+                    name,
+                    v.iter().map(|&x| enum_name(ty, x).unwrap_or_default()).collect::<Vec<_>>(),
+                ),
+                None => Column::new(name, v.to_vec()),
+            },
+        };
+        columns.push(col);
+    }
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// Writes every table of `trace` into `dir` (created if needed). `progress(done, total)` is called
+/// as chunks are written.
+pub fn export(
+    trace: &Trace<'_>,
+    format: ExportFormat,
+    dir: &Path,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Table>, AnalyzeError> {
+    std::fs::create_dir_all(dir).map_err(|e| AnalyzeError::Output { path: dir.to_path_buf(), source: e })?;
+    let path = |name: &str| dir.join(format!("{name}.{}", format.extension()));
+    let mut sinks: BTreeMap<EventKind, (Sink, u64)> = BTreeMap::new();
+    let total = trace.chunks().len();
+    let window = rayon::current_num_threads().max(1) * 2;
+    let mut done = 0;
+    for group in trace.chunks().chunks(window) {
+        let frames: Vec<Result<Vec<(EventKind, DataFrame)>, AnalyzeError>> = group
+            .par_iter()
+            .map(|chunk| {
+                let c = chunk.columns()?;
+                let mut out = Vec::new();
+                for &(code, _) in &chunk.info.kind_counts {
+                    if let Some(kind) = EventKind::from_code(code) {
+                        out.push((kind, kind_frame(&c, kind)?));
+                    }
+                }
+                Ok(out)
+            })
+            .collect();
+        for f in frames {
+            // A damaged chunk is left out; `info` and the analyses say which.
+            let Ok(f) = f else { continue };
+            for (kind, df) in f {
+                let (sink, rows) = match sinks.entry(kind) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert((Sink::open(&path(kind.name()), format, df.schema())?, 0))
+                    }
+                };
+                sink.write(&df)?;
+                *rows += df.height() as u64;
+            }
+        }
+        done += group.len();
+        progress(done, total);
+    }
+    let mut tables = Vec::new();
+    for (kind, (sink, rows)) in sinks {
+        sink.finish()?;
+        tables.push(Table { name: kind.name().to_string(), rows, path: path(kind.name()) });
+    }
+
+    // The analysis view and the tables.
+    let ds = dataset::load(trace, &Filter::default())?;
+    let mut write = |name: &str, mut df: DataFrame| -> Result<(), AnalyzeError> {
+        let p = path(name);
+        let mut sink = Sink::open(&p, format, df.schema())?;
+        if df.height() > 0 {
+            df.rechunk_mut();
+            sink.write(&df)?;
+        }
+        sink.finish()?;
+        tables.push(Table { name: name.to_string(), rows: df.height() as u64, path: p });
+        Ok(())
+    };
+    write("reads", reads_frame(&ds)?)?;
+    write("files", files_frame(trace, &ds)?)?;
+    write("threads", threads_frame(trace)?)?;
+    write("processes", processes_frame(trace)?)?;
+    write("status", status_frame(trace)?)?;
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tables)
+}
+
+/// The reads frame with names instead of codes, and paths and thread names joined.
+fn reads_frame(ds: &Dataset) -> Result<DataFrame, AnalyzeError> {
+    let mut df = ds.reads.clone();
+    let api: Vec<&str> = df
+        .column("api")?
+        .u8()?
+        .into_no_null_iter()
+        .map(|a| APIS.get(a as usize).copied().unwrap_or("other"))
+        .collect();
+    let file = df.column("file")?.u32()?;
+    let path: Vec<&str> = file.into_no_null_iter().map(|f| ds.files[f as usize].path.as_str()).collect();
+    let table: Vec<&str> = file.into_no_null_iter().map(|f| ds.files[f as usize].table.as_str()).collect();
+    let tid = df.column("tid")?.u32()?;
+    let comm: Vec<String> = tid.into_no_null_iter().map(|t| ds.comm_of(t)).collect();
+    let role: Vec<String> = tid.into_no_null_iter().map(|t| ds.role_of(t)).collect();
+    df.with_column(Column::new("api".into(), api))?;
+    df.with_column(Column::new("path".into(), path))?;
+    df.with_column(Column::new("table".into(), table))?;
+    df.with_column(Column::new("comm".into(), comm))?;
+    df.with_column(Column::new("role".into(), role))?;
+    Ok(df)
+}
+
+fn files_frame(trace: &Trace<'_>, ds: &Dataset) -> Result<DataFrame, AnalyzeError> {
+    let direct: std::collections::BTreeSet<String> = ds.direct_files()?.into_iter().collect();
+    let f = trace.files();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("dev".into(), f.iter().map(|x| x.dev).collect::<Vec<_>>()),
+        Column::new("ino".into(), f.iter().map(|x| x.ino).collect::<Vec<_>>()),
+        Column::new("path".into(), f.iter().map(|x| x.path.clone()).collect::<Vec<_>>()),
+        Column::new("table".into(), f.iter().map(|x| crate::names::table(&x.path)).collect::<Vec<_>>()),
+        Column::new("size".into(), f.iter().map(|x| x.size).collect::<Vec<_>>()),
+        Column::new("fs_type".into(), f.iter().map(|x| x.fs_type.clone()).collect::<Vec<_>>()),
+        Column::new("direct".into(), f.iter().map(|x| direct.contains(&x.path)).collect::<Vec<_>>()),
+        Column::new("ts".into(), f.iter().map(|x| x.ts).collect::<Vec<_>>()),
+    ])?)
+}
+
+fn threads_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
+    let t = trace.threads();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("pid".into(), t.iter().map(|x| x.pid).collect::<Vec<_>>()),
+        Column::new("tid".into(), t.iter().map(|x| x.tid).collect::<Vec<_>>()),
+        Column::new("comm".into(), t.iter().map(|x| x.comm.clone()).collect::<Vec<_>>()),
+        Column::new("server_name".into(), t.iter().map(|x| x.role.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "role".into(),
+            t.iter().map(|x| crate::names::role(&x.comm, &x.role)).collect::<Vec<_>>(),
+        ),
+        Column::new("ts".into(), t.iter().map(|x| x.ts).collect::<Vec<_>>()),
+    ])?)
+}
+
+fn processes_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
+    let p: Vec<&mysql_io_format::ProcessInfo> =
+        trace.header().processes.iter().chain(trace.processes().iter()).collect();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("pid".into(), p.iter().map(|x| x.pid).collect::<Vec<_>>()),
+        Column::new("comm".into(), p.iter().map(|x| x.comm.clone()).collect::<Vec<_>>()),
+        Column::new("exe".into(), p.iter().map(|x| x.exe.clone()).collect::<Vec<_>>()),
+        Column::new("cmdline".into(), p.iter().map(|x| x.cmdline.join(" ")).collect::<Vec<_>>()),
+        Column::new("version".into(), p.iter().map(|x| x.version.clone()).collect::<Vec<_>>()),
+        Column::new("ts".into(), p.iter().map(|x| x.ts).collect::<Vec<_>>()),
+    ])?)
+}
+
+fn status_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
+    let rows: Vec<(&mysql_io_format::StatusSnapshot, &(String, i64))> =
+        trace.statuses().iter().flat_map(|s| s.counters.iter().map(move |c| (s, c))).collect();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("pid".into(), rows.iter().map(|(s, _)| s.pid).collect::<Vec<_>>()),
+        Column::new("source".into(), rows.iter().map(|(s, _)| s.source.clone()).collect::<Vec<_>>()),
+        Column::new("ts".into(), rows.iter().map(|(s, _)| s.ts).collect::<Vec<_>>()),
+        Column::new("counter".into(), rows.iter().map(|(_, c)| c.0.clone()).collect::<Vec<_>>()),
+        Column::new("value".into(), rows.iter().map(|(_, c)| c.1).collect::<Vec<_>>()),
+    ])?)
+}

@@ -1,0 +1,582 @@
+//! `mysql-io analyze ...` and `mysql-io export`: argument parsing and printing around the
+//! analyzer.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use comfy_table::{presets::NOTHING, CellAlignment, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use mysql_io_analyzer::export::{self, ExportFormat};
+use mysql_io_analyzer::readahead::{self, RaReport};
+use mysql_io_analyzer::seq::{self, GroupBy, SeqReport};
+use mysql_io_analyzer::tables::{self, FilesReport, ThreadsReport};
+use mysql_io_analyzer::{Dataset, Filter};
+use mysql_io_format::{Trace, TraceFile};
+
+use crate::output::{self, bytes, pct, tail, thousands, TableFormat};
+
+/// Options every analysis takes.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Common {
+    /// The trace file (.mio).
+    trace: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    format: TableFormat,
+    /// Show only the first N rows (tables show 20 by default; JSON and CSV all).
+    #[arg(long)]
+    top: Option<usize>,
+    /// Only files whose path (or file name) matches this glob, e.g. '*.ibd' or 'sbtest1*'.
+    #[arg(long, value_name = "GLOB")]
+    file: Option<String>,
+    /// Only reads starting at least this long after the trace starts (e.g. 10s).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    since: Option<Duration>,
+    /// Only reads starting before this long after the trace starts.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    until: Option<Duration>,
+}
+
+impl Common {
+    fn filter(&self) -> Filter {
+        Filter { since: self.since, until: self.until, file: self.file.clone() }
+    }
+
+    fn top(&self) -> usize {
+        self.top.unwrap_or(if self.format == TableFormat::Table { 20 } else { usize::MAX })
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Analysis {
+    /// How sequential the reads are, per file, open file description, thread, role or table.
+    #[command(after_help = "\
+Examples:
+  mysql-io analyze sequentiality prod.mio
+  mysql-io analyze sequentiality prod.mio --by table --top 10
+  mysql-io analyze sequentiality prod.mio --by role --format json
+
+Definitions (docs/analysis.md): on each open file description, a read is sequential when it
+starts where the previous one ended, near-sequential when it starts within 64 KiB after that,
+reverse when it ends where the previous one started; random is the rest.")]
+    Sequentiality {
+        #[command(flatten)]
+        common: Common,
+        /// Group reads by file, ofd (open file description), thread, role or table.
+        #[arg(long, default_value = "file", value_parser = parse_group)]
+        by: GroupBy,
+    },
+    /// The files read: reads, bytes, latency, API, O_DIRECT, page-cache hit ratio.
+    #[command(
+        after_help = "Examples:\n  mysql-io analyze files prod.mio\n  mysql-io analyze files prod.mio --file '*.ibd' --format csv"
+    )]
+    Files {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Which threads and thread roles read, how much, through which API.
+    #[command(
+        after_help = "Examples:\n  mysql-io analyze threads prod.mio\n  mysql-io analyze threads prod.mio --since 10s --until 20s"
+    )]
+    Threads {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// What the kernel read ahead, what of it was used or wasted, and hit ratios, per file.
+    #[command(
+        after_help = "Examples:\n  mysql-io analyze readahead prod.mio\n  mysql-io analyze readahead prod.mio --format json"
+    )]
+    Readahead {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn parse_group(s: &str) -> Result<GroupBy, String> {
+    GroupBy::parse(s).ok_or_else(|| format!("`{s}` is not a grouping: use file, ofd, thread, role or table"))
+}
+
+/// Opens, parses and loads a trace, with a spinner while it decodes.
+fn open(path: &std::path::Path) -> anyhow::Result<TraceFile> {
+    TraceFile::open(path).with_context(|| format!("{} cannot be analyzed", path.display()))
+}
+
+fn parse<'a>(file: &'a TraceFile) -> anyhow::Result<Trace<'a>> {
+    file.parse().with_context(|| format!("{} is not a readable trace", file.path().display()))
+}
+
+fn spinner(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn load(trace: &Trace<'_>, filter: &Filter) -> anyhow::Result<Dataset> {
+    let bar = spinner(&format!("decoding {} events", thousands(trace.event_count())));
+    let ds = mysql_io_analyzer::load(trace, filter);
+    bar.finish_and_clear();
+    Ok(ds?)
+}
+
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("mysql-io: warning: {w}");
+    }
+}
+
+pub(crate) fn run(a: &Analysis) -> anyhow::Result<ExitCode> {
+    match a {
+        Analysis::Sequentiality { common, by } => {
+            let file = open(&common.trace)?;
+            let trace = parse(&file)?;
+            let ds = load(&trace, &common.filter())?;
+            let report = seq::sequentiality(&ds, *by)?;
+            print_seq(common, &report)?;
+            warn(&report.warnings);
+        }
+        Analysis::Files { common } => {
+            let file = open(&common.trace)?;
+            let trace = parse(&file)?;
+            let ds = load(&trace, &common.filter())?;
+            let ra = readahead::readahead(&trace, &common.filter())?;
+            let report = tables::files(&ds, &ra)?;
+            print_files(common, &report)?;
+            warn(&report.warnings);
+        }
+        Analysis::Threads { common } => {
+            let file = open(&common.trace)?;
+            let trace = parse(&file)?;
+            let ds = load(&trace, &common.filter())?;
+            let report = tables::threads(&ds)?;
+            print_threads(common, &report)?;
+            warn(&report.warnings);
+        }
+        Analysis::Readahead { common } => {
+            let file = open(&common.trace)?;
+            let trace = parse(&file)?;
+            let bar =
+                spinner(&format!("following the page cache over {} events", thousands(trace.event_count())));
+            let report = readahead::readahead(&trace, &common.filter());
+            bar.finish_and_clear();
+            let report = report?;
+            print_readahead(common, &report)?;
+            warn(&report.warnings);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A terminal table with right-aligned number columns.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_style(NOTHING).set_header(header.to_vec());
+    for r in rows {
+        t.add_row(r);
+    }
+    for i in 1..header.len() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!("{t}\n")
+}
+
+fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(r)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+fn print_seq(c: &Common, r: &SeqReport) -> anyhow::Result<()> {
+    let rows: Vec<&seq::SeqRow> = r.rows.iter().take(c.top()).collect();
+    match c.format {
+        TableFormat::Json => {
+            let mut shown = r.clone();
+            shown.rows.truncate(c.top());
+            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+        }
+        TableFormat::Csv => {
+            let mut header = vec![
+                "group",
+                "reads",
+                "bytes",
+                "pages",
+                "seq_ratio",
+                "near_seq_ratio",
+                "reverse_ratio",
+                "random_ratio",
+            ];
+            let jumps: Vec<String> = seq::JUMP_BUCKETS.iter().map(|b| format!("jump_{b}")).collect();
+            let runs: Vec<String> = seq::RUN_BUCKETS.iter().map(|b| format!("runs_{b}")).collect();
+            header.extend(jumps.iter().map(String::as_str));
+            header.extend(runs.iter().map(String::as_str));
+            let body = rows
+                .iter()
+                .chain(std::iter::once(&&r.total))
+                .map(|x| {
+                    let mut v = vec![
+                        x.group.clone(),
+                        x.reads.to_string(),
+                        x.bytes.to_string(),
+                        x.pages.to_string(),
+                        format!("{:.6}", x.seq_ratio),
+                        format!("{:.6}", x.near_seq_ratio),
+                        format!("{:.6}", x.reverse_ratio),
+                        format!("{:.6}", x.random_ratio),
+                    ];
+                    v.extend(x.jump_histogram.iter().map(|b| b.count.to_string()));
+                    v.extend(x.run_length_histogram.iter().map(|b| b.count.to_string()));
+                    v
+                })
+                .collect();
+            output::print(&csv_out(&header, body)?)?;
+        }
+        TableFormat::Table => {
+            let label = format!("{:?}", r.by).to_lowercase();
+            let body = rows
+                .iter()
+                .chain(std::iter::once(&&r.total))
+                .map(|x| {
+                    vec![
+                        tail(&x.group, 44),
+                        thousands(x.reads),
+                        bytes(x.bytes),
+                        pct(x.seq_ratio),
+                        pct(x.near_seq_ratio),
+                        pct(x.reverse_ratio),
+                        pct(x.random_ratio),
+                    ]
+                })
+                .collect();
+            let mut out = table(&[&label, "reads", "read", "seq", "near", "reverse", "random"], body);
+            if r.rows.len() > rows.len() {
+                let _ = writeln!(out, "({} more; --top N shows more)", r.rows.len() - rows.len());
+            }
+            let _ = writeln!(out, "\njumps from the previous read's end (all reads):");
+            let hist: Vec<String> = r
+                .total
+                .jump_histogram
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| format!("{} {}", b.bucket, thousands(b.count)))
+                .collect();
+            let _ = writeln!(out, "  {}", hist.join(", "));
+            let runs: Vec<String> = r
+                .total
+                .run_length_histogram
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| format!("{} {}", b.bucket, thousands(b.count)))
+                .collect();
+            let _ = writeln!(out, "sequential runs by length (reads: runs):\n  {}", runs.join(", "));
+            output::print(&out)?;
+        }
+    }
+    Ok(())
+}
+
+fn apis(a: &tables::ApiCounts) -> String {
+    let total: u64 = a.values().sum();
+    let mut v: Vec<(&&str, &u64)> = a.iter().collect();
+    v.sort_by(|x, y| y.1.cmp(x.1));
+    v.iter()
+        .take(2)
+        .map(|(k, n)| format!("{k} {:.0}%", **n as f64 * 100.0 / total.max(1) as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
+    let rows: Vec<&tables::FileRow> = r.files.iter().take(c.top()).collect();
+    match c.format {
+        TableFormat::Json => {
+            let mut shown = r.clone();
+            shown.files.truncate(c.top());
+            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+        }
+        TableFormat::Csv => {
+            let header = [
+                "file",
+                "table",
+                "reads",
+                "bytes",
+                "mean_latency_us",
+                "max_latency_us",
+                "direct",
+                "hit_ratio",
+                "apis",
+            ];
+            let body = rows
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.file.clone(),
+                        x.table.clone(),
+                        x.reads.to_string(),
+                        x.bytes.to_string(),
+                        format!("{:.3}", x.mean_latency_us),
+                        format!("{:.3}", x.max_latency_us),
+                        x.direct.to_string(),
+                        x.hit_ratio.map(|h| format!("{h:.6}")).unwrap_or_default(),
+                        x.apis.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" "),
+                    ]
+                })
+                .collect();
+            output::print(&csv_out(&header, body)?)?;
+        }
+        TableFormat::Table => {
+            let body = rows
+                .iter()
+                .map(|x| {
+                    vec![
+                        tail(&x.file, 36),
+                        thousands(x.reads),
+                        bytes(x.bytes),
+                        format!("{:.0} us", x.mean_latency_us),
+                        x.hit_ratio.map(pct).unwrap_or_else(|| "-".into()),
+                        if x.direct { "O_DIRECT".into() } else { String::new() },
+                        apis(&x.apis),
+                    ]
+                })
+                .collect();
+            let mut out = table(&["file", "reads", "read", "latency", "hits", "", "api"], body);
+            if r.files.len() > rows.len() {
+                let _ = writeln!(out, "({} more; --top N shows more)", r.files.len() - rows.len());
+            }
+            output::print(&out)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_threads(c: &Common, r: &ThreadsReport) -> anyhow::Result<()> {
+    let top = c.top();
+    match c.format {
+        TableFormat::Json => {
+            let mut shown = r.clone();
+            shown.threads.truncate(top);
+            shown.roles.truncate(top);
+            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+        }
+        TableFormat::Csv => {
+            let header = [
+                "kind",
+                "thread",
+                "comm",
+                "role",
+                "threads",
+                "reads",
+                "bytes",
+                "mean_latency_us",
+                "files",
+                "apis",
+            ];
+            let body = r
+                .roles
+                .iter()
+                .take(top)
+                .map(|x| ("role", x))
+                .chain(r.threads.iter().take(top).map(|x| ("thread", x)))
+                .map(|(k, x)| {
+                    vec![
+                        k.to_string(),
+                        x.thread.clone(),
+                        x.comm.clone(),
+                        x.role.clone(),
+                        x.threads.to_string(),
+                        x.reads.to_string(),
+                        x.bytes.to_string(),
+                        format!("{:.3}", x.mean_latency_us),
+                        x.files.to_string(),
+                        x.apis.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" "),
+                    ]
+                })
+                .collect();
+            output::print(&csv_out(&header, body)?)?;
+        }
+        TableFormat::Table => {
+            let roles = r
+                .roles
+                .iter()
+                .take(top)
+                .map(|x| {
+                    vec![
+                        tail(&x.role, 28),
+                        x.threads.to_string(),
+                        thousands(x.reads),
+                        bytes(x.bytes),
+                        format!("{:.0} us", x.mean_latency_us),
+                        x.files.to_string(),
+                        apis(&x.apis),
+                    ]
+                })
+                .collect();
+            let mut out = table(&["role", "threads", "reads", "read", "latency", "files", "api"], roles);
+            let threads = r
+                .threads
+                .iter()
+                .take(top)
+                .map(|x| {
+                    vec![
+                        format!("{} {}", x.thread, tail(&x.comm, 16)),
+                        tail(&x.role, 20),
+                        thousands(x.reads),
+                        bytes(x.bytes),
+                        format!("{:.0} us", x.mean_latency_us),
+                        x.files.to_string(),
+                        apis(&x.apis),
+                    ]
+                })
+                .collect();
+            out.push('\n');
+            out.push_str(&table(&["thread", "role", "reads", "read", "latency", "files", "api"], threads));
+            if r.threads.len() > top {
+                let _ = writeln!(out, "({} more threads; --top N shows more)", r.threads.len() - top);
+            }
+            output::print(&out)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
+    let rows: Vec<&readahead::RaRow> = r.files.iter().take(c.top()).collect();
+    match c.format {
+        TableFormat::Json => {
+            let mut shown = r.clone();
+            shown.files.truncate(c.top());
+            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+        }
+        TableFormat::Csv => {
+            let header = [
+                "file",
+                "sync_triggers",
+                "async_triggers",
+                "windows",
+                "window_pages",
+                "pages_read_ahead",
+                "used",
+                "evicted_unused",
+                "unused_at_end",
+                "wasted",
+                "pages_requested",
+                "demand_inserts",
+                "hit_ratio",
+                "direct",
+            ];
+            let body = rows
+                .iter()
+                .chain(std::iter::once(&&r.total))
+                .map(|x| {
+                    vec![
+                        x.file.clone(),
+                        x.sync_triggers.to_string(),
+                        x.async_triggers.to_string(),
+                        x.windows.to_string(),
+                        x.window_pages.to_string(),
+                        x.pages_read_ahead.to_string(),
+                        x.used.to_string(),
+                        x.evicted_unused.to_string(),
+                        x.unused_at_end.to_string(),
+                        x.wasted.to_string(),
+                        x.pages_requested.to_string(),
+                        x.demand_inserts.to_string(),
+                        format!("{:.6}", x.hit_ratio),
+                        x.direct.to_string(),
+                    ]
+                })
+                .collect();
+            output::print(&csv_out(&header, body)?)?;
+        }
+        TableFormat::Table => {
+            let body = rows
+                .iter()
+                .chain(std::iter::once(&&r.total))
+                .map(|x| {
+                    let ahead = x.pages_read_ahead.max(1) as f64;
+                    vec![
+                        tail(&x.file, 34),
+                        thousands(x.windows),
+                        thousands(x.pages_read_ahead),
+                        format!("{} ({})", thousands(x.used), pct(x.used as f64 / ahead)),
+                        format!("{} ({})", thousands(x.wasted), pct(x.wasted as f64 / ahead)),
+                        if x.direct { "O_DIRECT".into() } else { pct(x.hit_ratio) },
+                    ]
+                })
+                .collect();
+            let mut out = table(&["file", "windows", "read ahead", "used", "wasted", "hits"], body);
+            if r.files.len() > rows.len() {
+                let _ = writeln!(out, "({} more; --top N shows more)", r.files.len() - rows.len());
+            }
+            let _ = writeln!(
+                out,
+                "pages of 4 KiB; wasted = evicted before use + never used before the trace ends"
+            );
+            output::print(&out)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  mysql-io export prod.mio -o prod/                  Parquet, one file per table
+  mysql-io export prod.mio --format csv -o prod-csv/
+
+Tables: one per event kind (read_enter, page_cache_add, readahead_window, ...), `reads` (one row
+per read operation, as the analyses see them), `files`, `threads`, `processes`, `status`.
+docs/examples/load_trace.py loads them with polars.")]
+pub(crate) struct ExportArgs {
+    /// The trace file (.mio).
+    trace: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportKind::Parquet)]
+    format: ExportKind,
+    /// Output directory (created if needed).
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExportKind {
+    /// Apache Parquet.
+    Parquet,
+    /// CSV with a header line.
+    Csv,
+}
+
+pub(crate) fn run_export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let file = open(&a.trace)?;
+    let trace = parse(&file)?;
+    let format = match a.format {
+        ExportKind::Parquet => ExportFormat::Parquet,
+        ExportKind::Csv => ExportFormat::Csv,
+    };
+    let bar = ProgressBar::new(trace.chunks().len() as u64).with_style(
+        ProgressStyle::with_template("{spinner} exporting chunk {pos}/{len} {wide_bar} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let tables = export::export(&trace, format, &a.output, &|done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let tables = tables?;
+    let mut out = String::new();
+    for t in &tables {
+        let _ = writeln!(out, "{:18} {:>12} rows  {}", t.name, thousands(t.rows), t.path.display());
+    }
+    output::print(&out)?;
+    for d in trace.damage() {
+        eprintln!("mysql-io: warning: the trace is incomplete: {d}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
