@@ -611,3 +611,66 @@ fn root_stop_conditions_and_file_mode() {
     assert!(started.elapsed() < Duration::from_secs(15), "did not stop early");
     assert!(std::fs::metadata(&sized).expect("stat").len() >= 64 << 10);
 }
+
+/// A real recording analyzed: 64 sequential 16 KiB preads, then 4 far jumps, through one
+/// descriptor. The analyses agree with what the helper did: 68 reads, 63 sequential, read-ahead
+/// pages used by the sequential run.
+#[test]
+fn root_analysis_of_a_real_recording_agrees_with_the_helper() {
+    require_root();
+    let fs = LoopFs::new(64, 128);
+    let data = fs.create_file("seqdata", 4 << 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace_path = dir.path().join("a.mio");
+    let reads = helper("reads");
+    let mut script: Vec<String> = (0..64).map(|i| format!("pread:{}:16384", i * 16384)).collect();
+    script.extend(["pread:3145728:16384", "pread:1048576:16384", "pread:524288:16384", "pread:2621440:16384"].map(String::from));
+    let mut cmd: Vec<&str> = vec![reads.to_str().expect("path"), data.to_str().expect("path")];
+    cmd.extend(script.iter().map(String::as_str));
+    let out = record_command(&trace_path, &[], &cmd);
+    let did = json_lines(&out.stdout).iter().filter(|l| l["op"] == "pread64").count();
+    assert_eq!(did, 68);
+
+    let t = trace_path.to_str().expect("path");
+    let json = |args: &[&str]| -> Value {
+        let out = mysql_io().args(args).output().expect("analyze");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let seq = json(&["analyze", "sequentiality", t, "--file", "seqdata", "--format", "json"]);
+    let row = &seq["rows"][0];
+    assert_eq!(row["group"].as_str(), data.to_str());
+    assert_eq!(row["reads"], 68);
+    assert_eq!(row["bytes"], 68 * 16384);
+    assert!((row["seq_ratio"].as_f64().expect("f") - 63.0 / 68.0).abs() < 1e-12, "{row}");
+    assert!((row["near_seq_ratio"].as_f64().expect("f") - 63.0 / 68.0).abs() < 1e-12, "{row}");
+    assert_eq!(row["reverse_ratio"], 0.0);
+    let runs: Vec<(String, u64)> = row["run_length_histogram"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|b| b["count"] != 0)
+        .map(|b| (b["bucket"].as_str().expect("s").to_string(), b["count"].as_u64().expect("n")))
+        .collect();
+    assert_eq!(runs, [("1".to_string(), 4), ("33-64".to_string(), 1)]);
+
+    let files = json(&["analyze", "files", t, "--file", "seqdata", "--format", "json"]);
+    let f = &files["files"][0];
+    assert_eq!(f["reads"], 68);
+    assert_eq!(f["apis"]["pread64"], 68);
+    assert_eq!(f["direct"], false);
+
+    // The sequential run was served by readahead: pages read ahead and then used, and most of
+    // the 272 requested pages were hits.
+    let ra = json(&["analyze", "readahead", t, "--file", "seqdata", "--format", "json"]);
+    let r = &ra["files"][0];
+    assert_eq!(r["pages_requested"], 68 * 4);
+    assert!(r["pages_read_ahead"].as_u64().expect("n") >= 200, "{r}");
+    assert!(r["used"].as_u64().expect("n") >= 200, "{r}");
+    assert!(r["hit_ratio"].as_f64().expect("f") > 0.7, "{r}");
+    assert!(r["async_triggers"].as_u64().expect("n") > 0, "{r}");
+
+    let threads = json(&["analyze", "threads", t, "--file", "seqdata", "--format", "json"]);
+    assert_eq!(threads["threads"][0]["reads"], 68);
+    assert_eq!(threads["threads"][0]["comm"], "reads");
+}

@@ -1,0 +1,175 @@
+//! `mysql-io analyze` and `mysql-io export` as users run them, on synthetic traces (no root):
+//! the printed tables (snapshots), JSON and CSV, cut-short and damaged traces, and the Python
+//! example of docs/ loading an export.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn mysql_io(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mysql-io")).args(args).output().expect("run mysql-io")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = mysql_io(args);
+    assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// A deterministic synthetic trace of `events` events.
+fn synth(dir: &Path, events: &str) -> PathBuf {
+    let p = dir.join("t.mio");
+    ok(&["synth", "-o", p.to_str().expect("path"), "--events", events, "--seed", "3"]);
+    p
+}
+
+#[test]
+fn printed_tables_fit_100_columns_and_stay_the_same() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = synth(dir.path(), "60K");
+    let t = t.to_str().expect("path");
+    for (name, args) in [
+        ("sequentiality_by_file", vec!["analyze", "sequentiality", t]),
+        ("sequentiality_by_table", vec!["analyze", "sequentiality", t, "--by", "table", "--top", "3"]),
+        ("files", vec!["analyze", "files", t, "--top", "5"]),
+        ("threads", vec!["analyze", "threads", t, "--top", "5"]),
+        ("readahead", vec!["analyze", "readahead", t, "--top", "5"]),
+    ] {
+        let out = ok(&args);
+        for line in out.lines() {
+            assert!(line.chars().count() <= 100, "{name}: line over 100 columns: {line}");
+        }
+        insta::assert_snapshot!(name, out);
+    }
+}
+
+#[test]
+fn json_uses_the_briefs_names_and_agrees_with_csv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = synth(dir.path(), "30K");
+    let t = t.to_str().expect("path");
+    let v: Value = serde_json::from_str(&ok(&["analyze", "sequentiality", t, "--format", "json"])).expect("json");
+    let row = &v["rows"][0];
+    for key in ["reads", "bytes", "pages", "seq_ratio", "near_seq_ratio", "reverse_ratio", "random_ratio", "jump_histogram", "run_length_histogram"] {
+        assert!(!row[key].is_null(), "missing {key}: {row}");
+    }
+    let sum = row["near_seq_ratio"].as_f64().expect("f") + row["reverse_ratio"].as_f64().expect("f") + row["random_ratio"].as_f64().expect("f");
+    assert!((sum - 1.0).abs() < 1e-9);
+    let jumps: u64 = row["jump_histogram"].as_array().expect("array").iter().map(|b| b["count"].as_u64().expect("n")).sum();
+    assert_eq!(jumps, row["reads"].as_u64().expect("reads"));
+    assert_eq!(v["by"], "file");
+
+    let csv = ok(&["analyze", "sequentiality", t, "--format", "csv"]);
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let headers = r.headers().expect("headers").clone();
+    assert_eq!(&headers[0], "group");
+    let first = r.records().next().expect("row").expect("csv");
+    assert_eq!(&first[0], row["group"].as_str().expect("group"));
+    assert_eq!(first[1].parse::<u64>().expect("reads"), row["reads"].as_u64().expect("reads"));
+
+    for analysis in ["files", "threads", "readahead"] {
+        let v: Value = serde_json::from_str(&ok(&["analyze", analysis, t, "--format", "json"])).expect("json");
+        assert!(v["warnings"].is_array(), "{analysis}");
+    }
+    let ra: Value = serde_json::from_str(&ok(&["analyze", "readahead", t, "--format", "json"])).expect("json");
+    let total = &ra["total"];
+    assert_eq!(
+        total["wasted"].as_u64(),
+        Some(total["evicted_unused"].as_u64().expect("n") + total["unused_at_end"].as_u64().expect("n"))
+    );
+}
+
+#[test]
+fn a_cut_short_trace_is_analyzed_up_to_where_it_ends_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = synth(dir.path(), "400K");
+    let bytes = std::fs::read(&t).expect("read");
+    let cut = dir.path().join("cut.mio");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let out = mysql_io(&["analyze", "sequentiality", cut.to_str().expect("path"), "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let full: Value =
+        serde_json::from_str(&ok(&["analyze", "sequentiality", t.to_str().expect("path"), "--format", "json"])).expect("json");
+    let (half, all) = (v["total"]["reads"].as_u64().expect("n"), full["total"]["reads"].as_u64().expect("n"));
+    assert!(half > 0 && half < all, "{half} of {all}");
+    assert!(text(&out.stderr).contains("the trace is incomplete"), "{}", text(&out.stderr));
+    assert!(v["warnings"][0].as_str().expect("warning").contains("cut short"));
+}
+
+#[test]
+fn a_damaged_chunk_is_left_out_and_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = synth(dir.path(), "400K");
+    let mut bytes = std::fs::read(&t).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&t, &bytes).expect("write");
+    for analysis in ["sequentiality", "readahead"] {
+        let out = mysql_io(&["analyze", analysis, t.to_str().expect("path")]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(err.contains("is damaged: CRC mismatch") && err.contains("left out"), "{analysis}: {err}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_in_one_sentence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = synth(dir.path(), "10K");
+    let t = t.to_str().expect("path");
+    for (args, want) in [
+        (vec!["analyze", "sequentiality", t, "--by", "disk"], "is not a grouping"),
+        (vec!["analyze", "files", t, "--file", "["], "--file ["),
+        (vec!["analyze", "threads", "/nonexistent.mio"], "cannot be analyzed"),
+        (vec!["analyze", "readahead", t, "--since", "later"], "invalid value 'later'"),
+        (vec!["export", t, "-o", "/proc/nope/x"], "cannot write /proc/nope/x"),
+    ] {
+        let out = mysql_io(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+}
+
+/// The Python example of docs/ loads an export and finds what `mysql-io analyze` finds.
+#[test]
+fn the_python_example_loads_an_export_and_agrees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = synth(dir.path(), "80K");
+    let out_dir = dir.path().join("export");
+    let listing = ok(&["export", t.to_str().expect("path"), "-o", out_dir.to_str().expect("path")]);
+    assert!(listing.contains("reads") && listing.contains("page_cache_add"), "{listing}");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/load_trace.py");
+    let py = Command::new("python3").arg(script).arg(&out_dir).arg("--json").output().expect("python3");
+    assert!(
+        py.status.success(),
+        "the example failed (it needs `pip install polars`, which scripts/test does): {}",
+        text(&py.stderr)
+    );
+    let py: Value = serde_json::from_slice(&py.stdout).expect("python json");
+    let ours: Value = serde_json::from_str(&ok(&["analyze", "sequentiality", t.to_str().expect("path"), "--format", "json"]))
+        .expect("json");
+    let mut checked = 0;
+    for row in ours["rows"].as_array().expect("rows") {
+        let theirs = py["per_file"]
+            .as_array()
+            .expect("per_file")
+            .iter()
+            .find(|r| r["path"] == row["group"])
+            .unwrap_or_else(|| panic!("python has no {}", row["group"]));
+        assert_eq!(theirs["reads"], row["reads"]);
+        let (a, b) = (theirs["seq_ratio"].as_f64().expect("f"), row["seq_ratio"].as_f64().expect("f"));
+        assert!((a - b).abs() < 1e-12, "{}: python {a}, mysql-io {b}", row["group"]);
+        checked += 1;
+    }
+    assert!(checked >= 8);
+    let tables: u64 = py["per_table"].as_array().expect("per_table").iter().map(|r| r["reads"].as_u64().expect("n")).sum();
+    assert_eq!(tables, ours["total"]["reads"].as_u64().expect("n"));
+}
