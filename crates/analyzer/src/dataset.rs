@@ -5,18 +5,21 @@
 //! (iocb paired with its completion), or an io_uring read (request paired with its completion).
 //! Chunks are decoded in parallel; pairs split across chunks are stitched in file order.
 //!
-//! The frame is kept small (about 40 bytes a row: ids instead of strings) so that 100M-event
-//! traces fit in memory; names are attached after grouping.
+//! The trace streams through in windows of chunks (decoded in parallel, appended in file order),
+//! so only the frame itself grows with the trace: about 50 bytes a read, ids instead of strings;
+//! names are attached after grouping.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
-use mysql_io_format::{ChunkColumns, EventKind, Header, ProbeMode, Trace, TraceSummary, O_DIRECT};
+use mysql_io_format::{ChunkColumns, EventKind, FileInfo, Header, ProbeMode, Trace, TraceSummary, O_DIRECT};
 use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+use rustc_hash::FxHashMap;
 
 use crate::names;
-use crate::AnalyzeError;
+use crate::{AnalyzeError, Progress};
 
 /// The API a read used (the `api` column's codes).
 pub const APIS: [&str; 7] = ["read", "pread64", "readv", "preadv", "preadv2", "aio", "io_uring"];
@@ -49,6 +52,8 @@ pub struct FileEntry {
     pub size: u64,
     /// Filesystem.
     pub fs_type: String,
+    /// Some read of it used O_DIRECT.
+    pub direct: bool,
 }
 
 /// A thread that read.
@@ -67,11 +72,12 @@ pub struct ThreadEntry {
 /// Loaded trace: the reads frame, the tables, and what limits the answers.
 #[derive(Debug)]
 pub struct Dataset {
-    /// One row per read operation; columns: `ts` (u64 ns), `latency_ns` (u64, null when the
-    /// completion was not recorded), `pid` (u32), `tid` (u32), `api` (u8, index into [`APIS`]),
-    /// `fd` (i32), `stream` (u32: the open file description), `file` (u32: index into
-    /// [`Dataset::files`]), `direct` (bool: O_DIRECT), `pos` (i64), `count` (u64: bytes asked),
-    /// `ret` (i64: bytes read or -errno, null when not recorded).
+    /// One row per read operation, in the order the reads started (file order); columns: `ts`
+    /// (u64 ns), `latency_ns` (u64, null when the completion was not recorded), `pid` (u32),
+    /// `tid` (u32), `api` (u8, index into [`APIS`]), `fd` (i32), `stream` (u32: the open file
+    /// description), `file` (u32: index into [`Dataset::files`]), `direct` (bool: O_DIRECT),
+    /// `pos` (i64), `count` (u32: bytes asked), `ret` (i32: bytes read or -errno, null when not
+    /// recorded). Linux caps one read at 2 GiB - 4 KiB, so 32 bits hold counts and results.
     pub reads: DataFrame,
     /// Files, indexed by the `file` column.
     pub files: Vec<FileEntry>,
@@ -97,64 +103,64 @@ enum Key {
     Uring(u64, u64),
 }
 
+/// `latency` of a read whose completion was not (yet) seen.
+const UNKNOWN: u64 = u64::MAX;
+
 /// Reads found in one chunk, with what could not be paired inside it.
 #[derive(Debug, Default)]
 struct Part {
     ts: Vec<u64>,
-    end: Vec<u64>,
+    latency: Vec<u64>,
     pid: Vec<u32>,
     tid: Vec<u32>,
     api: Vec<u8>,
     fd: Vec<i32>,
     ofd: Vec<u64>,
-    dev: Vec<u32>,
-    ino: Vec<u64>,
-    flags: Vec<u32>,
+    /// Index into `files`.
+    file: Vec<u32>,
+    direct: Vec<bool>,
     pos: Vec<i64>,
-    count: Vec<u64>,
-    ret: Vec<Option<i64>>,
+    count: Vec<u32>,
+    ret: Vec<i32>,
+    /// The (device, inode) pairs this chunk's reads touch.
+    files: Vec<(u32, u64)>,
     /// Starts without a completion in this chunk (the last one per key), in order.
     open: Vec<(Key, usize)>,
-    /// Completions without a start in this chunk, in order.
+    /// Completions without a start in this chunk, in order: key, time, result.
     orphans: Vec<(Key, u64, i64)>,
+}
+
+/// The columns of one kind of read start (`syscall` only for read syscalls).
+struct StartCols<'c> {
+    code: u8,
+    api: Option<&'c [u64]>,
+    fixed_api: u8,
+    /// fd, dev, ino, ofd, flags, pos, count.
+    f: [&'c [u64]; 7],
+    /// Key columns (AIO: ctx, iocb; io_uring: ring, request).
+    key: [&'c [u64]; 2],
+}
+
+/// The columns of one kind of read completion.
+struct EndCols<'c> {
+    code: u8,
+    key: [&'c [u64]; 2],
+    ret: &'c [u64],
 }
 
 /// Column indices of the fields the loader reads, found by name in the format's layout.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
+    re: [usize; 7],
     re_syscall: usize,
-    re_fd: usize,
-    re_dev: usize,
-    re_ino: usize,
-    re_ofd: usize,
-    re_flags: usize,
-    re_pos: usize,
-    re_count: usize,
-    rx_syscall: usize,
     rx_ret: usize,
-    as_ctx: usize,
-    as_iocb: usize,
-    as_fd: usize,
-    as_dev: usize,
-    as_ino: usize,
-    as_ofd: usize,
-    as_flags: usize,
-    as_offset: usize,
-    as_nbytes: usize,
-    ac_ctx: usize,
-    ac_iocb: usize,
+    as_: [usize; 7],
+    as_key: [usize; 2],
+    ac_key: [usize; 2],
     ac_res: usize,
-    us_ring: usize,
-    us_req: usize,
-    us_fd: usize,
-    us_dev: usize,
-    us_ino: usize,
-    us_ofd: usize,
-    us_flags: usize,
-    us_offset: usize,
-    us_len: usize,
-    uc_ring: usize,
-    uc_req: usize,
+    us: [usize; 7],
+    us_key: [usize; 2],
+    uc_key: [usize; 2],
     uc_res: usize,
 }
 
@@ -176,280 +182,334 @@ impl Layout {
             EventKind::UringSubmit,
             EventKind::UringComplete,
         );
+        let file = |k: EventKind, pos: &str, count: &str| {
+            ["fd", "file.dev", "file.ino", "file.ofd", "file.flags", pos, count].map(|f| column_index(k, f))
+        };
         Layout {
+            re: file(re, "pos", "count"),
             re_syscall: column_index(re, "syscall"),
-            re_fd: column_index(re, "fd"),
-            re_dev: column_index(re, "file.dev"),
-            re_ino: column_index(re, "file.ino"),
-            re_ofd: column_index(re, "file.ofd"),
-            re_flags: column_index(re, "file.flags"),
-            re_pos: column_index(re, "pos"),
-            re_count: column_index(re, "count"),
-            rx_syscall: column_index(rx, "syscall"),
             rx_ret: column_index(rx, "ret"),
-            as_ctx: column_index(as_, "ctx"),
-            as_iocb: column_index(as_, "iocb"),
-            as_fd: column_index(as_, "fd"),
-            as_dev: column_index(as_, "file.dev"),
-            as_ino: column_index(as_, "file.ino"),
-            as_ofd: column_index(as_, "file.ofd"),
-            as_flags: column_index(as_, "file.flags"),
-            as_offset: column_index(as_, "offset"),
-            as_nbytes: column_index(as_, "nbytes"),
-            ac_ctx: column_index(ac, "ctx"),
-            ac_iocb: column_index(ac, "iocb"),
+            as_: file(as_, "offset", "nbytes"),
+            as_key: ["ctx", "iocb"].map(|f| column_index(as_, f)),
+            ac_key: ["ctx", "iocb"].map(|f| column_index(ac, f)),
             ac_res: column_index(ac, "res"),
-            us_ring: column_index(us, "ring"),
-            us_req: column_index(us, "req"),
-            us_fd: column_index(us, "fd"),
-            us_dev: column_index(us, "file.dev"),
-            us_ino: column_index(us, "file.ino"),
-            us_ofd: column_index(us, "file.ofd"),
-            us_flags: column_index(us, "file.flags"),
-            us_offset: column_index(us, "offset"),
-            us_len: column_index(us, "len"),
-            uc_ring: column_index(uc, "ring"),
-            uc_req: column_index(uc, "req"),
+            us: file(us, "offset", "len"),
+            us_key: ["ring", "req"].map(|f| column_index(us, f)),
+            uc_key: ["ring", "req"].map(|f| column_index(uc, f)),
             uc_res: column_index(uc, "res"),
         }
     }
 }
 
 /// Extracts the reads of one decoded chunk, pairing what it can.
-fn extract(cols: &ChunkColumns, l: &Layout) -> Part {
+fn extract(c: &ChunkColumns, l: &Layout) -> Part {
+    let cols = |k: EventKind, idx: [usize; 7]| idx.map(|i| c.column(k, i));
+    let starts = [
+        StartCols {
+            code: EventKind::ReadEnter.code(),
+            api: Some(c.column(EventKind::ReadEnter, l.re_syscall)),
+            fixed_api: 0,
+            f: cols(EventKind::ReadEnter, l.re),
+            key: [&[], &[]],
+        },
+        StartCols {
+            code: EventKind::AioSubmit.code(),
+            api: None,
+            fixed_api: API_AIO,
+            f: cols(EventKind::AioSubmit, l.as_),
+            key: l.as_key.map(|i| c.column(EventKind::AioSubmit, i)),
+        },
+        StartCols {
+            code: EventKind::UringSubmit.code(),
+            api: None,
+            fixed_api: API_URING,
+            f: cols(EventKind::UringSubmit, l.us),
+            key: l.us_key.map(|i| c.column(EventKind::UringSubmit, i)),
+        },
+    ];
+    let ends = [
+        EndCols {
+            code: EventKind::ReadExit.code(),
+            key: [&[], &[]],
+            ret: c.column(EventKind::ReadExit, l.rx_ret),
+        },
+        EndCols {
+            code: EventKind::AioComplete.code(),
+            key: l.ac_key.map(|i| c.column(EventKind::AioComplete, i)),
+            ret: c.column(EventKind::AioComplete, l.ac_res),
+        },
+        EndCols {
+            code: EventKind::UringComplete.code(),
+            key: l.uc_key.map(|i| c.column(EventKind::UringComplete, i)),
+            ret: c.column(EventKind::UringComplete, l.uc_res),
+        },
+    ];
+    let key_of = |which: usize, tid: u32, a: &[u64], b: &[u64], r: usize| match which {
+        0 => Key::Syscall(tid),
+        1 => Key::Aio(a[r], b[r]),
+        _ => Key::Uring(a[r], b[r]),
+    };
+
+    let n_reads = starts.iter().map(|s| s.f[6].len()).sum::<usize>();
     let mut p = Part::default();
-    let mut pending: HashMap<Key, usize> = HashMap::new();
+    for v in [&mut p.ts, &mut p.latency, &mut p.ofd] {
+        v.reserve(n_reads);
+    }
+    let mut pending: FxHashMap<Key, usize> = FxHashMap::default();
+    let mut file_ids: FxHashMap<(u32, u64), u32> = FxHashMap::default();
     let mut rows = [0usize; 256];
-    let (re, rx, as_, ac, us, uc) = (
-        EventKind::ReadEnter.code(),
-        EventKind::ReadExit.code(),
-        EventKind::AioSubmit.code(),
-        EventKind::AioComplete.code(),
-        EventKind::UringSubmit.code(),
-        EventKind::UringComplete.code(),
-    );
-    let c = |k: EventKind, i: usize| cols.column(k, i);
-    let (ts, tid, pid) = (cols.ts(), cols.tid(), cols.pid());
-    for (i, &code) in cols.kind_codes().iter().enumerate() {
+    let (ts, tid, pid) = (c.ts(), c.tid(), c.pid());
+    for (i, &code) in c.kind_codes().iter().enumerate() {
         let r = rows[code as usize];
         rows[code as usize] += 1;
-        let start = |p: &mut Part, pending: &mut HashMap<Key, usize>, key: Key, api: u8, row: [u64; 7]| {
-            let [fd, dev, ino, ofd, flags, pos, count] = row;
-            let n = p.ts.len();
+        if let Some(w) = starts.iter().position(|s| s.code == code) {
+            let s = &starts[w];
+            let [fd, dev, ino, ofd, flags, pos, count] = s.f.map(|col| col[r]);
+            let key = key_of(w, tid[i], s.key[0], s.key[1], r);
+            let file = (dev as u32, ino);
+            let next = p.files.len() as u32;
+            let id = *file_ids.entry(file).or_insert_with(|| {
+                p.files.push(file);
+                next
+            });
+            let row = p.ts.len();
             p.ts.push(ts[i]);
-            p.end.push(0);
+            p.latency.push(UNKNOWN);
             p.pid.push(pid[i]);
             p.tid.push(tid[i]);
-            p.api.push(api);
+            p.api.push(s.api.map_or(s.fixed_api, |a| a[r] as u8));
             p.fd.push(fd as i64 as i32);
-            p.dev.push(dev as u32);
-            p.ino.push(ino);
             p.ofd.push(ofd);
-            p.flags.push(flags as u32);
+            p.file.push(id);
+            p.direct.push(flags as u32 & O_DIRECT != 0);
             p.pos.push(pos as i64);
+            // The kernel caps a read at 2 GiB - 4 KiB, so counts and results fit 32 bits.
+            let count = if w == 2 { count as u32 } else { count.min(u64::from(u32::MAX)) as u32 };
             p.count.push(count);
-            p.ret.push(None);
-            pending.insert(key, n);
-        };
-        let finish = |p: &mut Part, pending: &mut HashMap<Key, usize>, key: Key, ret: i64| match pending
-            .remove(&key)
-        {
-            Some(n) => {
-                p.end[n] = ts[i];
-                p.ret[n] = Some(ret);
+            p.ret.push(0);
+            pending.insert(key, row);
+        } else if let Some(w) = ends.iter().position(|e| e.code == code) {
+            let e = &ends[w];
+            let key = key_of(w, tid[i], e.key[0], e.key[1], r);
+            // io_uring completions carry a 32-bit result.
+            let ret = if w == 2 { e.ret[r] as i32 as i64 } else { e.ret[r] as i64 };
+            match pending.remove(&key) {
+                Some(row) => {
+                    p.latency[row] = ts[i].saturating_sub(p.ts[row]);
+                    p.ret[row] = clamp_ret(ret);
+                }
+                None => p.orphans.push((key, ts[i], ret)),
             }
-            None => p.orphans.push((key, ts[i], ret)),
-        };
-        if code == re {
-            let k = EventKind::ReadEnter;
-            let row = [
-                c(k, l.re_fd)[r],
-                c(k, l.re_dev)[r],
-                c(k, l.re_ino)[r],
-                c(k, l.re_ofd)[r],
-                c(k, l.re_flags)[r],
-                c(k, l.re_pos)[r],
-                c(k, l.re_count)[r],
-            ];
-            start(&mut p, &mut pending, Key::Syscall(tid[i]), c(k, l.re_syscall)[r] as u8, row);
-        } else if code == rx {
-            let _ = c(EventKind::ReadExit, l.rx_syscall);
-            finish(&mut p, &mut pending, Key::Syscall(tid[i]), c(EventKind::ReadExit, l.rx_ret)[r] as i64);
-        } else if code == as_ {
-            let k = EventKind::AioSubmit;
-            let key = Key::Aio(c(k, l.as_ctx)[r], c(k, l.as_iocb)[r]);
-            let row = [
-                c(k, l.as_fd)[r],
-                c(k, l.as_dev)[r],
-                c(k, l.as_ino)[r],
-                c(k, l.as_ofd)[r],
-                c(k, l.as_flags)[r],
-                c(k, l.as_offset)[r],
-                c(k, l.as_nbytes)[r],
-            ];
-            start(&mut p, &mut pending, key, API_AIO, row);
-        } else if code == ac {
-            let k = EventKind::AioComplete;
-            let key = Key::Aio(c(k, l.ac_ctx)[r], c(k, l.ac_iocb)[r]);
-            finish(&mut p, &mut pending, key, c(k, l.ac_res)[r] as i64);
-        } else if code == us {
-            let k = EventKind::UringSubmit;
-            let key = Key::Uring(c(k, l.us_ring)[r], c(k, l.us_req)[r]);
-            let row = [
-                c(k, l.us_fd)[r],
-                c(k, l.us_dev)[r],
-                c(k, l.us_ino)[r],
-                c(k, l.us_ofd)[r],
-                c(k, l.us_flags)[r],
-                c(k, l.us_offset)[r],
-                c(k, l.us_len)[r] as u32 as u64,
-            ];
-            start(&mut p, &mut pending, key, API_URING, row);
-        } else if code == uc {
-            let k = EventKind::UringComplete;
-            let key = Key::Uring(c(k, l.uc_ring)[r], c(k, l.uc_req)[r]);
-            finish(&mut p, &mut pending, key, c(k, l.uc_res)[r] as i32 as i64);
         }
     }
     let mut open: Vec<(Key, usize)> = pending.into_iter().collect();
-    open.sort_by_key(|&(_, n)| n);
+    open.sort_unstable_by_key(|&(_, n)| n);
     p.open = open;
     p
 }
 
+fn clamp_ret(ret: i64) -> i32 {
+    ret.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Where a stream (open file description) is found: by its id, or by (process, fd, file)
+/// when the recorder could not tell the description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum StreamKey {
+    Ofd(u64),
+    Fd(u32, i32, u32),
+}
+
+/// Reads of the filtered trace, in the frame's final column types, appended part by part in
+/// file order.
+#[derive(Debug, Default)]
+struct Builder {
+    ts: Vec<u64>,
+    latency: Vec<u64>,
+    pid: Vec<u32>,
+    tid: Vec<u32>,
+    api: Vec<u8>,
+    fd: Vec<i32>,
+    stream: Vec<u32>,
+    file: Vec<u32>,
+    direct: Vec<bool>,
+    pos: Vec<i64>,
+    count: Vec<u32>,
+    ret: Vec<i32>,
+    /// Reads started in earlier parts, waiting for their completion: the row, or `None` for a
+    /// read the filters leave out.
+    pending: FxHashMap<Key, Option<u32>>,
+    streams: FxHashMap<StreamKey, u32>,
+    /// Per (device, inode): its index in `files`, `None` when the file filter leaves it out.
+    file_ids: FxHashMap<(u32, u64), Option<u32>>,
+    files: Vec<FileEntry>,
+}
+
+impl Builder {
+    fn with_capacity(n: usize) -> Self {
+        let mut b = Builder::default();
+        b.ts.reserve_exact(n);
+        b.latency.reserve_exact(n);
+        b.pid.reserve_exact(n);
+        b.tid.reserve_exact(n);
+        b.api.reserve_exact(n);
+        b.fd.reserve_exact(n);
+        b.stream.reserve_exact(n);
+        b.file.reserve_exact(n);
+        b.direct.reserve_exact(n);
+        b.pos.reserve_exact(n);
+        b.count.reserve_exact(n);
+        b.ret.reserve_exact(n);
+        b
+    }
+
+    /// Appends a part's reads that pass the filters, and completes earlier parts' reads.
+    fn append(
+        &mut self,
+        p: Part,
+        select: &impl Fn(&str) -> bool,
+        known: &FxHashMap<(u32, u64), &FileInfo>,
+        window: (u64, u64),
+    ) {
+        for &(key, ts, ret) in &p.orphans {
+            if let Some(Some(row)) = self.pending.remove(&key) {
+                let row = row as usize;
+                self.latency[row] = ts.saturating_sub(self.ts[row]);
+                self.ret[row] = clamp_ret(ret);
+            }
+        }
+        let ids: Vec<Option<u32>> = p
+            .files
+            .iter()
+            .map(|&key| {
+                *self.file_ids.entry(key).or_insert_with(|| {
+                    let f = known.get(&key);
+                    let path = f.map_or_else(|| format!("{}:{}", key.0, key.1), |f| f.path.clone());
+                    select(&path).then(|| {
+                        self.files.push(FileEntry {
+                            dev: key.0,
+                            ino: key.1,
+                            table: names::table(&path),
+                            path,
+                            size: f.map_or(0, |f| f.size),
+                            fs_type: f.map_or_else(String::new, |f| f.fs_type.clone()),
+                            direct: false,
+                        });
+                        (self.files.len() - 1) as u32
+                    })
+                })
+            })
+            .collect();
+        let mut rows: Vec<Option<u32>> = Vec::with_capacity(p.ts.len());
+        let mut last: Option<(StreamKey, u32)> = None;
+        for i in 0..p.ts.len() {
+            let id = ids[p.file[i] as usize];
+            let Some(id) = id.filter(|_| p.ts[i] >= window.0 && p.ts[i] < window.1) else {
+                rows.push(None);
+                continue;
+            };
+            rows.push(Some(self.ts.len() as u32));
+            let key =
+                if p.ofd[i] != 0 { StreamKey::Ofd(p.ofd[i]) } else { StreamKey::Fd(p.pid[i], p.fd[i], id) };
+            let stream = match last {
+                Some((k, s)) if k == key => s,
+                _ => {
+                    let next = self.streams.len() as u32;
+                    let s = *self.streams.entry(key).or_insert(next);
+                    last = Some((key, s));
+                    s
+                }
+            };
+            self.ts.push(p.ts[i]);
+            self.latency.push(p.latency[i]);
+            self.pid.push(p.pid[i]);
+            self.tid.push(p.tid[i]);
+            self.api.push(p.api[i]);
+            self.fd.push(p.fd[i]);
+            self.stream.push(stream);
+            self.file.push(id);
+            self.direct.push(p.direct[i]);
+            if p.direct[i] {
+                self.files[id as usize].direct = true;
+            }
+            self.pos.push(p.pos[i]);
+            self.count.push(p.count[i]);
+            self.ret.push(p.ret[i]);
+        }
+        for (key, n) in p.open {
+            self.pending.insert(key, rows[n]);
+        }
+    }
+
+    fn frame(self) -> Result<(DataFrame, Vec<FileEntry>), AnalyzeError> {
+        let done: Bitmap = self.latency.iter().map(|&l| l != UNKNOWN).collect();
+        let validity = (done.unset_bits() > 0).then_some(done);
+        let latency = UInt64Chunked::from_vec_validity("latency_ns".into(), self.latency, validity.clone());
+        let ret = Int32Chunked::from_vec_validity("ret".into(), self.ret, validity);
+        let reads = DataFrame::new_infer_height(vec![
+            UInt64Chunked::from_vec("ts".into(), self.ts).into_column(),
+            latency.into_column(),
+            UInt32Chunked::from_vec("pid".into(), self.pid).into_column(),
+            UInt32Chunked::from_vec("tid".into(), self.tid).into_column(),
+            UInt8Chunked::from_vec("api".into(), self.api).into_column(),
+            Int32Chunked::from_vec("fd".into(), self.fd).into_column(),
+            UInt32Chunked::from_vec("stream".into(), self.stream).into_column(),
+            UInt32Chunked::from_vec("file".into(), self.file).into_column(),
+            Column::new("direct".into(), self.direct),
+            Int64Chunked::from_vec("pos".into(), self.pos).into_column(),
+            UInt32Chunked::from_vec("count".into(), self.count).into_column(),
+            ret.into_column(),
+        ])?;
+        Ok((reads, self.files))
+    }
+}
+
 /// Reads a trace into a [`Dataset`], keeping the reads `filter` selects.
 pub fn load(trace: &Trace<'_>, filter: &Filter) -> Result<Dataset, AnalyzeError> {
-    let layout = Layout::new();
-    let parts = trace.par_map_columns(|_, cols| extract(cols, &layout));
+    load_with(trace, filter, &|_, _| {})
+}
+
+/// [`load`], calling `progress(chunks done, chunks)` as it goes.
+pub fn load_with(
+    trace: &Trace<'_>,
+    filter: &Filter,
+    progress: &Progress<'_>,
+) -> Result<Dataset, AnalyzeError> {
     let mut warnings: Vec<String> =
         trace.damage().iter().map(|d| format!("the trace is incomplete: {d}")).collect();
+    let t0 = trace_start(trace);
+    let t_end = trace.chunks().iter().filter(|c| c.info.events > 0).map(|c| c.info.t_max).max().unwrap_or(t0);
+    let window = filter.window(t0);
+    let select = filter.file_matcher()?;
+    let known: FxHashMap<(u32, u64), &FileInfo> = trace.files().iter().map(|f| ((f.dev, f.ino), f)).collect();
 
-    // Stitch the parts in file order: completions a part could not pair belong to starts of
-    // earlier parts.
-    let mut all = Part::default();
-    let mut pending: HashMap<Key, usize> = HashMap::new();
-    for part in parts {
-        let part = match part {
-            Ok(p) => p,
-            Err(e) => {
-                warnings.push(format!("{e}: its events are left out"));
-                continue;
-            }
-        };
-        for &(key, ts, ret) in &part.orphans {
-            if let Some(n) = pending.remove(&key) {
-                all.end[n] = ts;
-                all.ret[n] = Some(ret);
-            }
-        }
-        let base = all.ts.len();
-        for &(key, n) in &part.open {
-            pending.insert(key, base + n);
-        }
-        all.ts.extend(part.ts);
-        all.end.extend(part.end);
-        all.pid.extend(part.pid);
-        all.tid.extend(part.tid);
-        all.api.extend(part.api);
-        all.fd.extend(part.fd);
-        all.ofd.extend(part.ofd);
-        all.dev.extend(part.dev);
-        all.ino.extend(part.ino);
-        all.flags.extend(part.flags);
-        all.pos.extend(part.pos);
-        all.count.extend(part.count);
-        all.ret.extend(part.ret);
-    }
-
-    let summary_t = trace.chunks().iter().filter(|c| c.info.events > 0);
-    let t0 = summary_t.clone().map(|c| c.info.t_min).min().unwrap_or(trace.header().start_ts);
-    let t_end = summary_t.map(|c| c.info.t_max).max().unwrap_or(t0);
-    let from = filter.since.map_or(0, |d| t0.saturating_add(d.as_nanos() as u64));
-    let to = filter.until.map_or(u64::MAX, |d| t0.saturating_add(d.as_nanos() as u64));
-
-    // Files: ids in order of first read; names from the trace's file records.
-    let known: HashMap<(u32, u64), &mysql_io_format::FileInfo> =
-        trace.files().iter().map(|f| ((f.dev, f.ino), f)).collect();
-    let glob: Option<GlobMatcher> = match &filter.file {
-        Some(g) => Some(
-            GlobBuilder::new(g)
-                .literal_separator(false)
-                .build()
-                .map_err(|e| AnalyzeError::BadFilter(format!("--file {g}: {e}")))?
-                .compile_matcher(),
-        ),
-        None => None,
-    };
-    let mut files: Vec<FileEntry> = Vec::new();
-    let mut file_ids: HashMap<(u32, u64), Option<u32>> = HashMap::new();
-    let mut streams: HashMap<(u64, u32, i32, u32), u32> = HashMap::new();
-
-    let n = all.ts.len();
-    let mut keep = Vec::with_capacity(n);
-    let mut col_file = Vec::with_capacity(n);
-    let mut col_stream = Vec::with_capacity(n);
-    for i in 0..n {
-        let key = (all.dev[i], all.ino[i]);
-        let id = *file_ids.entry(key).or_insert_with(|| {
-            let f = known.get(&key);
-            let path = f.map_or_else(|| format!("{}:{}", key.0, key.1), |f| f.path.clone());
-            let selected = glob.as_ref().is_none_or(|g| {
-                g.is_match(&path) || path.rsplit('/').next().is_some_and(|name| g.is_match(name))
-            });
-            selected.then(|| {
-                files.push(FileEntry {
-                    dev: key.0,
-                    ino: key.1,
-                    table: names::table(&path),
-                    path,
-                    size: f.map_or(0, |f| f.size),
-                    fs_type: f.map_or_else(String::new, |f| f.fs_type.clone()),
-                });
-                (files.len() - 1) as u32
-            })
-        });
-        let in_window = all.ts[i] >= from && all.ts[i] < to;
-        let Some(id) = id.filter(|_| in_window) else {
-            keep.push(false);
-            continue;
-        };
-        keep.push(true);
-        col_file.push(id);
-        // The open file description, or (process, fd, file) when the recorder could not tell.
-        let k = if all.ofd[i] != 0 { (all.ofd[i], 0, 0, 0) } else { (0, all.pid[i], all.fd[i], id) };
-        let next = streams.len() as u32;
-        col_stream.push(*streams.entry(k).or_insert(next));
-    }
-
-    macro_rules! kept {
-        ($v:expr) => {
-            $v.iter().zip(&keep).filter(|(_, &k)| k).map(|(x, _)| *x).collect::<Vec<_>>()
-        };
-    }
-    let latency: Vec<Option<u64>> = all
-        .ts
+    // Room for every read start the chunk headers count, so the columns never move.
+    let starts: u64 = trace
+        .chunks()
         .iter()
-        .zip(&all.end)
-        .zip(&keep)
-        .filter(|(_, &k)| k)
-        .map(|((&s, &e), _)| (e >= s && e != 0).then(|| e - s))
-        .collect();
-    let direct: Vec<bool> =
-        all.flags.iter().zip(&keep).filter(|(_, &k)| k).map(|(&f, _)| f & O_DIRECT != 0).collect();
-    let reads = DataFrame::new_infer_height(vec![
-        Column::new("ts".into(), kept!(all.ts)),
-        Column::new("latency_ns".into(), latency),
-        Column::new("pid".into(), kept!(all.pid)),
-        Column::new("tid".into(), kept!(all.tid)),
-        Column::new("api".into(), kept!(all.api)),
-        Column::new("fd".into(), kept!(all.fd)),
-        Column::new("stream".into(), col_stream),
-        Column::new("file".into(), col_file),
-        Column::new("direct".into(), direct),
-        Column::new("pos".into(), kept!(all.pos)),
-        Column::new("count".into(), kept!(all.count)),
-        Column::new("ret".into(), kept!(all.ret)),
-    ])?;
+        .flat_map(|c| c.info.kind_counts.iter())
+        .filter(|(k, _)| {
+            [EventKind::ReadEnter, EventKind::AioSubmit, EventKind::UringSubmit]
+                .iter()
+                .any(|e| e.code() == *k)
+        })
+        .map(|&(_, n)| n)
+        .sum();
+    let mut b = Builder::with_capacity(usize::try_from(starts).unwrap_or(0).min(1 << 32));
+    let layout = Layout::new();
+    let chunks = trace.chunks().len();
+    trace.map_in_order(
+        0,
+        |_, cols| extract(cols, &layout),
+        |i, part| {
+            match part {
+                Ok(p) => b.append(p, &select, &known, window),
+                Err(e) => warnings.push(format!("{e}: its events are left out")),
+            }
+            progress(i + 1, chunks);
+        },
+    );
+    let (reads, files) = b.frame()?;
 
     // Threads: the last name recorded for each tid.
     let mut threads: BTreeMap<u32, ThreadEntry> = BTreeMap::new();
@@ -500,6 +560,57 @@ pub fn load(trace: &Trace<'_>, filter: &Filter) -> Result<Dataset, AnalyzeError>
     })
 }
 
+/// The values of a single-chunk column (as the loader builds them) and its validity.
+pub(crate) fn values<T: PolarsNumericType>(
+    ca: &ChunkedArray<T>,
+) -> Result<(&[T::Native], Option<&Bitmap>), AnalyzeError> {
+    if ca.chunks().len() != 1 {
+        return Err(polars_err!(ComputeError: "column {} is not contiguous", ca.name()).into());
+    }
+    let arr = ca.downcast_as_array();
+    Ok((arr.values().as_slice(), arr.validity()))
+}
+
+/// Time of the trace's first event (the header's start time when it has none).
+pub(crate) fn trace_start(trace: &Trace<'_>) -> u64 {
+    trace
+        .chunks()
+        .iter()
+        .filter(|c| c.info.events > 0)
+        .map(|c| c.info.t_min)
+        .min()
+        .unwrap_or(trace.header().start_ts)
+}
+
+impl Filter {
+    /// The `[from, to)` time window, given the trace's first event time.
+    pub(crate) fn window(&self, t0: u64) -> (u64, u64) {
+        (
+            self.since.map_or(0, |d| t0.saturating_add(d.as_nanos() as u64)),
+            self.until.map_or(u64::MAX, |d| t0.saturating_add(d.as_nanos() as u64)),
+        )
+    }
+
+    /// Whether a path passes `--file` (matched against the path or the file name).
+    pub(crate) fn file_matcher(&self) -> Result<impl Fn(&str) -> bool, AnalyzeError> {
+        let glob: Option<GlobMatcher> = match &self.file {
+            Some(g) => Some(
+                GlobBuilder::new(g)
+                    .literal_separator(false)
+                    .build()
+                    .map_err(|e| AnalyzeError::BadFilter(format!("--file {g}: {e}")))?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        Ok(move |path: &str| {
+            glob.as_ref().is_none_or(|g| {
+                g.is_match(path) || path.rsplit('/').next().is_some_and(|name| g.is_match(name))
+            })
+        })
+    }
+}
+
 impl Dataset {
     /// Role of a thread (its comm's role when the trace names it, else "tid N").
     pub fn role_of(&self, tid: u32) -> String {
@@ -511,16 +622,8 @@ impl Dataset {
         self.threads.get(&tid).map_or_else(String::new, |t| t.comm.clone())
     }
 
-    /// Files read with O_DIRECT, as warnings (readahead does not apply to them).
-    pub fn direct_files(&self) -> Result<Vec<String>, AnalyzeError> {
-        let file = self.reads.column("file")?.u32()?;
-        let direct = self.reads.column("direct")?.bool()?;
-        let mut seen = std::collections::BTreeSet::new();
-        for (f, d) in file.iter().zip(direct.iter()) {
-            if let (Some(f), Some(true)) = (f, d) {
-                seen.insert(f);
-            }
-        }
-        Ok(seen.into_iter().map(|f| self.files[f as usize].path.clone()).collect())
+    /// Paths of the files read with O_DIRECT (readahead does not apply to them).
+    pub fn direct_files(&self) -> Vec<String> {
+        self.files.iter().filter(|f| f.direct).map(|f| f.path.clone()).collect()
     }
 }

@@ -14,11 +14,10 @@ use mysql_io_format::{
     AioOpcode, ChunkColumns, EventKind, FadviseAdvice, RaDecision, RaTrigger, ReadSyscall, Trace,
 };
 use polars::prelude::*;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::dataset::{self, Dataset, Filter, APIS};
-use crate::AnalyzeError;
+use crate::{AnalyzeError, Progress};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -139,50 +138,81 @@ fn kind_frame(c: &ChunkColumns, kind: EventKind) -> Result<DataFrame, AnalyzeErr
     Ok(DataFrame::new_infer_height(columns)?)
 }
 
+/// What [`export`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exported {
+    /// Tables, by name.
+    pub tables: Vec<Table>,
+    /// What the tables lack (damaged chunks left out, a cut-short trace), one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Rows of the reads table written at once (names are joined per slice).
+const READS_SLICE: usize = 1 << 20;
+
 /// Writes every table of `trace` into `dir` (created if needed). `progress(done, total)` is called
 /// as chunks are written.
 pub fn export(
     trace: &Trace<'_>,
     format: ExportFormat,
     dir: &Path,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<Table>, AnalyzeError> {
+    progress: &Progress<'_>,
+) -> Result<Exported, AnalyzeError> {
     std::fs::create_dir_all(dir).map_err(|e| AnalyzeError::Output { path: dir.to_path_buf(), source: e })?;
     let path = |name: &str| dir.join(format!("{name}.{}", format.extension()));
     let mut sinks: BTreeMap<EventKind, (Sink, u64)> = BTreeMap::new();
+    let mut warnings: Vec<String> =
+        trace.damage().iter().map(|d| format!("the trace is incomplete: {d}")).collect();
+    let mut failed: Option<AnalyzeError> = None;
     let total = trace.chunks().len();
-    let window = rayon::current_num_threads().max(1) * 2;
-    let mut done = 0;
-    for group in trace.chunks().chunks(window) {
-        let frames: Vec<Result<Vec<(EventKind, DataFrame)>, AnalyzeError>> = group
-            .par_iter()
-            .map(|chunk| {
-                let c = chunk.columns()?;
-                let mut out = Vec::new();
-                for &(code, _) in &chunk.info.kind_counts {
-                    if let Some(kind) = EventKind::from_code(code) {
-                        out.push((kind, kind_frame(&c, kind)?));
-                    }
+    trace.map_in_order(
+        0,
+        |chunk, c| -> Result<Vec<(EventKind, DataFrame)>, AnalyzeError> {
+            let mut out = Vec::new();
+            for &(code, _) in &chunk.info.kind_counts {
+                if let Some(kind) = EventKind::from_code(code) {
+                    out.push((kind, kind_frame(c, kind)?));
                 }
-                Ok(out)
-            })
-            .collect();
-        for f in frames {
-            // A damaged chunk is left out; `info` and the analyses say which.
-            let Ok(f) = f else { continue };
-            for (kind, df) in f {
-                let (sink, rows) = match sinks.entry(kind) {
-                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(e) => {
-                        e.insert((Sink::open(&path(kind.name()), format, df.schema())?, 0))
-                    }
-                };
-                sink.write(&df)?;
-                *rows += df.height() as u64;
             }
-        }
-        done += group.len();
-        progress(done, total);
+            Ok(out)
+        },
+        |i, frames| {
+            if failed.is_some() {
+                return;
+            }
+            let frames = match frames {
+                Ok(Ok(f)) => f,
+                Ok(Err(e)) => {
+                    failed = Some(e);
+                    return;
+                }
+                Err(e) => {
+                    warnings.push(format!("{e}: its events are left out"));
+                    return;
+                }
+            };
+            for (kind, df) in frames {
+                let written = (|| -> Result<(), AnalyzeError> {
+                    let (sink, rows) = match sinks.entry(kind) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert((Sink::open(&path(kind.name()), format, df.schema())?, 0))
+                        }
+                    };
+                    sink.write(&df)?;
+                    *rows += df.height() as u64;
+                    Ok(())
+                })();
+                if let Err(e) = written {
+                    failed = Some(e);
+                    return;
+                }
+            }
+            progress(i + 1, total);
+        },
+    );
+    if let Some(e) = failed {
+        return Err(e);
     }
     let mut tables = Vec::new();
     for (kind, (sink, rows)) in sinks {
@@ -190,8 +220,15 @@ pub fn export(
         tables.push(Table { name: kind.name().to_string(), rows, path: path(kind.name()) });
     }
 
-    // The analysis view and the tables.
+    // The analysis view, a slice at a time, and the tables.
     let ds = dataset::load(trace, &Filter::default())?;
+    let p = path("reads");
+    let mut sink = Sink::open(&p, format, reads_slice(&ds, 0, 0)?.schema())?;
+    for offset in (0..ds.reads.height()).step_by(READS_SLICE) {
+        sink.write(&reads_slice(&ds, offset, READS_SLICE)?)?;
+    }
+    sink.finish()?;
+    tables.push(Table { name: "reads".into(), rows: ds.reads.height() as u64, path: p });
     let mut write = |name: &str, mut df: DataFrame| -> Result<(), AnalyzeError> {
         let p = path(name);
         let mut sink = Sink::open(&p, format, df.schema())?;
@@ -203,18 +240,20 @@ pub fn export(
         tables.push(Table { name: name.to_string(), rows: df.height() as u64, path: p });
         Ok(())
     };
-    write("reads", reads_frame(&ds)?)?;
     write("files", files_frame(trace, &ds)?)?;
     write("threads", threads_frame(trace)?)?;
     write("processes", processes_frame(trace)?)?;
     write("status", status_frame(trace)?)?;
     tables.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(tables)
+    warnings.extend(ds.warnings.iter().filter(|w| !warnings.contains(w)).cloned().collect::<Vec<_>>());
+    Ok(Exported { tables, warnings })
 }
 
-/// The reads frame with names instead of codes, and paths and thread names joined.
-fn reads_frame(ds: &Dataset) -> Result<DataFrame, AnalyzeError> {
-    let mut df = ds.reads.clone();
+/// Rows `offset..offset + len` of the reads frame with names instead of codes, and paths and
+/// thread names joined.
+fn reads_slice(ds: &Dataset, offset: usize, len: usize) -> Result<DataFrame, AnalyzeError> {
+    let mut df = ds.reads.slice(offset as i64, len);
+    df.rechunk_mut();
     let api: Vec<&str> = df
         .column("api")?
         .u8()?
@@ -236,7 +275,7 @@ fn reads_frame(ds: &Dataset) -> Result<DataFrame, AnalyzeError> {
 }
 
 fn files_frame(trace: &Trace<'_>, ds: &Dataset) -> Result<DataFrame, AnalyzeError> {
-    let direct: std::collections::BTreeSet<String> = ds.direct_files()?.into_iter().collect();
+    let direct: std::collections::BTreeSet<String> = ds.direct_files().into_iter().collect();
     let f = trace.files();
     Ok(DataFrame::new_infer_height(vec![
         Column::new("dev".into(), f.iter().map(|x| x.dev).collect::<Vec<_>>()),

@@ -10,7 +10,10 @@ pub mod readahead;
 pub mod seq;
 pub mod tables;
 
-pub use dataset::{load, Dataset, Filter};
+pub use dataset::{load, load_with, Dataset, Filter};
+
+/// A progress callback: `(chunks done, chunks in all)`; it may be called from several threads.
+pub type Progress<'a> = dyn Fn(usize, usize) + Sync + 'a;
 pub use polars;
 
 /// Why an analysis failed.

@@ -14,18 +14,18 @@
 //!   the rest of the same range, are not counted twice); `hit_ratio = 1 - demand inserts / pages
 //!   requested`.
 //!
-//! Chunks are decoded in parallel a few at a time and processed in order, so memory stays bounded
-//! whatever the trace's length.
+//! Chunks are decoded in parallel a window at a time and processed in order while the next window
+//! is decoded, so memory stays bounded whatever the trace's length. Cached pages are kept as bits
+//! in 64-page blocks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use globset::GlobBuilder;
 use mysql_io_format::{ChunkColumns, EventKind, ProbeMode, Trace, O_DIRECT};
-use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::dataset::{column_index, Filter};
-use crate::AnalyzeError;
+use crate::dataset::{column_index, trace_start, Filter};
+use crate::{AnalyzeError, Progress};
 
 /// Readahead figures of one file (or the total).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -71,49 +71,116 @@ pub struct RaReport {
     pub warnings: Vec<String>,
 }
 
-const AHEAD: u8 = 1;
+/// A set of page indices, kept as 64-page blocks with a bit per page.
+#[derive(Debug, Default)]
+struct PageSet {
+    blocks: FxHashMap<u64, u64>,
+}
+
+/// Bits `from..=to` of a 64-bit block.
+fn bits(from: u64, to: u64) -> u64 {
+    (u64::MAX >> (63 - (to - from))) << from
+}
+
+impl PageSet {
+    fn insert(&mut self, first: u64, last: u64) {
+        for b in first / 64..=last / 64 {
+            let (lo, hi) = (first.max(b * 64) - b * 64, last.min(b * 64 + 63) - b * 64);
+            *self.blocks.entry(b).or_default() |= bits(lo, hi);
+        }
+    }
+
+    /// Removes pages `first..=last`; returns how many were in the set.
+    fn remove(&mut self, first: u64, last: u64) -> u64 {
+        if self.blocks.is_empty() || first > last {
+            return 0;
+        }
+        let (b0, b1) = (first / 64, last / 64);
+        let mut removed = 0;
+        let mut clear = |b: u64, mask: &mut u64| {
+            let (lo, hi) = (first.max(b * 64) - b * 64, last.min(b * 64 + 63) - b * 64);
+            let m = bits(lo, hi);
+            removed += u64::from((*mask & m).count_ones());
+            *mask &= !m;
+        };
+        if b1 - b0 > self.blocks.len() as u64 {
+            // A range wider than the set: walk the set instead.
+            self.blocks.retain(|&b, mask| {
+                if (b0..=b1).contains(&b) {
+                    clear(b, mask);
+                }
+                *mask != 0
+            });
+        } else {
+            for b in b0..=b1 {
+                if let Some(mask) = self.blocks.get_mut(&b) {
+                    clear(b, mask);
+                    if *mask == 0 {
+                        self.blocks.remove(&b);
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    fn len(&self) -> u64 {
+        self.blocks.values().map(|m| u64::from(m.count_ones())).sum()
+    }
+}
 
 #[derive(Debug, Default)]
 struct FileState {
     row: RaRow,
     /// Pages inserted ahead and not read yet.
-    pages: HashMap<u64, u8>,
+    ahead: PageSet,
 }
 
-/// What a thread is looking up.
+/// A range of pages of a file (an index into the pass's files), inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Demand {
-    dev: u32,
-    ino: u64,
+struct Range {
+    file: u32,
     first: u64,
     last: u64,
 }
 
-impl Demand {
-    fn covers(&self, dev: u32, ino: u64, page: u64) -> bool {
-        self.dev == dev && self.ino == ino && (self.first..=self.last).contains(&page)
+impl Range {
+    /// The part of `first..=last` of `file` inside this range.
+    fn clip(&self, file: u32, first: u64, last: u64) -> Option<(u64, u64)> {
+        let (a, b) = (first.max(self.first), last.min(self.last));
+        (self.file == file && a <= b).then_some((a, b))
     }
+}
+
+/// Pages a thread inserted before its next lookup: read ahead unless that lookup wants them.
+#[derive(Debug, Clone, Copy)]
+struct Provisional {
+    range: Range,
+    /// Counted in the figures (inserted inside the time window).
+    counted: bool,
 }
 
 /// A thread's reading state.
 #[derive(Debug, Default)]
 struct Reader {
-    /// Its read syscall in progress, if any.
-    read: Option<Demand>,
+    /// Its buffered read syscall in progress, if any.
+    read: Option<Range>,
     /// Its last page lookup (for telling a read's continuation lookups from a new read).
-    lookup: Option<Demand>,
-    /// Pages it inserted since its last lookup, counted as read ahead until a lookup claims them.
-    provisional: Vec<(u32, u64, u64, bool)>,
+    lookup: Option<Range>,
+    provisional: Vec<Provisional>,
 }
 
+/// Column indices, found by name in the format's layout.
 #[derive(Debug, Clone, Copy)]
 struct Cols {
     gp: [usize; 4],
     add: [usize; 4],
     del: [usize; 4],
     trig: [usize; 3],
-    win: [usize; 4],
+    win: [usize; 3],
     re: [usize; 5],
+    /// dev, ino, flags of AIO and io_uring submissions.
+    submit: [[usize; 3]; 2],
 }
 
 impl Cols {
@@ -122,174 +189,251 @@ impl Cols {
         let (gp, add, del) =
             (EventKind::FilemapGetPages, EventKind::PageCacheAdd, EventKind::PageCacheDelete);
         let (trig, win, re) = (EventKind::ReadaheadTrigger, EventKind::ReadaheadWindow, EventKind::ReadEnter);
+        let (aio, uring) = (EventKind::AioSubmit, EventKind::UringSubmit);
         Cols {
-            gp: [c(gp, "dev"), c(gp, "ino"), c(gp, "index"), c(gp, "last_index")],
-            add: [c(add, "dev"), c(add, "ino"), c(add, "index"), c(add, "order")],
-            del: [c(del, "dev"), c(del, "ino"), c(del, "index"), c(del, "order")],
-            trig: [c(trig, "trigger"), c(trig, "dev"), c(trig, "ino")],
-            win: [c(win, "dev"), c(win, "ino"), c(win, "size"), c(win, "decision")],
-            re: [c(re, "file.dev"), c(re, "file.ino"), c(re, "pos"), c(re, "count"), c(re, "file.flags")],
+            gp: ["dev", "ino", "index", "last_index"].map(|f| c(gp, f)),
+            add: ["dev", "ino", "index", "order"].map(|f| c(add, f)),
+            del: ["dev", "ino", "index", "order"].map(|f| c(del, f)),
+            trig: ["trigger", "dev", "ino"].map(|f| c(trig, f)),
+            win: ["dev", "ino", "size"].map(|f| c(win, f)),
+            re: ["file.dev", "file.ino", "pos", "count", "file.flags"].map(|f| c(re, f)),
+            submit: [aio, uring].map(|k| ["file.dev", "file.ino", "file.flags"].map(|f| c(k, f))),
         }
     }
 }
 
 struct Pass {
     cols: Cols,
-    files: HashMap<(u32, u64), FileState>,
-    readers: HashMap<u32, Reader>,
+    files: Vec<FileState>,
+    keys: Vec<(u32, u64)>,
+    file_ids: FxHashMap<(u32, u64), u32>,
+    /// Files some read opened with O_DIRECT.
+    direct: FxHashMap<(u32, u64), ()>,
+    readers: Vec<Reader>,
+    reader_ids: FxHashMap<u32, u32>,
     /// Whether the trace has `filemap_get_pages` (else read syscalls define demand).
     get_pages: bool,
     /// Whether lookups are reported after the lookup (tracepoint) rather than before (kprobe).
     get_pages_after: bool,
     from: u64,
     to: u64,
+    /// The last file and reader looked up (consecutive events mostly share them).
+    last_file: Option<((u32, u64), u32)>,
+    last_reader: Option<(u32, u32)>,
 }
 
 impl Pass {
-    fn file(&mut self, dev: u32, ino: u64) -> &mut FileState {
-        self.files.entry((dev, ino)).or_default()
+    fn file_id(&mut self, dev: u32, ino: u64) -> u32 {
+        let key = (dev, ino);
+        if let Some((k, id)) = self.last_file {
+            if k == key {
+                return id;
+            }
+        }
+        let next = self.files.len() as u32;
+        let id = *self.file_ids.entry(key).or_insert(next);
+        if id == next {
+            self.files.push(FileState::default());
+            self.keys.push(key);
+        }
+        self.last_file = Some((key, id));
+        id
+    }
+
+    fn reader(&mut self, tid: u32) -> &mut Reader {
+        let id = match self.last_reader {
+            Some((t, id)) if t == tid => id,
+            _ => {
+                let next = self.readers.len() as u32;
+                let id = *self.reader_ids.entry(tid).or_insert(next);
+                if id == next {
+                    self.readers.push(Reader::default());
+                }
+                self.last_reader = Some((tid, id));
+                id
+            }
+        };
+        &mut self.readers[id as usize]
     }
 
     /// A page lookup by `tid` (or, without lookup events, a read syscall's range).
-    fn lookup(&mut self, tid: u32, dev: u32, ino: u64, first: u64, last: u64, in_window: bool) {
-        let range = Demand { dev, ino, first, last };
-        let reader = self.readers.entry(tid).or_default();
-        let continuation =
-            reader.lookup.is_some_and(|d| d.dev == dev && d.ino == ino && d.last == last && first >= d.first);
+    fn lookup(&mut self, tid: u32, range: Range, in_window: bool) {
+        let reader = self.reader(tid);
+        let continuation = reader
+            .lookup
+            .is_some_and(|d| d.file == range.file && d.last == range.last && range.first >= d.first);
         reader.lookup = Some(range);
-        let claimed: Vec<(u32, u64, u64, bool)> = std::mem::take(&mut reader.provisional);
-        for (d, n, p, counted) in claimed {
-            let f = self.files.entry((d, n)).or_default();
-            if range.covers(d, n, p) {
-                // Inserted for this very lookup: demand after all.
-                if f.pages.remove(&p).is_some() && counted {
-                    f.row.pages_read_ahead -= 1;
-                    f.row.demand_inserts += 1;
+        let claimed = std::mem::take(&mut reader.provisional);
+        for p in &claimed {
+            // Inserted for this very lookup: demand after all.
+            if let Some((a, b)) = range.clip(p.range.file, p.range.first, p.range.last) {
+                let f = &mut self.files[p.range.file as usize];
+                let n = f.ahead.remove(a, b);
+                if p.counted {
+                    f.row.pages_read_ahead -= n;
+                    f.row.demand_inserts += n;
                 }
             }
         }
-        let f = self.file(dev, ino);
+        // Give the buffer back for reuse.
+        let mut claimed = claimed;
+        claimed.clear();
+        self.reader(tid).provisional = claimed;
+        let f = &mut self.files[range.file as usize];
         if in_window && !continuation {
-            f.row.pages_requested += last.saturating_sub(first) + 1;
+            f.row.pages_requested += range.last - range.first + 1;
         }
-        for p in first..=last.min(first.saturating_add(1 << 20)) {
-            if f.pages.remove(&p).is_some() {
-                f.row.used += 1;
+        f.row.used += f.ahead.remove(range.first, range.last);
+    }
+
+    /// Pages `first..=last` of `file` inserted into the cache by `tid`.
+    fn insert(&mut self, tid: u32, file: u32, first: u64, last: u64, in_window: bool) {
+        let after = self.get_pages_after;
+        let reader = self.reader(tid);
+        // In the range of the read in progress, or of a lookup that came first (kprobe order):
+        // demand now. Otherwise read ahead, provisionally until the next lookup.
+        let demand = match (reader.read, reader.lookup) {
+            (Some(rd), _) => rd.clip(file, first, last),
+            (None, Some(l)) if !after => l.clip(file, first, last),
+            _ => None,
+        };
+        let mut ahead: [Option<(u64, u64)>; 2] = [None, None];
+        match demand {
+            Some((a, b)) => {
+                if a > first {
+                    ahead[0] = Some((first, a - 1));
+                }
+                if b < last {
+                    ahead[1] = Some((b + 1, last));
+                }
+            }
+            None => ahead[0] = Some((first, last)),
+        }
+        for (a, b) in ahead.into_iter().flatten() {
+            reader
+                .provisional
+                .push(Provisional { range: Range { file, first: a, last: b }, counted: in_window });
+        }
+        let f = &mut self.files[file as usize];
+        if let Some((a, b)) = demand {
+            f.ahead.remove(a, b);
+            if in_window {
+                f.row.demand_inserts += b - a + 1;
+            }
+        }
+        for (a, b) in ahead.into_iter().flatten() {
+            f.ahead.insert(a, b);
+            if in_window {
+                f.row.pages_read_ahead += b - a + 1;
             }
         }
     }
 
     fn chunk(&mut self, c: &ChunkColumns) {
-        let mut rows = [0usize; 256];
-        let k = |kind: EventKind| kind.code() as usize;
-        let (gp, add, del, trig, win, re, rx) = (
-            k(EventKind::FilemapGetPages),
-            k(EventKind::PageCacheAdd),
-            k(EventKind::PageCacheDelete),
-            k(EventKind::ReadaheadTrigger),
-            k(EventKind::ReadaheadWindow),
-            k(EventKind::ReadEnter),
-            k(EventKind::ReadExit),
-        );
         let cols = self.cols;
-        let v = |kind: EventKind, i: usize, r: usize| c.column(kind, i)[r];
-        for (i, &code) in c.kind_codes().iter().enumerate() {
-            let code = code as usize;
-            let r = rows[code];
-            rows[code] += 1;
-            let (ts, tid) = (c.ts()[i], c.tid()[i]);
-            let in_window = ts >= self.from && ts < self.to;
-            if code == gp {
-                let e = EventKind::FilemapGetPages;
-                let [d, n, x, l] = cols.gp.map(|j| v(e, j, r));
-                self.lookup(tid, d as u32, n, x, l.max(x), in_window);
-            } else if code == re {
-                let e = EventKind::ReadEnter;
-                let [d, n, pos, count, flags] = cols.re.map(|j| v(e, j, r));
-                let reader = self.readers.entry(tid).or_default();
-                reader.provisional.clear();
-                reader.lookup = None; // a new read: its first lookup is not a continuation
-                reader.read = (count > 0 && flags as u32 & O_DIRECT == 0).then(|| Demand {
-                    dev: d as u32,
-                    ino: n,
+        let code = |k: EventKind| k.code();
+        let (gp_c, add_c, del_c, trig_c, win_c, re_c, rx_c, aio_c, uring_c) = (
+            code(EventKind::FilemapGetPages),
+            code(EventKind::PageCacheAdd),
+            code(EventKind::PageCacheDelete),
+            code(EventKind::ReadaheadTrigger),
+            code(EventKind::ReadaheadWindow),
+            code(EventKind::ReadEnter),
+            code(EventKind::ReadExit),
+            code(EventKind::AioSubmit),
+            code(EventKind::UringSubmit),
+        );
+        let gp = cols.gp.map(|j| c.column(EventKind::FilemapGetPages, j));
+        let add = cols.add.map(|j| c.column(EventKind::PageCacheAdd, j));
+        let del = cols.del.map(|j| c.column(EventKind::PageCacheDelete, j));
+        let trig = cols.trig.map(|j| c.column(EventKind::ReadaheadTrigger, j));
+        let win = cols.win.map(|j| c.column(EventKind::ReadaheadWindow, j));
+        let re = cols.re.map(|j| c.column(EventKind::ReadEnter, j));
+        let aio = cols.submit[0].map(|j| c.column(EventKind::AioSubmit, j));
+        let uring = cols.submit[1].map(|j| c.column(EventKind::UringSubmit, j));
+        let mut rows = [0usize; 256];
+        let (ts, tids) = (c.ts(), c.tid());
+        for (i, &k) in c.kind_codes().iter().enumerate() {
+            let r = rows[k as usize];
+            rows[k as usize] += 1;
+            let tid = tids[i];
+            let in_window = ts[i] >= self.from && ts[i] < self.to;
+            if k == add_c || k == del_c {
+                let v = if k == add_c { &add } else { &del };
+                let file = self.file_id(v[0][r] as u32, v[1][r]);
+                let (first, order) = (v[2][r], v[3][r].min(20));
+                let last = first.saturating_add((1 << order) - 1);
+                if k == add_c {
+                    self.insert(tid, file, first, last, in_window);
+                } else {
+                    let f = &mut self.files[file as usize];
+                    let n = f.ahead.remove(first, last);
+                    if in_window {
+                        f.row.evicted_unused += n;
+                    }
+                }
+            } else if k == gp_c {
+                let file = self.file_id(gp[0][r] as u32, gp[1][r]);
+                let (first, last) = (gp[2][r], gp[3][r].max(gp[2][r]));
+                self.lookup(tid, Range { file, first, last }, in_window);
+            } else if k == re_c {
+                let [d, n, pos, count, flags] = re.map(|col| col[r]);
+                let direct = flags as u32 & O_DIRECT != 0;
+                if direct {
+                    self.direct.insert((d as u32, n), ());
+                }
+                let file = self.file_id(d as u32, n);
+                let read = (count > 0 && !direct).then(|| Range {
+                    file,
                     first: pos / 4096,
                     last: pos.saturating_add(count - 1) / 4096,
                 });
-                if !self.get_pages {
-                    if let Some(rd) = reader.read {
-                        self.lookup(tid, rd.dev, rd.ino, rd.first, rd.last, in_window);
-                    }
+                let reader = self.reader(tid);
+                reader.provisional.clear();
+                reader.lookup = None; // a new read: its first lookup is not a continuation
+                reader.read = read;
+                if let (false, Some(rd)) = (self.get_pages, read) {
+                    self.lookup(tid, rd, in_window);
                 }
-            } else if code == rx {
-                if let Some(reader) = self.readers.get_mut(&tid) {
-                    reader.read = None;
-                    reader.provisional.clear();
+            } else if k == rx_c {
+                let reader = self.reader(tid);
+                reader.read = None;
+                reader.provisional.clear();
+            } else if k == aio_c || k == uring_c {
+                let v = if k == aio_c { &aio } else { &uring };
+                if v[2][r] as u32 & O_DIRECT != 0 {
+                    self.direct.insert((v[0][r] as u32, v[1][r]), ());
                 }
-            } else if code == add || code == del {
-                let (e, idx) = if code == add {
-                    (EventKind::PageCacheAdd, cols.add)
+            } else if k == trig_c && in_window {
+                let file = self.file_id(trig[1][r] as u32, trig[2][r]);
+                let row = &mut self.files[file as usize].row;
+                if trig[0][r] == 0 {
+                    row.sync_triggers += 1;
                 } else {
-                    (EventKind::PageCacheDelete, cols.del)
-                };
-                let [d, n, index, order] = idx.map(|j| v(e, j, r));
-                let (dev, pages) = (d as u32, 1u64 << order.min(20));
-                let reader = self.readers.entry(tid).or_default();
-                let (read, lookup) = (reader.read, reader.lookup);
-                let mut provisional = Vec::new();
-                let f = self.files.entry((dev, n)).or_default();
-                for p in index..index + pages {
-                    if code == add {
-                        // In the range of the read in progress, or of a lookup that came first
-                        // (kprobe order): demand now. Otherwise provisional until the next lookup.
-                        let demanded = read.is_some_and(|rd| rd.covers(dev, n, p))
-                            || (read.is_none()
-                                && lookup.is_some_and(|l| l.covers(dev, n, p))
-                                && !self.get_pages_after);
-                        if demanded {
-                            if in_window {
-                                f.row.demand_inserts += 1;
-                            }
-                            f.pages.remove(&p);
-                        } else {
-                            if in_window {
-                                f.row.pages_read_ahead += 1;
-                            }
-                            f.pages.insert(p, AHEAD);
-                            provisional.push((dev, n, p, in_window));
-                        }
-                    } else if f.pages.remove(&p).is_some() && in_window {
-                        f.row.evicted_unused += 1;
-                    }
+                    row.async_triggers += 1;
                 }
-                if let Some(reader) = self.readers.get_mut(&tid) {
-                    reader.provisional.extend(provisional);
-                }
-            } else if code == trig && in_window {
-                let e = EventKind::ReadaheadTrigger;
-                let [t, d, n] = cols.trig.map(|j| v(e, j, r));
-                let f = self.file(d as u32, n);
-                if t == 0 {
-                    f.row.sync_triggers += 1;
-                } else {
-                    f.row.async_triggers += 1;
-                }
-            } else if code == win && in_window {
-                let e = EventKind::ReadaheadWindow;
-                let [d, n, size, _] = cols.win.map(|j| v(e, j, r));
-                let f = self.file(d as u32, n);
-                f.row.windows += 1;
-                f.row.window_pages += size;
+            } else if k == win_c && in_window {
+                let file = self.file_id(win[0][r] as u32, win[1][r]);
+                let row = &mut self.files[file as usize].row;
+                row.windows += 1;
+                row.window_pages += win[2][r];
             }
         }
     }
 }
 
-/// Chunks decoded at once (per rayon thread): bounds memory on long traces.
-const CHUNKS_PER_THREAD: usize = 2;
-
 /// Analyzes readahead over the whole trace (the time window of `filter` limits what is counted;
 /// page states are followed from the start).
 pub fn readahead(trace: &Trace<'_>, filter: &Filter) -> Result<RaReport, AnalyzeError> {
+    readahead_with(trace, filter, &|_, _| {})
+}
+
+/// [`readahead`], calling `progress(chunks done, chunks)` as it goes.
+pub fn readahead_with(
+    trace: &Trace<'_>,
+    filter: &Filter,
+    progress: &Progress<'_>,
+) -> Result<RaReport, AnalyzeError> {
     let header = trace.header();
     let has = |k: EventKind| header.probe(k).is_some_and(|p| p.mode != ProbeMode::Off);
     let counts: BTreeMap<u8, u64> = trace
@@ -300,60 +444,57 @@ pub fn readahead(trace: &Trace<'_>, filter: &Filter) -> Result<RaReport, Analyze
             *m.entry(k).or_default() += n;
             m
         });
-    let t0 = trace.chunks().iter().filter(|c| c.info.events > 0).map(|c| c.info.t_min).min().unwrap_or(0);
+    let t0 = trace_start(trace);
+    let (from, to) = filter.window(t0);
+    let select = filter.file_matcher()?;
     let mut pass = Pass {
         cols: Cols::new(),
-        files: HashMap::new(),
-        readers: HashMap::new(),
+        files: Vec::new(),
+        keys: Vec::new(),
+        file_ids: FxHashMap::default(),
+        direct: FxHashMap::default(),
+        readers: Vec::new(),
+        reader_ids: FxHashMap::default(),
         get_pages: counts.contains_key(&EventKind::FilemapGetPages.code()) || has(EventKind::FilemapGetPages),
         get_pages_after: header
             .probe(EventKind::FilemapGetPages)
             .is_none_or(|p| p.mode == ProbeMode::Tracepoint),
-        from: filter.since.map_or(0, |d| t0.saturating_add(d.as_nanos() as u64)),
-        to: filter.until.map_or(u64::MAX, |d| t0.saturating_add(d.as_nanos() as u64)),
+        from,
+        to,
+        last_file: None,
+        last_reader: None,
     };
     let mut warnings: Vec<String> =
         trace.damage().iter().map(|d| format!("the trace is incomplete: {d}")).collect();
-    let window = rayon::current_num_threads().max(1) * CHUNKS_PER_THREAD;
-    for group in trace.chunks().chunks(window) {
-        let decoded: Vec<_> = group.par_iter().map(|c| c.columns()).collect();
-        for d in decoded {
-            match d {
+    let chunks = trace.chunks().len();
+    trace.map_in_order(
+        0,
+        |_, cols| std::mem::take(cols),
+        |i, cols| {
+            match cols {
                 Ok(cols) => pass.chunk(&cols),
                 Err(e) => warnings.push(format!("{e}: its events are left out")),
             }
-        }
-    }
+            progress(i + 1, chunks);
+        },
+    );
 
     // Names, O_DIRECT, the file filter, totals.
-    let paths: HashMap<(u32, u64), String> =
-        trace.files().iter().map(|f| ((f.dev, f.ino), f.path.clone())).collect();
-    let glob = match &filter.file {
-        Some(g) => Some(
-            GlobBuilder::new(g)
-                .literal_separator(false)
-                .build()
-                .map_err(|e| AnalyzeError::BadFilter(format!("--file {g}: {e}")))?
-                .compile_matcher(),
-        ),
-        None => None,
-    };
-    let direct = direct_files(trace)?;
+    let paths: FxHashMap<(u32, u64), &str> =
+        trace.files().iter().map(|f| ((f.dev, f.ino), f.path.as_str())).collect();
     let mut total = RaRow { file: "total".into(), ..RaRow::default() };
     let mut files: Vec<RaRow> = Vec::new();
-    for ((dev, ino), mut st) in pass.files {
-        let path = paths.get(&(dev, ino)).cloned().unwrap_or_else(|| format!("{dev}:{ino}"));
-        if glob
-            .as_ref()
-            .is_some_and(|g| !g.is_match(&path) && !path.rsplit('/').next().is_some_and(|n| g.is_match(n)))
-        {
+    for (key, st) in pass.keys.iter().zip(pass.files) {
+        let (dev, ino) = *key;
+        let path = paths.get(key).map_or_else(|| format!("{dev}:{ino}"), |p| (*p).to_string());
+        if !select(&path) {
             continue;
         }
-        let r = &mut st.row;
+        let mut r = st.row;
         r.file = path;
-        r.unused_at_end = st.pages.values().filter(|&&s| s == AHEAD).count() as u64;
+        r.unused_at_end = st.ahead.len();
         r.wasted = r.evicted_unused + r.unused_at_end;
-        r.direct = direct.contains(&(dev, ino));
+        r.direct = pass.direct.contains_key(key);
         r.hit_ratio = hit_ratio(r.pages_requested, r.demand_inserts);
         for (t, x) in [
             (&mut total.sync_triggers, r.sync_triggers),
@@ -370,7 +511,7 @@ pub fn readahead(trace: &Trace<'_>, filter: &Filter) -> Result<RaReport, Analyze
         ] {
             *t += x;
         }
-        files.push(st.row);
+        files.push(r);
     }
     total.hit_ratio = hit_ratio(total.pages_requested, total.demand_inserts);
     files.sort_by(|a, b| b.pages_requested.cmp(&a.pages_requested).then_with(|| a.file.cmp(&b.file)));
@@ -402,19 +543,4 @@ fn hit_ratio(requested: u64, misses: u64) -> f64 {
     } else {
         (1.0 - misses as f64 / requested as f64).clamp(0.0, 1.0)
     }
-}
-
-/// Files any read opened with O_DIRECT.
-fn direct_files(trace: &Trace<'_>) -> Result<std::collections::HashSet<(u32, u64)>, AnalyzeError> {
-    let re = EventKind::ReadEnter;
-    let (d, n, f) =
-        (column_index(re, "file.dev"), column_index(re, "file.ino"), column_index(re, "file.flags"));
-    let sets = trace.par_map_columns(|_, c| {
-        let (dev, ino, flags) = (c.column(re, d), c.column(re, n), c.column(re, f));
-        (0..flags.len())
-            .filter(|&i| flags[i] as u32 & O_DIRECT != 0)
-            .map(|i| (dev[i] as u32, ino[i]))
-            .collect::<std::collections::HashSet<_>>()
-    });
-    Ok(sets.into_iter().flatten().flatten().collect())
 }

@@ -12,12 +12,10 @@
 //! one description, each sequential to the one before, within one group. Ratios are computed per
 //! description and summed into the chosen groups.
 
-use std::collections::BTreeMap;
-
-use polars::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::dataset::Dataset;
+use crate::dataset::{values, Dataset};
 use crate::AnalyzeError;
 
 /// How reads are grouped.
@@ -151,11 +149,10 @@ pub struct SeqReport {
     pub warnings: Vec<String>,
 }
 
-/// Group id of every read for `by` (ids index `labels`).
+/// Group id of every read for `by` (ids index the returned labels).
 fn group_ids(ds: &Dataset, by: GroupBy) -> Result<(Vec<u32>, Vec<String>), AnalyzeError> {
-    let n = ds.reads.height();
     let mut labels: Vec<String> = Vec::new();
-    let mut ids: BTreeMap<String, u32> = BTreeMap::new();
+    let mut ids: FxHashMap<String, u32> = FxHashMap::default();
     let mut intern = |label: String| -> u32 {
         let next = ids.len() as u32;
         *ids.entry(label.clone()).or_insert_with(|| {
@@ -163,173 +160,142 @@ fn group_ids(ds: &Dataset, by: GroupBy) -> Result<(Vec<u32>, Vec<String>), Analy
             next
         })
     };
-    let file = ds.reads.column("file")?.u32()?;
-    let mut out = Vec::with_capacity(n);
-    match by {
+    let (file, _) = values(ds.reads.column("file")?.u32()?)?;
+    let out = match by {
+        // File ids are already dense: use them as they are.
         GroupBy::File => {
-            // File ids are already dense: use them as they are.
             labels = ds.files.iter().map(|f| f.path.clone()).collect();
-            out.extend(file.into_no_null_iter());
+            file.to_vec()
         }
         GroupBy::Table => {
             let per_file: Vec<u32> = ds.files.iter().map(|f| intern(f.table.clone())).collect();
-            out.extend(file.into_no_null_iter().map(|f| per_file[f as usize]));
+            file.iter().map(|&f| per_file[f as usize]).collect()
         }
         GroupBy::Ofd => {
-            let stream = ds.reads.column("stream")?.u32()?;
-            let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
-            for (s, f) in stream.into_no_null_iter().zip(file.into_no_null_iter()) {
-                let id = *seen
-                    .entry(s)
-                    .or_insert_with(|| intern(format!("ofd {s} ({})", ds.files[f as usize].path)));
-                out.push(id);
-            }
+            let (stream, _) = values(ds.reads.column("stream")?.u32()?)?;
+            let mut seen: FxHashMap<u32, u32> = FxHashMap::default();
+            stream
+                .iter()
+                .zip(file)
+                .map(|(&s, &f)| {
+                    *seen
+                        .entry(s)
+                        .or_insert_with(|| intern(format!("ofd {s} ({})", ds.files[f as usize].path)))
+                })
+                .collect()
         }
         GroupBy::Thread | GroupBy::Role => {
-            let tid = ds.reads.column("tid")?.u32()?;
-            let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
-            for t in tid.into_no_null_iter() {
-                let id = *seen.entry(t).or_insert_with(|| match by {
-                    GroupBy::Thread => intern(format!("tid {t} ({})", ds.comm_of(t))),
-                    _ => intern(ds.role_of(t)),
-                });
-                out.push(id);
-            }
+            let (tid, _) = values(ds.reads.column("tid")?.u32()?)?;
+            let mut seen: FxHashMap<u32, u32> = FxHashMap::default();
+            let mut last: Option<(u32, u32)> = None;
+            tid.iter()
+                .map(|&t| match last {
+                    Some((lt, id)) if lt == t => id,
+                    _ => {
+                        let id = *seen.entry(t).or_insert_with(|| match by {
+                            GroupBy::Thread => intern(format!("tid {t} ({})", ds.comm_of(t))),
+                            _ => intern(ds.role_of(t)),
+                        });
+                        last = Some((t, id));
+                        id
+                    }
+                })
+                .collect()
+        }
+    };
+    Ok((out, labels))
+}
+
+/// Row indices of the reads ordered by (stream, start time), ties in row order. Rows come in
+/// file order, which is nearly time order: a stable bucket pass by stream, then a check (and a
+/// sort where needed) of each stream's times.
+fn stream_order(stream: &[u32], ts: &[u64]) -> Vec<u32> {
+    let streams = stream.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let mut start = vec![0u32; streams + 1];
+    for &s in stream {
+        start[s as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0u32; stream.len()];
+    for (row, &s) in stream.iter().enumerate() {
+        order[next[s as usize] as usize] = row as u32;
+        next[s as usize] += 1;
+    }
+    for w in start.windows(2) {
+        let seg = &mut order[w[0] as usize..w[1] as usize];
+        if seg.windows(2).any(|p| ts[p[0] as usize] > ts[p[1] as usize]) {
+            seg.sort_by_key(|&r| ts[r as usize]);
         }
     }
-    Ok((out, labels))
+    order
 }
 
 /// Analyzes the sequentiality of the reads of `ds`, grouped `by`.
 pub fn sequentiality(ds: &Dataset, by: GroupBy) -> Result<SeqReport, AnalyzeError> {
     let (groups, labels) = group_ids(ds, by)?;
-    let mut df = ds.reads.select(["stream", "ts", "pos", "count", "ret"])?;
-    df.with_column(Column::new("group".into(), groups))?;
-    let df = df.sort(["stream", "ts"], SortMultipleOptions::default().with_maintain_order(true))?;
+    let r = &ds.reads;
+    let (stream, _) = values(r.column("stream")?.u32()?)?;
+    let (ts, _) = values(r.column("ts")?.u64()?)?;
+    let (pos, _) = values(r.column("pos")?.i64()?)?;
+    let (count, _) = values(r.column("count")?.u32()?)?;
+    let (ret, ret_known) = values(r.column("ret")?.i32()?)?;
+    let order = stream_order(stream, ts);
 
-    // One ordered pass: flags, jump bucket and run id of every read.
-    let stream = df.column("stream")?.u32()?;
-    let pos = df.column("pos")?.i64()?;
-    let count = df.column("count")?.u64()?;
-    let ret = df.column("ret")?.i64()?;
-    let group = df.column("group")?.u32()?;
-    let n = df.height();
-    let (mut seq, mut near, mut reverse) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut jump, mut run, mut bytes, mut pages) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut prev: Option<(u32, i64, i64, u32)> = None; // stream, offset, end, group
-    let mut run_id = 0u64;
-    for i in 0..n {
-        let (s, p, c, g) = (
-            stream.get(i).unwrap_or(0),
-            pos.get(i).unwrap_or(0),
-            count.get(i).unwrap_or(0),
-            group.get(i).unwrap_or(0),
-        );
-        let len = match ret.get(i) {
-            Some(r) if r >= 0 => r,
-            _ => c as i64,
+    // One ordered pass: each read is compared with the one before it on its description.
+    let mut acc: Vec<Acc> =
+        vec![Acc::default(); labels.len().max(groups.iter().max().map_or(0, |&g| g as usize + 1))];
+    let mut prev: Option<(u32, i64, i64)> = None; // stream, offset, end
+    let mut run: Option<(u32, u64)> = None; // group, reads
+    for &row in &order {
+        let i = row as usize;
+        let (s, p, c, g) = (stream[i], pos[i], i64::from(count[i]), groups[i]);
+        let len = match ret_known.is_none_or(|v| v.get_bit(i)) {
+            true if ret[i] >= 0 => i64::from(ret[i]),
+            _ => c,
         };
-        let (is_seq, is_near, is_rev, d) = match prev {
-            Some((ps, poff, pend, _)) if ps == s => {
+        let a = &mut acc[g as usize];
+        let d = match prev {
+            Some((ps, poff, pend)) if ps == s => {
                 let d = p.wrapping_sub(pend);
-                (d == 0, (0..=NEAR_BYTES).contains(&d), p.wrapping_add(len) == poff, Some(d))
+                let near = (0..=NEAR_BYTES).contains(&d);
+                a.seq += u64::from(d == 0);
+                a.near += u64::from(near);
+                a.reverse += u64::from(!near && p.wrapping_add(len) == poff);
+                Some(d)
             }
-            _ => (false, false, false, None),
+            _ => None,
         };
-        if !is_seq || prev.is_some_and(|(_, _, _, pg)| pg != g) {
-            run_id += 1;
+        a.jumps[jump_bucket(d) as usize] += 1;
+        a.reads += 1;
+        a.bytes += len.max(0) as u64;
+        if c > 0 {
+            a.pages += ((p as u64).wrapping_add(c as u64).div_ceil(4096)).saturating_sub(p as u64 / 4096);
         }
-        seq.push(is_seq);
-        near.push(is_near);
-        reverse.push(is_rev && !is_near);
-        jump.push(jump_bucket(d));
-        run.push(run_id);
-        bytes.push(len.max(0) as u64);
-        pages.push(if c == 0 {
-            0
-        } else {
-            ((p as u64).wrapping_add(c).div_ceil(4096)).saturating_sub(p as u64 / 4096)
-        });
-        prev = Some((s, p, p.wrapping_add(len), g));
+        run = match run {
+            Some((rg, n)) if d == Some(0) && rg == g => Some((g, n + 1)),
+            Some((rg, n)) => {
+                acc[rg as usize].runs[run_bucket(n)] += 1;
+                Some((g, 1))
+            }
+            None => Some((g, 1)),
+        };
+        prev = Some((s, p, p.wrapping_add(len)));
     }
-    let derived = DataFrame::new_infer_height(vec![
-        df.column("group")?.clone(),
-        Column::new("seq".into(), seq),
-        Column::new("near".into(), near),
-        Column::new("reverse".into(), reverse),
-        Column::new("jump".into(), jump),
-        Column::new("run".into(), run),
-        Column::new("bytes".into(), bytes),
-        Column::new("pages".into(), pages),
-    ])?;
+    if let Some((rg, n)) = run {
+        acc[rg as usize].runs[run_bucket(n)] += 1;
+    }
 
-    let sums = derived
-        .clone()
-        .lazy()
-        .group_by([col("group")])
-        .agg([
-            len().alias("reads"),
-            col("bytes").sum(),
-            col("pages").sum(),
-            col("seq").cast(DataType::UInt64).sum(),
-            col("near").cast(DataType::UInt64).sum(),
-            col("reverse").cast(DataType::UInt64).sum(),
-        ])
-        .collect()?;
-    let jumps =
-        derived.clone().lazy().group_by([col("group"), col("jump")]).agg([len().alias("n")]).collect()?;
-    let runs = derived
-        .lazy()
-        .group_by([col("group"), col("run")])
-        .agg([len().alias("n")])
-        .group_by([col("group"), col("n")])
-        .agg([len().alias("runs")])
-        .collect()?;
-
-    // Assemble rows.
-    let mut acc: BTreeMap<u32, Acc> = BTreeMap::new();
-    let g = sums.column("group")?.u32()?;
-    let reads = sums.column("reads")?.cast(&DataType::UInt64)?;
-    let reads = reads.u64()?;
-    let (b, pg, sq, nr, rv) = (
-        sums.column("bytes")?.u64()?,
-        sums.column("pages")?.u64()?,
-        sums.column("seq")?.u64()?,
-        sums.column("near")?.u64()?,
-        sums.column("reverse")?.u64()?,
-    );
-    for i in 0..sums.height() {
-        let a = acc.entry(g.get(i).unwrap_or(0)).or_default();
-        a.reads += reads.get(i).unwrap_or(0);
-        a.bytes += b.get(i).unwrap_or(0);
-        a.pages += pg.get(i).unwrap_or(0);
-        a.seq += sq.get(i).unwrap_or(0);
-        a.near += nr.get(i).unwrap_or(0);
-        a.reverse += rv.get(i).unwrap_or(0);
-    }
-    let (jg, jb) = (jumps.column("group")?.u32()?, jumps.column("jump")?.u8()?);
-    let jn = jumps.column("n")?.cast(&DataType::UInt64)?;
-    let jn = jn.u64()?;
-    for i in 0..jumps.height() {
-        let a = acc.entry(jg.get(i).unwrap_or(0)).or_default();
-        a.jumps[jb.get(i).unwrap_or(0) as usize % JUMP_BUCKETS.len()] += jn.get(i).unwrap_or(0);
-    }
-    let (rg, rl) = (runs.column("group")?.u32()?, runs.column("n")?.cast(&DataType::UInt64)?);
-    let rl = rl.u64()?;
-    let rc = runs.column("runs")?.cast(&DataType::UInt64)?;
-    let rc = rc.u64()?;
-    for i in 0..runs.height() {
-        let a = acc.entry(rg.get(i).unwrap_or(0)).or_default();
-        a.runs[run_bucket(rl.get(i).unwrap_or(1))] += rc.get(i).unwrap_or(0);
-    }
     let mut total = Acc::default();
     let mut rows: Vec<SeqRow> = acc
         .iter()
-        .map(|(&gid, a)| {
+        .enumerate()
+        .filter(|(_, a)| a.reads > 0)
+        .map(|(gid, a)| {
             total.add(a);
-            a.row(labels.get(gid as usize).cloned().unwrap_or_else(|| format!("group {gid}")))
+            a.row(labels.get(gid).cloned().unwrap_or_else(|| format!("group {gid}")))
         })
         .collect();
     rows.sort_by(|a, b| b.reads.cmp(&a.reads).then_with(|| a.group.cmp(&b.group)));

@@ -1,13 +1,16 @@
 //! `analyze files` and `analyze threads`: who reads what, how much, how fast, through which API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::dataset::{Dataset, APIS};
+use mysql_io_format::Trace;
+
+use crate::dataset::{Dataset, Filter, APIS};
 use crate::readahead::RaReport;
-use crate::AnalyzeError;
+use crate::{AnalyzeError, Progress};
 
 /// Reads per API, e.g. `{"pread64": 120, "io_uring": 30}`.
 pub type ApiCounts = BTreeMap<&'static str, u64>;
@@ -79,63 +82,116 @@ pub struct ThreadsReport {
     pub warnings: Vec<String>,
 }
 
-/// Reads, bytes, latency and API counts per value of `key` (a u32 column).
-struct Agg {
-    key: Vec<u32>,
-    reads: Vec<u64>,
-    bytes: Vec<u64>,
-    lat_sum: Vec<u64>,
-    lat_n: Vec<u64>,
-    lat_max: Vec<u64>,
-    files: Vec<u64>,
-    apis: BTreeMap<u32, ApiCounts>,
+/// Reads, bytes and latency of the reads of one (file, thread, API) combination: the one
+/// group-by both analyses are derived from (a few hundred rows, whatever the trace's length).
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    file: u32,
+    tid: u32,
+    api: u8,
+    reads: u64,
+    bytes: u64,
+    lat_sum: u64,
+    lat_n: u64,
+    lat_max: u64,
 }
 
-/// Aggregates the reads per `keys` (one key per read row).
-fn aggregate(ds: &Dataset, keys: Vec<u32>) -> Result<Agg, AnalyzeError> {
-    let key = "key";
-    let mut reads = ds.reads.select(["file", "api", "ret", "count", "latency_ns"])?;
-    reads.with_column(Column::new(key.into(), keys))?;
-    let df = reads.lazy().with_column(
-        when(col("ret").gt_eq(lit(0i64)))
-            .then(col("ret"))
-            .otherwise(col("count").cast(DataType::Int64))
-            .cast(DataType::UInt64)
-            .alias("bytes"),
-    );
-    let sums = df
-        .clone()
-        .group_by([col(key)])
+/// Rows grouped at once: bounds the group-by's working memory whatever the trace's length.
+const SLICE_ROWS: usize = 1 << 21;
+
+/// The cells of `ds`: polars group-bys over slices of the reads, merged.
+fn cells(ds: &Dataset) -> Result<Vec<Cell>, AnalyzeError> {
+    let mut merged: BTreeMap<(u32, u32, u8), Cell> = BTreeMap::new();
+    for offset in (0..ds.reads.height()).step_by(SLICE_ROWS) {
+        let slice = ds.reads.slice(offset as i64, SLICE_ROWS);
+        for c in slice_cells(slice)? {
+            let m = merged.entry((c.file, c.tid, c.api)).or_insert(Cell {
+                reads: 0,
+                bytes: 0,
+                lat_sum: 0,
+                lat_n: 0,
+                lat_max: 0,
+                ..c
+            });
+            m.reads += c.reads;
+            m.bytes += c.bytes;
+            m.lat_sum += c.lat_sum;
+            m.lat_n += c.lat_n;
+            m.lat_max = m.lat_max.max(c.lat_max);
+        }
+    }
+    Ok(merged.into_values().collect())
+}
+
+fn slice_cells(reads: DataFrame) -> Result<Vec<Cell>, AnalyzeError> {
+    let df = reads
+        .lazy()
+        .group_by([col("file"), col("tid"), col("api")])
         .agg([
             len().cast(DataType::UInt64).alias("reads"),
-            col("bytes").sum().alias("bytes"),
+            when(col("ret").gt_eq(lit(0i32)))
+                .then(col("ret").cast(DataType::UInt64))
+                .otherwise(col("count").cast(DataType::UInt64))
+                .sum()
+                .alias("bytes"),
             col("latency_ns").sum().alias("lat_sum"),
             col("latency_ns").count().cast(DataType::UInt64).alias("lat_n"),
-            col("latency_ns").max().alias("lat_max"),
-            col("file").n_unique().cast(DataType::UInt64).alias("files"),
+            col("latency_ns").max().fill_null(lit(0u64)).alias("lat_max"),
         ])
         .collect()?;
-    let apis =
-        df.group_by([col(key), col("api")]).agg([len().cast(DataType::UInt64).alias("n")]).collect()?;
     let u64s = |name: &str| -> Result<Vec<u64>, AnalyzeError> {
-        Ok(sums.column(name)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
+        Ok(df.column(name)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
     };
-    let mut api_map: BTreeMap<u32, ApiCounts> = BTreeMap::new();
-    let (ak, aa, an) = (apis.column(key)?.u32()?, apis.column("api")?.u8()?, apis.column("n")?.u64()?);
-    for i in 0..apis.height() {
-        let api = APIS.get(aa.get(i).unwrap_or(0) as usize).copied().unwrap_or("other");
-        *api_map.entry(ak.get(i).unwrap_or(0)).or_default().entry(api).or_default() += an.get(i).unwrap_or(0);
+    let (reads, bytes, lat_sum, lat_n, lat_max) =
+        (u64s("reads")?, u64s("bytes")?, u64s("lat_sum")?, u64s("lat_n")?, u64s("lat_max")?);
+    let (file, tid, api) = (df.column("file")?.u32()?, df.column("tid")?.u32()?, df.column("api")?.u8()?);
+    Ok((0..df.height())
+        .map(|i| Cell {
+            file: file.get(i).unwrap_or(0),
+            tid: tid.get(i).unwrap_or(0),
+            api: api.get(i).unwrap_or(0),
+            reads: reads[i],
+            bytes: bytes[i],
+            lat_sum: lat_sum[i],
+            lat_n: lat_n[i],
+            lat_max: lat_max[i],
+        })
+        .collect())
+}
+
+/// Sums of cells sharing a key.
+#[derive(Debug, Default)]
+struct Agg {
+    reads: u64,
+    bytes: u64,
+    lat_sum: u64,
+    lat_n: u64,
+    lat_max: u64,
+    apis: ApiCounts,
+    files: BTreeSet<u32>,
+    threads: BTreeSet<u32>,
+}
+
+impl Agg {
+    fn add(&mut self, c: &Cell) {
+        self.reads += c.reads;
+        self.bytes += c.bytes;
+        self.lat_sum += c.lat_sum;
+        self.lat_n += c.lat_n;
+        self.lat_max = self.lat_max.max(c.lat_max);
+        *self.apis.entry(APIS.get(c.api as usize).copied().unwrap_or("other")).or_default() += c.reads;
+        self.files.insert(c.file);
+        self.threads.insert(c.tid);
     }
-    Ok(Agg {
-        key: sums.column(key)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect(),
-        reads: u64s("reads")?,
-        bytes: u64s("bytes")?,
-        lat_sum: u64s("lat_sum")?,
-        lat_n: u64s("lat_n")?,
-        lat_max: u64s("lat_max")?,
-        files: u64s("files")?,
-        apis: api_map,
-    })
+}
+
+/// Cells summed per `key`.
+fn aggregate<K: Ord>(cells: &[Cell], key: impl Fn(&Cell) -> K) -> BTreeMap<K, Agg> {
+    let mut out: BTreeMap<K, Agg> = BTreeMap::new();
+    for c in cells {
+        out.entry(key(c)).or_default().add(c);
+    }
+    out
 }
 
 fn micros(sum: u64, n: u64) -> f64 {
@@ -148,92 +204,78 @@ fn micros(sum: u64, n: u64) -> f64 {
 
 /// `analyze files`: every file read, with the hit ratios of `ra` (the readahead pass).
 pub fn files(ds: &Dataset, ra: &RaReport) -> Result<FilesReport, AnalyzeError> {
-    let keys = ds.reads.column("file")?.u32()?.into_no_null_iter().collect();
-    let a = aggregate(ds, keys)?;
+    let per_file = aggregate(&cells(ds)?, |c| c.file);
     let hit: BTreeMap<&str, (f64, u64)> =
         ra.files.iter().map(|r| (r.file.as_str(), (r.hit_ratio, r.pages_requested))).collect();
-    let direct: std::collections::BTreeSet<String> = ds.direct_files()?.into_iter().collect();
-    let mut rows: Vec<FileRow> = (0..a.key.len())
-        .map(|i| {
-            let f = &ds.files[a.key[i] as usize];
-            let is_direct = direct.contains(&f.path);
+    let mut rows: Vec<FileRow> = per_file
+        .into_iter()
+        .map(|(id, a)| {
+            let f = &ds.files[id as usize];
             FileRow {
                 file: f.path.clone(),
                 table: f.table.clone(),
-                reads: a.reads[i],
-                bytes: a.bytes[i],
-                mean_latency_us: micros(a.lat_sum[i], a.lat_n[i]),
-                max_latency_us: a.lat_max[i] as f64 / 1000.0,
-                direct: is_direct,
-                hit_ratio: hit
-                    .get(f.path.as_str())
-                    .filter(|(_, req)| *req > 0 && !is_direct)
-                    .map(|(h, _)| *h),
-                apis: a.apis.get(&a.key[i]).cloned().unwrap_or_default(),
+                reads: a.reads,
+                bytes: a.bytes,
+                mean_latency_us: micros(a.lat_sum, a.lat_n),
+                max_latency_us: a.lat_max as f64 / 1000.0,
+                direct: f.direct,
+                hit_ratio: hit.get(f.path.as_str()).filter(|(_, req)| *req > 0 && !f.direct).map(|(h, _)| *h),
+                apis: a.apis,
             }
         })
         .collect();
     rows.sort_by(|x, y| y.reads.cmp(&x.reads).then_with(|| x.file.cmp(&y.file)));
     let mut warnings = ds.warnings.clone();
-    warnings
-        .extend(direct.iter().map(|p| format!("{p} is read with O_DIRECT: readahead does not apply to it")));
+    warnings.extend(
+        ds.direct_files()
+            .iter()
+            .map(|p| format!("{p} is read with O_DIRECT: readahead does not apply to it")),
+    );
     Ok(FilesReport { files: rows, warnings })
+}
+
+/// `analyze files` of a trace: loads its reads and runs the readahead pass side by side (they
+/// are independent), then joins them with [`files`]. `progress(done, total)` counts the chunks
+/// both passes have finished (each chunk twice).
+pub fn files_of(
+    trace: &Trace<'_>,
+    filter: &Filter,
+    progress: &Progress<'_>,
+) -> Result<FilesReport, AnalyzeError> {
+    let done = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    let total = trace.chunks().len() * 2;
+    let report = |pass: usize, d: usize| {
+        done[pass].store(d, Ordering::Relaxed);
+        progress(done[0].load(Ordering::Relaxed) + done[1].load(Ordering::Relaxed), total);
+    };
+    let (ds, ra) = rayon::join(
+        || crate::dataset::load_with(trace, filter, &|d, _| report(0, d)),
+        || crate::readahead::readahead_with(trace, filter, &|d, _| report(1, d)),
+    );
+    files(&ds?, &ra?)
 }
 
 /// `analyze threads`: every thread that read, and the same per role.
 pub fn threads(ds: &Dataset) -> Result<ThreadsReport, AnalyzeError> {
-    let tids: Vec<u32> = ds.reads.column("tid")?.u32()?.into_no_null_iter().collect();
-    let mut role_names: Vec<String> = Vec::new();
-    let mut role_ids: BTreeMap<String, u32> = BTreeMap::new();
-    let mut role_of_tid: BTreeMap<u32, u32> = BTreeMap::new();
-    let role_keys: Vec<u32> = tids
-        .iter()
-        .map(|&t| {
-            *role_of_tid.entry(t).or_insert_with(|| {
-                let name = ds.role_of(t);
-                let next = role_ids.len() as u32;
-                *role_ids.entry(name.clone()).or_insert_with(|| {
-                    role_names.push(name);
-                    next
-                })
-            })
-        })
-        .collect();
-    let threads_per_role: BTreeMap<u32, u64> = role_of_tid.values().fold(BTreeMap::new(), |mut m, &r| {
-        *m.entry(r).or_default() += 1;
-        m
-    });
-    let row = |a: &Agg, i: usize, thread: String, comm: String, role: String, threads: u64| ThreadRow {
+    let cells = cells(ds)?;
+    let row = |a: Agg, thread: String, comm: String, role: String| ThreadRow {
         thread,
         comm,
         role,
-        threads,
-        reads: a.reads[i],
-        bytes: a.bytes[i],
-        mean_latency_us: micros(a.lat_sum[i], a.lat_n[i]),
-        apis: a.apis.get(&a.key[i]).cloned().unwrap_or_default(),
-        files: a.files[i],
+        threads: a.threads.len() as u64,
+        reads: a.reads,
+        bytes: a.bytes,
+        mean_latency_us: micros(a.lat_sum, a.lat_n),
+        files: a.files.len() as u64,
+        apis: a.apis,
     };
-    let a = aggregate(ds, tids)?;
-    let mut threads: Vec<ThreadRow> = (0..a.key.len())
-        .map(|i| {
-            let tid = a.key[i];
-            row(&a, i, format!("tid {tid}"), ds.comm_of(tid), ds.role_of(tid), 1)
-        })
+    let mut threads: Vec<ThreadRow> = aggregate(&cells, |c| c.tid)
+        .into_iter()
+        .map(|(tid, a)| row(a, format!("tid {tid}"), ds.comm_of(tid), ds.role_of(tid)))
         .collect();
-    let r = aggregate(ds, role_keys)?;
-    let mut roles: Vec<ThreadRow> = (0..r.key.len())
-        .map(|i| {
-            let name = role_names[r.key[i] as usize].clone();
-            row(
-                &r,
-                i,
-                name.clone(),
-                String::new(),
-                name,
-                threads_per_role.get(&r.key[i]).copied().unwrap_or(0),
-            )
-        })
+    let mut roles: Vec<ThreadRow> = aggregate(&cells, |c| ds.role_of(c.tid))
+        .into_iter()
+        .map(|(role, a)| row(a, role.clone(), String::new(), role))
         .collect();
     for v in [&mut threads, &mut roles] {
         v.sort_by(|x, y| y.reads.cmp(&x.reads).then_with(|| x.thread.cmp(&y.thread)));

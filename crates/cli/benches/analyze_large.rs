@@ -52,8 +52,15 @@ fn main() {
         assert!(ok.success());
     }
     let size = std::fs::metadata(&trace).expect("stat").len();
+    let info = Command::new(bin()).args(["info", path, "--format", "json"]).output().expect("info");
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).expect("info json");
+    let reads: u64 = ["read_enter", "uring_submit", "aio_submit"]
+        .iter()
+        .filter_map(|k| info["events_by_kind"][k].as_u64())
+        .sum();
     println!(
-        "analysis benchmark: {events} synthetic events, {:.0} MiB trace, {} CPUs",
+        "analysis benchmark: {events} synthetic events ({:.1}M reads), {:.0} MiB trace, {} CPUs",
+        reads as f64 / 1e6,
         size as f64 / (1 << 20) as f64,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );

@@ -99,7 +99,7 @@ fn parse_group(s: &str) -> Result<GroupBy, String> {
     GroupBy::parse(s).ok_or_else(|| format!("`{s}` is not a grouping: use file, ofd, thread, role or table"))
 }
 
-/// Opens, parses and loads a trace, with a spinner while it decodes.
+/// Opens a trace file.
 fn open(path: &std::path::Path) -> anyhow::Result<TraceFile> {
     TraceFile::open(path).with_context(|| format!("{} cannot be analyzed", path.display()))
 }
@@ -108,19 +108,33 @@ fn parse<'a>(file: &'a TraceFile) -> anyhow::Result<Trace<'a>> {
     file.parse().with_context(|| format!("{} is not a readable trace", file.path().display()))
 }
 
-fn spinner(what: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+/// A progress bar over chunks (on stderr, hidden when it is not a terminal).
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn update(&self, done: usize, all: usize) {
+        self.0.set_length(all as u64);
+        self.0.set_position(done as u64);
+    }
+
+    fn finish_and_clear(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn progress(what: &str) -> Bar {
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{spinner} {msg}: chunk {pos}/{len} {wide_bar} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(120));
-    bar
+    Bar(bar)
 }
 
 fn load(trace: &Trace<'_>, filter: &Filter) -> anyhow::Result<Dataset> {
-    let bar = spinner(&format!("decoding {} events", thousands(trace.event_count())));
-    let ds = mysql_io_analyzer::load(trace, filter);
+    let bar = progress(&format!("decoding {} events", thousands(trace.event_count())));
+    let ds = mysql_io_analyzer::load_with(trace, filter, &|done, all| bar.update(done, all));
     bar.finish_and_clear();
     Ok(ds?)
 }
@@ -144,9 +158,10 @@ pub(crate) fn run(a: &Analysis) -> anyhow::Result<ExitCode> {
         Analysis::Files { common } => {
             let file = open(&common.trace)?;
             let trace = parse(&file)?;
-            let ds = load(&trace, &common.filter())?;
-            let ra = readahead::readahead(&trace, &common.filter())?;
-            let report = tables::files(&ds, &ra)?;
+            let bar = progress(&format!("decoding {} events", thousands(trace.event_count())));
+            let report = tables::files_of(&trace, &common.filter(), &|done, all| bar.update(done, all));
+            bar.finish_and_clear();
+            let report = report?;
             print_files(common, &report)?;
             warn(&report.warnings);
         }
@@ -162,8 +177,9 @@ pub(crate) fn run(a: &Analysis) -> anyhow::Result<ExitCode> {
             let file = open(&common.trace)?;
             let trace = parse(&file)?;
             let bar =
-                spinner(&format!("following the page cache over {} events", thousands(trace.event_count())));
-            let report = readahead::readahead(&trace, &common.filter());
+                progress(&format!("following the page cache over {} events", thousands(trace.event_count())));
+            let report =
+                readahead::readahead_with(&trace, &common.filter(), &|done, all| bar.update(done, all));
             bar.finish_and_clear();
             let report = report?;
             print_readahead(common, &report)?;
@@ -262,27 +278,27 @@ fn print_seq(c: &Common, r: &SeqReport) -> anyhow::Result<()> {
             if r.rows.len() > rows.len() {
                 let _ = writeln!(out, "({} more; --top N shows more)", r.rows.len() - rows.len());
             }
-            let _ = writeln!(out, "\njumps from the previous read's end (all reads):");
-            let hist: Vec<String> = r
-                .total
-                .jump_histogram
-                .iter()
-                .filter(|b| b.count > 0)
-                .map(|b| format!("{} {}", b.bucket, thousands(b.count)))
-                .collect();
-            let _ = writeln!(out, "  {}", hist.join(", "));
-            let runs: Vec<String> = r
-                .total
-                .run_length_histogram
-                .iter()
-                .filter(|b| b.count > 0)
-                .map(|b| format!("{} {}", b.bucket, thousands(b.count)))
-                .collect();
-            let _ = writeln!(out, "sequential runs by length (reads: runs):\n  {}", runs.join(", "));
+            let _ = writeln!(out, "\njump from the previous read's end (all reads):");
+            out.push_str(&histogram(&r.total.jump_histogram));
+            let _ = writeln!(out, "sequential runs by length in reads (all reads):");
+            out.push_str(&histogram(&r.total.run_length_histogram));
             output::print(&out)?;
         }
     }
     Ok(())
+}
+
+/// A histogram's non-empty buckets, one a line, with a bar scaled to the largest.
+fn histogram(buckets: &[seq::Bucket]) -> String {
+    let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let total: u64 = buckets.iter().map(|b| b.count).sum();
+    let mut out = String::new();
+    for b in buckets.iter().filter(|b| b.count > 0) {
+        let bar = "#".repeat(((b.count as f64 / max as f64) * 40.0).ceil() as usize);
+        let share = pct(b.count as f64 / total.max(1) as f64);
+        let _ = writeln!(out, "  {:>10} {:>13} {share:>6}  {bar}", b.bucket, thousands(b.count));
+    }
+    out
 }
 
 fn apis(a: &tables::ApiCounts) -> String {
@@ -563,20 +579,15 @@ pub(crate) fn run_export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
         ExportKind::Parquet => ExportFormat::Parquet,
         ExportKind::Csv => ExportFormat::Csv,
     };
-    let bar = ProgressBar::new(trace.chunks().len() as u64).with_style(
-        ProgressStyle::with_template("{spinner} exporting chunk {pos}/{len} {wide_bar} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let tables = export::export(&trace, format, &a.output, &|done, _| bar.set_position(done as u64));
+    let bar = progress("exporting");
+    let exported = export::export(&trace, format, &a.output, &|done, all| bar.update(done, all));
     bar.finish_and_clear();
-    let tables = tables?;
+    let exported = exported?;
     let mut out = String::new();
-    for t in &tables {
+    for t in &exported.tables {
         let _ = writeln!(out, "{:18} {:>12} rows  {}", t.name, thousands(t.rows), t.path.display());
     }
     output::print(&out)?;
-    for d in trace.damage() {
-        eprintln!("mysql-io: warning: the trace is incomplete: {d}");
-    }
+    warn(&exported.warnings);
     Ok(ExitCode::SUCCESS)
 }

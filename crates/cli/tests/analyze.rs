@@ -23,8 +23,14 @@ fn ok(args: &[&str]) -> String {
 
 /// A deterministic synthetic trace of `events` events.
 fn synth(dir: &Path, events: &str) -> PathBuf {
+    synth_with(dir, events, &[])
+}
+
+fn synth_with(dir: &Path, events: &str, more: &[&str]) -> PathBuf {
     let p = dir.join("t.mio");
-    ok(&["synth", "-o", p.to_str().expect("path"), "--events", events, "--seed", "3"]);
+    let mut args = vec!["synth", "-o", p.to_str().expect("path"), "--events", events, "--seed", "3"];
+    args.extend_from_slice(more);
+    ok(&args);
     p
 }
 
@@ -53,14 +59,32 @@ fn json_uses_the_briefs_names_and_agrees_with_csv() {
     let dir = tempfile::tempdir().expect("tempdir");
     let t = synth(dir.path(), "30K");
     let t = t.to_str().expect("path");
-    let v: Value = serde_json::from_str(&ok(&["analyze", "sequentiality", t, "--format", "json"])).expect("json");
+    let v: Value =
+        serde_json::from_str(&ok(&["analyze", "sequentiality", t, "--format", "json"])).expect("json");
     let row = &v["rows"][0];
-    for key in ["reads", "bytes", "pages", "seq_ratio", "near_seq_ratio", "reverse_ratio", "random_ratio", "jump_histogram", "run_length_histogram"] {
+    for key in [
+        "reads",
+        "bytes",
+        "pages",
+        "seq_ratio",
+        "near_seq_ratio",
+        "reverse_ratio",
+        "random_ratio",
+        "jump_histogram",
+        "run_length_histogram",
+    ] {
         assert!(!row[key].is_null(), "missing {key}: {row}");
     }
-    let sum = row["near_seq_ratio"].as_f64().expect("f") + row["reverse_ratio"].as_f64().expect("f") + row["random_ratio"].as_f64().expect("f");
+    let sum = row["near_seq_ratio"].as_f64().expect("f")
+        + row["reverse_ratio"].as_f64().expect("f")
+        + row["random_ratio"].as_f64().expect("f");
     assert!((sum - 1.0).abs() < 1e-9);
-    let jumps: u64 = row["jump_histogram"].as_array().expect("array").iter().map(|b| b["count"].as_u64().expect("n")).sum();
+    let jumps: u64 = row["jump_histogram"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|b| b["count"].as_u64().expect("n"))
+        .sum();
     assert_eq!(jumps, row["reads"].as_u64().expect("reads"));
     assert_eq!(v["by"], "file");
 
@@ -73,10 +97,12 @@ fn json_uses_the_briefs_names_and_agrees_with_csv() {
     assert_eq!(first[1].parse::<u64>().expect("reads"), row["reads"].as_u64().expect("reads"));
 
     for analysis in ["files", "threads", "readahead"] {
-        let v: Value = serde_json::from_str(&ok(&["analyze", analysis, t, "--format", "json"])).expect("json");
+        let v: Value =
+            serde_json::from_str(&ok(&["analyze", analysis, t, "--format", "json"])).expect("json");
         assert!(v["warnings"].is_array(), "{analysis}");
     }
-    let ra: Value = serde_json::from_str(&ok(&["analyze", "readahead", t, "--format", "json"])).expect("json");
+    let ra: Value =
+        serde_json::from_str(&ok(&["analyze", "readahead", t, "--format", "json"])).expect("json");
     let total = &ra["total"];
     assert_eq!(
         total["wasted"].as_u64(),
@@ -87,15 +113,22 @@ fn json_uses_the_briefs_names_and_agrees_with_csv() {
 #[test]
 fn a_cut_short_trace_is_analyzed_up_to_where_it_ends_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let t = synth(dir.path(), "400K");
+    // A slow server: chunks close after 1 s of trace time, so this trace has about 20.
+    let t = synth_with(dir.path(), "400K", &["--ops-per-sec", "2000"]);
     let bytes = std::fs::read(&t).expect("read");
     let cut = dir.path().join("cut.mio");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
     let out = mysql_io(&["analyze", "sequentiality", cut.to_str().expect("path"), "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let full: Value =
-        serde_json::from_str(&ok(&["analyze", "sequentiality", t.to_str().expect("path"), "--format", "json"])).expect("json");
+    let full: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "sequentiality",
+        t.to_str().expect("path"),
+        "--format",
+        "json",
+    ]))
+    .expect("json");
     let (half, all) = (v["total"]["reads"].as_u64().expect("n"), full["total"]["reads"].as_u64().expect("n"));
     assert!(half > 0 && half < all, "{half} of {all}");
     assert!(text(&out.stderr).contains("the trace is incomplete"), "{}", text(&out.stderr));
@@ -154,8 +187,14 @@ fn the_python_example_loads_an_export_and_agrees() {
         text(&py.stderr)
     );
     let py: Value = serde_json::from_slice(&py.stdout).expect("python json");
-    let ours: Value = serde_json::from_str(&ok(&["analyze", "sequentiality", t.to_str().expect("path"), "--format", "json"]))
-        .expect("json");
+    let ours: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "sequentiality",
+        t.to_str().expect("path"),
+        "--format",
+        "json",
+    ]))
+    .expect("json");
     let mut checked = 0;
     for row in ours["rows"].as_array().expect("rows") {
         let theirs = py["per_file"]
@@ -170,6 +209,7 @@ fn the_python_example_loads_an_export_and_agrees() {
         checked += 1;
     }
     assert!(checked >= 8);
-    let tables: u64 = py["per_table"].as_array().expect("per_table").iter().map(|r| r["reads"].as_u64().expect("n")).sum();
+    let tables: u64 =
+        py["per_table"].as_array().expect("per_table").iter().map(|r| r["reads"].as_u64().expect("n")).sum();
     assert_eq!(tables, ours["total"]["reads"].as_u64().expect("n"));
 }

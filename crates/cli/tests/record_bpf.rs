@@ -624,7 +624,10 @@ fn root_analysis_of_a_real_recording_agrees_with_the_helper() {
     let trace_path = dir.path().join("a.mio");
     let reads = helper("reads");
     let mut script: Vec<String> = (0..64).map(|i| format!("pread:{}:16384", i * 16384)).collect();
-    script.extend(["pread:3145728:16384", "pread:1048576:16384", "pread:524288:16384", "pread:2621440:16384"].map(String::from));
+    script.extend(
+        ["pread:3145728:16384", "pread:1048576:16384", "pread:524288:16384", "pread:2621440:16384"]
+            .map(String::from),
+    );
     let mut cmd: Vec<&str> = vec![reads.to_str().expect("path"), data.to_str().expect("path")];
     cmd.extend(script.iter().map(String::as_str));
     let out = record_command(&trace_path, &[], &cmd);

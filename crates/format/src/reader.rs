@@ -537,6 +537,44 @@ impl<'a> Trace<'a> {
             .collect()
     }
 
+    /// Streams the trace through `map` and `consume` with bounded memory: chunks are decoded and
+    /// mapped in parallel a window at a time (`window` chunks; 0 picks two per rayon thread) and
+    /// `consume` gets the results one by one in chunk order, running while the next window is
+    /// decoded. `map` may take the columns (`std::mem::take`) to hand them on whole.
+    pub fn map_in_order<T: Send>(
+        &self,
+        window: usize,
+        map: impl Fn(&ChunkRef<'a>, &mut ChunkColumns) -> T + Sync + Send,
+        mut consume: impl FnMut(usize, Result<T>) + Send,
+    ) {
+        let window = if window == 0 { rayon::current_num_threads().max(1) * 2 } else { window };
+        let decode = |group: &[ChunkRef<'a>]| -> Vec<Result<T>> {
+            group
+                .par_iter()
+                .map_init(ChunkColumns::default, |cols, c| c.columns_into(cols).map(|()| map(c, cols)))
+                .collect()
+        };
+        let mut groups = self.chunks.chunks(window);
+        let mut current = groups.next().map(decode).unwrap_or_default();
+        let mut base = 0;
+        for group in groups {
+            let done = current.len();
+            let (next, ()) = rayon::join(
+                || decode(group),
+                || {
+                    for (i, r) in current.drain(..).enumerate() {
+                        consume(base + i, r);
+                    }
+                },
+            );
+            base += done;
+            current = next;
+        }
+        for (i, r) in current.into_iter().enumerate() {
+            consume(base + i, r);
+        }
+    }
+
     /// Checks every chunk's CRC in parallel; the damaged chunks' errors in chunk order.
     pub fn verify_chunks(&self) -> Vec<Error> {
         self.par_chunks(ChunkRef::verify).into_iter().filter_map(Result::err).collect()

@@ -114,7 +114,8 @@ impl SyntheticStream {
             pending: BinaryHeap::new(),
             seq: 0,
             prev_pos: vec![-1; FILES as usize],
-            scan_page: (0..FILES).map(|f| f * 7919 % FILE_PAGES).collect(),
+            // Scans start on a 16-page boundary, where the readahead marker falls.
+            scan_page: (0..FILES).map(|f| f * 7919 % FILE_PAGES / 16 * 16).collect(),
             ra_window: vec![(0, 0); FILES as usize],
             cpu_of: std::collections::HashMap::new(),
             uring_reqs: vec![0; 64],

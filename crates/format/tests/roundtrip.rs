@@ -40,6 +40,24 @@ fn synthetic_stream_round_trips_across_many_chunks() {
         n += cols.len();
     }
     assert_eq!(n, events.len());
+
+    // The windowed pipeline hands every chunk over once, in order, whatever the window.
+    for window in [0, 1, 3, 1000] {
+        let mut seen = Vec::new();
+        let mut timestamps = Vec::new();
+        t.map_in_order(
+            window,
+            |c, cols| (c.info.events, cols.ts().to_vec()),
+            |i, r| {
+                let (count, ts) = r.expect("decode");
+                assert_eq!(count as usize, ts.len());
+                seen.push(i);
+                timestamps.extend(ts);
+            },
+        );
+        assert_eq!(seen, (0..t.chunks().len()).collect::<Vec<_>>(), "window {window}");
+        assert_eq!(timestamps, events.iter().map(|e| e.ts).collect::<Vec<_>>(), "window {window}");
+    }
 }
 
 #[test]
