@@ -36,7 +36,14 @@ install_build_deps() {
 # What the recorder's tests use: libaio for the AIO helper, e2fsprogs and util-linux for loop
 # filesystems.
 install_test_deps() {
-    apt_install libaio-dev e2fsprogs util-linux
+    apt_install libaio-dev e2fsprogs util-linux python3 python3-venv
+    # The Python example of docs/examples runs in its own virtualenv, with polars from PyPI.
+    local venv=target/python
+    if ! "$venv/bin/python" -c 'import polars' 2>/dev/null; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check polars
+    fi
+    export MYSQL_IO_PYTHON="$PWD/$venv/bin/python"
 }
 
 # The BPF tests load programs: they need root and must not be skipped.

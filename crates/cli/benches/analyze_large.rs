@@ -15,13 +15,14 @@ fn arg(name: &str) -> Option<String> {
 }
 
 fn bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    exe.parent().and_then(|d| d.parent()).expect("target dir").join("mysql-io")
+    PathBuf::from(env!("CARGO_BIN_EXE_mysql-io"))
 }
 
 /// Runs `mysql-io ARGS`, returns (seconds, peak RSS in MiB).
 fn measure(args: &[&str]) -> (f64, f64) {
     let start = Instant::now();
+    // Reaped by wait4 below, which also gives its resource usage.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(bin()).args(args).stdout(std::process::Stdio::null()).spawn().expect("spawn");
     let mut status = 0;
     // SAFETY: rusage is plain data that wait4 fills; the pid is our child's.
@@ -42,7 +43,6 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join(format!("mysql-io-bench-{events}.mio")));
     let path = trace.to_str().expect("utf-8 path");
-    assert!(bin().exists(), "build the binary first: cargo build --release -p mysql-io");
     if !trace.exists() {
         eprintln!("generating {events} events into {path} ...");
         let ok = Command::new(bin())

@@ -180,10 +180,12 @@ fn the_python_example_loads_an_export_and_agrees() {
     let listing = ok(&["export", t.to_str().expect("path"), "-o", out_dir.to_str().expect("path")]);
     assert!(listing.contains("reads") && listing.contains("page_cache_add"), "{listing}");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/load_trace.py");
-    let py = Command::new("python3").arg(script).arg(&out_dir).arg("--json").output().expect("python3");
+    // scripts/test makes a virtualenv with polars and names its interpreter here.
+    let python = std::env::var("MYSQL_IO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = Command::new(&python).arg(script).arg(&out_dir).arg("--json").output().expect("python");
     assert!(
         py.status.success(),
-        "the example failed (it needs `pip install polars`, which scripts/test does): {}",
+        "the example failed under {python} (it needs polars: scripts/test installs it): {}",
         text(&py.stderr)
     );
     let py: Value = serde_json::from_slice(&py.stdout).expect("python json");
