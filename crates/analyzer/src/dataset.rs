@@ -166,10 +166,7 @@ struct Layout {
 
 /// Index of `field` among `kind`'s columns.
 pub(crate) fn column_index(kind: EventKind, field: &str) -> usize {
-    kind.columns()
-        .iter()
-        .position(|c| c.field == field)
-        .unwrap_or_else(|| panic!("{kind} has no column {field}"))
+    kind.column_index(field).unwrap_or_else(|| panic!("{kind} has no column {field}"))
 }
 
 impl Layout {
@@ -592,7 +589,7 @@ impl Filter {
     }
 
     /// Whether a path passes `--file` (matched against the path or the file name).
-    pub(crate) fn file_matcher(&self) -> Result<impl Fn(&str) -> bool, AnalyzeError> {
+    pub fn file_matcher(&self) -> Result<impl Fn(&str) -> bool + Sync, AnalyzeError> {
         let glob: Option<GlobMatcher> = match &self.file {
             Some(g) => Some(
                 GlobBuilder::new(g)

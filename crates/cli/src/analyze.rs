@@ -100,29 +100,29 @@ fn parse_group(s: &str) -> Result<GroupBy, String> {
 }
 
 /// Opens a trace file.
-fn open(path: &std::path::Path) -> anyhow::Result<TraceFile> {
+pub(crate) fn open(path: &std::path::Path) -> anyhow::Result<TraceFile> {
     TraceFile::open(path).with_context(|| format!("{} cannot be analyzed", path.display()))
 }
 
-fn parse<'a>(file: &'a TraceFile) -> anyhow::Result<Trace<'a>> {
+pub(crate) fn parse<'a>(file: &'a TraceFile) -> anyhow::Result<Trace<'a>> {
     file.parse().with_context(|| format!("{} is not a readable trace", file.path().display()))
 }
 
 /// A progress bar over chunks (on stderr, hidden when it is not a terminal).
-struct Bar(ProgressBar);
+pub(crate) struct Bar(ProgressBar);
 
 impl Bar {
-    fn update(&self, done: usize, all: usize) {
+    pub(crate) fn update(&self, done: usize, all: usize) {
         self.0.set_length(all as u64);
         self.0.set_position(done as u64);
     }
 
-    fn finish_and_clear(&self) {
+    pub(crate) fn finish_and_clear(&self) {
         self.0.finish_and_clear();
     }
 }
 
-fn progress(what: &str) -> Bar {
+pub(crate) fn progress(what: &str) -> Bar {
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} {msg}: chunk {pos}/{len} {wide_bar} {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -139,7 +139,7 @@ fn load(trace: &Trace<'_>, filter: &Filter) -> anyhow::Result<Dataset> {
     Ok(ds?)
 }
 
-fn warn(warnings: &[String]) {
+pub(crate) fn warn(warnings: &[String]) {
     for w in warnings {
         eprintln!("mysql-io: warning: {w}");
     }
@@ -190,7 +190,7 @@ pub(crate) fn run(a: &Analysis) -> anyhow::Result<ExitCode> {
 }
 
 /// A terminal table with right-aligned number columns.
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_style(NOTHING).set_header(header.to_vec());
     for r in rows {
@@ -204,7 +204,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     format!("{t}\n")
 }
 
-fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<String> {
+pub(crate) fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header)?;
     for r in rows {
@@ -480,6 +480,8 @@ fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
                 "async_triggers",
                 "windows",
                 "window_pages",
+                "pages_read",
+                "read_ios",
                 "pages_read_ahead",
                 "used",
                 "evicted_unused",
@@ -500,6 +502,8 @@ fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
                         x.async_triggers.to_string(),
                         x.windows.to_string(),
                         x.window_pages.to_string(),
+                        x.pages_read.to_string(),
+                        x.read_ios.to_string(),
                         x.pages_read_ahead.to_string(),
                         x.used.to_string(),
                         x.evicted_unused.to_string(),

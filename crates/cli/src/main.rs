@@ -5,6 +5,7 @@ mod analyze;
 mod info;
 mod output;
 mod record;
+mod simulate;
 mod synth;
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ Examples:
   sudo mysql-io record -d 60s -o prod.mio trace every mysqld/mariadbd for a minute
   mysql-io info prod.mio                  what a trace holds: header, events per kind, drops
   mysql-io analyze sequentiality prod.mio how sequential the reads are, per file
+  mysql-io simulate prod.mio --ra-kb 32,128,512   what other read_ahead_kb values would do
   mysql-io export prod.mio -o prod/       Parquet tables for Python or DuckDB
   mysql-io info prod.mio --format json    the same as JSON
   mysql-io synth -o demo.mio --events 1M  a synthetic MariaDB-like trace to try the tools on";
@@ -38,6 +40,8 @@ enum Command {
     /// Analyze a trace: sequentiality, files, threads, readahead.
     #[command(subcommand)]
     Analyze(analyze::Analysis),
+    /// What other read_ahead_kb settings would have done, with the model checked against the trace.
+    Simulate(simulate::SimulateArgs),
     /// Export a trace as Parquet or CSV tables.
     Export(analyze::ExportArgs),
     /// Show what a trace holds: header, events per kind, chunks, time range, drops, compression.
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Record(a) => record::run_record(&a),
         Command::Doctor(a) => record::run_doctor(&a),
         Command::Analyze(a) => analyze::run(&a),
+        Command::Simulate(a) => simulate::run(&a),
         Command::Export(a) => analyze::run_export(&a),
         Command::Info(a) => info::run(&a),
         Command::Synth(a) => synth::run(&a),

@@ -380,6 +380,11 @@ macro_rules! events {
                 match self { $(EventKind::$kind => <$kind as Columns>::describe("", &mut out),)* }
                 out
             }
+
+            /// Index of the column named `field` (`"pos"`, `"file.ino"`) among [`Self::columns`].
+            pub fn column_index(self, field: &str) -> Option<usize> {
+                self.columns().iter().position(|c| c.field == field)
+            }
         }
 
         impl std::fmt::Display for EventKind {

@@ -268,7 +268,7 @@ pub(crate) fn helper(name: &str) -> PathBuf {
     let binary = helper_dir().join(name);
     let mut cc = Command::new("cc");
     cc.args(["-O2", "-Wall", "-Werror"]);
-    if name == "threads" {
+    if name == "threads" || name == "pattern" {
         cc.arg("-pthread");
     }
     cc.arg("-o").arg(&binary).arg(&source);

@@ -1,0 +1,285 @@
+//! `mysql-io simulate`: argument parsing and printing around the simulator.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use mysql_io_analyzer::Filter;
+use mysql_io_sim::{Figures, Mode, Options, SimReport, Variant};
+
+use crate::analyze::{csv_out, open, parse, progress, table, warn};
+use crate::output::{self, pct, tail, thousands, TableFormat};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ModeArg {
+    /// Replay the recorded page-cache inserts and evictions (checks the readahead model alone).
+    Oracle,
+    /// The model keeps its own cache (what-if answers).
+    Free,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum VariantArg {
+    /// The model for the recorded kernel.
+    Auto,
+    /// Linux 6.11 and later.
+    Split,
+    /// Linux 6.10 and earlier.
+    Ondemand,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  mysql-io simulate prod.mio --ra-kb 0,32,128,512
+  mysql-io simulate prod.mio --ra-kb 16,64,256 --file '*.ibd' --format json
+  mysql-io simulate prod.mio --ra-kb 128 --mode oracle      check the model against the kernel
+
+Each open file description's recorded reads go through a model of the kernel's readahead (the
+variant of the recorded kernel: 6.11+ or 6.10 and earlier) and of the page cache. The first rows
+are what the kernel did at the recorded setting and what the model does there: their difference
+is the model's error. Definitions: docs/simulate.md.")]
+pub(crate) struct SimulateArgs {
+    /// The trace file (.mio).
+    trace: PathBuf,
+    /// read_ahead_kb values to simulate, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "KB,...")]
+    ra_kb: Vec<u64>,
+    /// free: the model keeps its own cache; oracle: cache residency as recorded.
+    #[arg(long, value_enum, default_value_t = ModeArg::Free)]
+    mode: ModeArg,
+    /// Page cache the traced files may use in free mode, MiB (default: unbounded, or the most
+    /// the files held at once when the trace shows the kernel evicting their pages).
+    #[arg(long, value_name = "MIB")]
+    cache_mb: Option<u64>,
+    /// Readahead model.
+    #[arg(long, value_enum, default_value_t = VariantArg::Auto)]
+    model: VariantArg,
+    /// Only files whose path (or file name) matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    file: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    format: TableFormat,
+    /// Files shown in the per-file table (all in JSON and CSV).
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Also write the kernel's and the model's readahead decisions at the recorded setting, per
+    /// file, to this JSON file (to see where they part).
+    #[arg(long, value_name = "FILE")]
+    decisions: Option<PathBuf>,
+}
+
+pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    if let Some(bad) = a.ra_kb.iter().find(|&&k| k > 1 << 20) {
+        anyhow::bail!("--ra-kb {bad} is not a readahead size (KiB, at most 1048576)");
+    }
+    let select = Filter { file: a.file.clone(), ..Filter::default() }.file_matcher()?;
+    let file = open(&a.trace)?;
+    let trace = parse(&file)?;
+    let bar = progress("reading the trace");
+    let input = mysql_io_sim::extract_with(&trace, &|done, all| bar.update(done, all));
+    bar.finish_and_clear();
+    let mut ra_kb = a.ra_kb.clone();
+    ra_kb.sort_unstable();
+    ra_kb.dedup();
+    let opts = Options {
+        ra_kb: &ra_kb,
+        mode: match a.mode {
+            ModeArg::Oracle => Mode::Oracle,
+            ModeArg::Free => Mode::Free,
+        },
+        cache_mb: a.cache_mb,
+        variant: match a.model {
+            VariantArg::Auto => None,
+            VariantArg::Split => Some(Variant::Split),
+            VariantArg::Ondemand => Some(Variant::Ondemand),
+        },
+        select: &select,
+        log_decisions: a.decisions.is_some(),
+    };
+    let bar = progress(&format!("simulating {} settings", ra_kb.len() + 1));
+    let report = mysql_io_sim::simulate(&input, &opts);
+    bar.finish_and_clear();
+    let mut warnings =
+        trace.damage().iter().map(|d| format!("the trace is incomplete: {d}")).collect::<Vec<_>>();
+    warnings.extend(report.warnings.iter().cloned());
+    match a.format {
+        TableFormat::Json => output::print(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+        TableFormat::Csv => output::print(&csv(&report)?)?,
+        TableFormat::Table => output::print(&text(&report, a.top))?,
+    }
+    if let Some(path) = &a.decisions {
+        let json = serde_json::to_string(&report.decision_logs)?;
+        std::fs::write(path, json + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    warn(&warnings);
+    Ok(ExitCode::SUCCESS)
+}
+
+const COLUMNS: [&str; 14] = [
+    "row",
+    "ra_kb",
+    "file",
+    "reads",
+    "pages_read",
+    "bytes_read",
+    "read_ios",
+    "pages_requested",
+    "demand_inserts",
+    "hit_ratio",
+    "pages_read_ahead",
+    "used",
+    "wasted",
+    "triggers",
+];
+
+fn csv_row(row: &str, f: &Figures) -> Vec<String> {
+    vec![
+        row.to_string(),
+        f.ra_kb.to_string(),
+        f.file.clone(),
+        f.reads.to_string(),
+        f.pages_read.to_string(),
+        f.bytes_read.to_string(),
+        f.read_ios.to_string(),
+        f.pages_requested.to_string(),
+        f.demand_inserts.to_string(),
+        format!("{:.6}", f.hit_ratio),
+        f.pages_read_ahead.to_string(),
+        f.used.to_string(),
+        f.wasted.to_string(),
+        (f.sync_triggers + f.async_triggers).to_string(),
+    ]
+}
+
+fn csv(r: &SimReport) -> anyhow::Result<String> {
+    let mut rows = Vec::new();
+    for (name, s) in [("recorded", &r.recorded), ("model_at_recorded", &r.model_at_recorded)]
+        .into_iter()
+        .chain(r.settings.iter().map(|s| ("simulated", s)))
+    {
+        rows.extend(s.files.iter().chain(std::iter::once(&s.total)).map(|f| csv_row(name, f)));
+    }
+    csv_out(&COLUMNS, rows)
+}
+
+fn kb(k: u64) -> String {
+    if k == 0 {
+        "mixed".into()
+    } else {
+        format!("{k} KiB")
+    }
+}
+
+fn text(r: &SimReport, top: usize) -> String {
+    let mut out = String::new();
+    let model = match r.variant {
+        Variant::Split => "Linux 6.11+ readahead",
+        Variant::Ondemand => "Linux <= 6.10 readahead",
+    };
+    let cache = match (r.mode, r.capacity_pages) {
+        (Mode::Oracle, _) => "the recorded page-cache inserts and evictions replayed".to_string(),
+        (Mode::Free, None) => "its own page cache, unbounded".to_string(),
+        (Mode::Free, Some(p)) => format!("its own page cache of {} MiB", p / 256),
+    };
+    let _ = writeln!(out, "model: {model}, {cache}\n");
+    let row = |name: String, f: &Figures| {
+        vec![
+            name,
+            thousands(f.reads),
+            thousands(f.pages_read),
+            thousands(f.read_ios),
+            thousands(f.demand_inserts),
+            pct(f.hit_ratio),
+            thousands(f.pages_read_ahead),
+            thousands(f.wasted),
+        ]
+    };
+    let mut rows = vec![
+        row(format!("kernel at {}", kb(r.recorded.ra_kb)), &r.recorded.total),
+        row(format!("model at {}", kb(r.model_at_recorded.ra_kb)), &r.model_at_recorded.total),
+    ];
+    rows.extend(r.settings.iter().map(|s| row(format!("model at {}", kb(s.ra_kb)), &s.total)));
+    out.push_str(&table(
+        &["all files", "reads", "pages read", "requests", "waited", "hits", "read ahead", "wasted"],
+        rows,
+    ));
+    let _ = writeln!(
+        out,
+        "pages of 4 KiB read from disk; requests = device reads (runs split at max_sectors_kb);\n\
+         waited = requested pages a read had to wait for; wasted = read ahead, never read\n"
+    );
+    if let Some(e) = r.model_error.last() {
+        let _ = writeln!(
+            out,
+            "model vs kernel at the recorded setting: pages read {}, requests {}, hit ratio {:+.1} points;\n\
+             readahead decisions reproduced exactly: {} of {} ({})\n",
+            signed(e.pages_read),
+            signed(e.read_ios),
+            e.hit_ratio * 100.0,
+            thousands(e.decisions.exact),
+            thousands(e.decisions.recorded),
+            pct(e.decisions_exact)
+        );
+    }
+    // Pages read per file and setting.
+    if !r.recorded.files.is_empty() {
+        let mut header: Vec<String> = vec!["pages read from disk".into(), "kernel".into(), "model".into()];
+        header.extend(r.settings.iter().map(|s| kb(s.ra_kb)));
+        let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
+        let width = 100usize.saturating_sub(12 * (hdr.len() - 1)).max(24);
+        let rows: Vec<Vec<String>> = (0..r.recorded.files.len().min(top))
+            .map(|i| {
+                let mut v = vec![
+                    tail(&r.recorded.files[i].file, width),
+                    thousands(r.recorded.files[i].pages_read),
+                    thousands(r.model_at_recorded.files[i].pages_read),
+                ];
+                v.extend(r.settings.iter().map(|s| thousands(s.files[i].pages_read)));
+                v
+            })
+            .collect();
+        out.push_str(&table(&hdr, rows));
+        if r.recorded.files.len() > top {
+            let _ = writeln!(out, "({} more files; --top N shows more)", r.recorded.files.len() - top);
+        }
+        let _ = writeln!(out);
+    }
+    for rec in r.recommendations.iter().take(top) {
+        let _ = writeln!(out, "{}:", rec.file);
+        let _ = writeln!(out, "  {}", wrap(&rec.advice, 96, "  "));
+    }
+    if let Some(rec) = r.recommendations.first() {
+        let _ = writeln!(out, "\ncaveats:");
+        for c in &rec.caveats {
+            let _ = writeln!(out, "  - {}", wrap(c, 94, "    "));
+        }
+    }
+    out
+}
+
+fn signed(x: f64) -> String {
+    format!("{:+.1}%", x * 100.0)
+}
+
+/// Wraps `s` at `width` columns, indenting continuation lines with `indent`.
+fn wrap(s: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in s.split_whitespace() {
+        if line > 0 && line + 1 + word.len() > width {
+            out.push('\n');
+            out.push_str(indent);
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}

@@ -1,0 +1,481 @@
+//! The simulated page cache: per file, which pages are cached, how they group into folios, which
+//! folio carries the readahead mark (`PG_readahead`), which pages were read ahead and not read
+//! yet, and which were read since the eviction clock last passed.
+//!
+//! Pages are kept as bits in 64-page blocks. A folio is a run of present pages starting at a page
+//! whose `head` bit is set and ending before the next head or the first missing page, so a folio's
+//! size never needs storing. Eviction (free mode) is a CLOCK over folios in insertion order: a
+//! folio read since the hand last passed gets a second chance, others go. Linux keeps two LRU
+//! lists with the same intent (pages read once go before pages read again); CLOCK is its usual
+//! cheap stand-in.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+const BLOCK: u64 = 64;
+
+/// Bits `lo..=hi` of a block.
+pub(crate) fn bits(lo: u64, hi: u64) -> u64 {
+    debug_assert!(lo <= hi && hi < BLOCK);
+    (u64::MAX >> (63 - (hi - lo))) << lo
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Block {
+    present: u64,
+    head: u64,
+    marker: u64,
+    ahead: u64,
+    referenced: u64,
+}
+
+/// Splits `first..=last` into per-block pieces: (block, lo bit, hi bit).
+pub(crate) fn pieces(first: u64, last: u64) -> impl Iterator<Item = (u64, u64, u64)> {
+    (first / BLOCK..=last / BLOCK).map(move |b| {
+        let lo = first.max(b * BLOCK) - b * BLOCK;
+        let hi = last.min(b * BLOCK + BLOCK - 1) - b * BLOCK;
+        (b, lo, hi)
+    })
+}
+
+/// Slots in a leaf node of the page cache's xarray.
+const XA_CHUNK: u64 = 64;
+
+/// A folio: its first page and its number of pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Folio {
+    pub(crate) index: u64,
+    pub(crate) pages: u64,
+}
+
+/// What leaving the cache took away.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Removed {
+    /// Pages removed.
+    pub(crate) pages: u64,
+    /// Of those, pages read ahead and never read.
+    pub(crate) ahead: u64,
+}
+
+/// One file's cached pages.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FileCache {
+    blocks: FxHashMap<u64, Block>,
+}
+
+impl FileCache {
+    fn block(&self, b: u64) -> Block {
+        self.blocks.get(&b).copied().unwrap_or_default()
+    }
+
+    pub(crate) fn is_present(&self, page: u64) -> bool {
+        self.block(page / BLOCK).present >> (page % BLOCK) & 1 == 1
+    }
+
+    /// Whether any page of `first..first + n` is cached.
+    pub(crate) fn any_present(&self, first: u64, n: u64) -> bool {
+        n > 0 && pieces(first, first + n - 1).any(|(b, lo, hi)| self.block(b).present & bits(lo, hi) != 0)
+    }
+
+    /// The folio holding `page`, if cached.
+    pub(crate) fn folio(&self, page: u64) -> Option<Folio> {
+        if !self.is_present(page) {
+            return None;
+        }
+        // The head: the nearest head bit at or before `page` (a folio's pages are all present).
+        let index;
+        let mut b = page / BLOCK;
+        let mut upto = page % BLOCK;
+        loop {
+            let blk = self.block(b);
+            let heads = blk.head & bits(0, upto);
+            if heads != 0 {
+                index = b * BLOCK + 63 - u64::from(heads.leading_zeros());
+                break;
+            }
+            // No head in this block: the folio started earlier, unless the block's first page is
+            // missing (a head is always set on insertion; be safe on inconsistent input).
+            if b == 0 || blk.present & 1 == 0 {
+                index = b * BLOCK;
+                break;
+            }
+            b -= 1;
+            upto = BLOCK - 1;
+        }
+        // The end: the next head or missing page after the head.
+        let mut end = index + 1;
+        loop {
+            let (b, bit) = (end / BLOCK, end % BLOCK);
+            let blk = self.block(b);
+            let stop = (blk.head | !blk.present) & (u64::MAX << bit);
+            if stop != 0 {
+                end = b * BLOCK + u64::from(stop.trailing_zeros());
+                break;
+            }
+            end = (b + 1) * BLOCK;
+        }
+        Some(Folio { index, pages: end - index })
+    }
+
+    /// Caches pages `index..index + pages` as one folio (the caller checked they were missing).
+    pub(crate) fn insert(&mut self, index: u64, pages: u64, marker: bool, ahead: bool) {
+        let last = index + pages - 1;
+        for (b, lo, hi) in pieces(index, last) {
+            let m = bits(lo, hi);
+            let blk = self.blocks.entry(b).or_default();
+            blk.present |= m;
+            blk.head &= !m;
+            blk.marker &= !m;
+            blk.referenced &= !m;
+            if ahead {
+                blk.ahead |= m;
+            } else {
+                blk.ahead &= !m;
+            }
+        }
+        let blk = self.blocks.entry(index / BLOCK).or_default();
+        blk.head |= 1 << (index % BLOCK);
+        if marker {
+            blk.marker |= 1 << (index % BLOCK);
+        }
+        // A folio ends where the next one starts.
+        let next = last + 1;
+        if self.is_present(next) {
+            self.blocks.entry(next / BLOCK).or_default().head |= 1 << (next % BLOCK);
+        }
+    }
+
+    /// Removes pages `first..=last` (a deleted folio, or a range being dropped).
+    pub(crate) fn remove(&mut self, first: u64, last: u64) -> Removed {
+        let mut out = Removed::default();
+        for (b, lo, hi) in pieces(first, last) {
+            let m = bits(lo, hi);
+            if let Some(blk) = self.blocks.get_mut(&b) {
+                out.pages += u64::from((blk.present & m).count_ones());
+                out.ahead += u64::from((blk.ahead & blk.present & m).count_ones());
+                blk.present &= !m;
+                blk.head &= !m;
+                blk.marker &= !m;
+                blk.ahead &= !m;
+                blk.referenced &= !m;
+                if blk.present == 0 {
+                    self.blocks.remove(&b);
+                }
+            }
+        }
+        // What is left of a folio cut in two starts a folio of its own.
+        let next = last.wrapping_add(1);
+        if next != 0 && self.is_present(next) {
+            self.blocks.entry(next / BLOCK).or_default().head |= 1 << (next % BLOCK);
+        }
+        out
+    }
+
+    /// Marks pages `first..=last` as read ahead (not asked for by the read that brought them).
+    pub(crate) fn set_ahead(&mut self, first: u64, last: u64) {
+        for (b, lo, hi) in pieces(first, last) {
+            if let Some(blk) = self.blocks.get_mut(&b) {
+                blk.ahead |= bits(lo, hi) & blk.present;
+            }
+        }
+    }
+
+    /// Whether the folio starting at `head` carries the readahead mark.
+    pub(crate) fn has_marker(&self, head: u64) -> bool {
+        self.block(head / BLOCK).marker >> (head % BLOCK) & 1 == 1
+    }
+
+    /// Clears the readahead mark of the folio starting at `head`.
+    pub(crate) fn clear_marker(&mut self, head: u64) {
+        if let Some(blk) = self.blocks.get_mut(&(head / BLOCK)) {
+            blk.marker &= !(1 << (head % BLOCK));
+        }
+    }
+
+    /// A read copies pages `first..=last`: they are referenced, and those read ahead are now used.
+    /// Returns how many read-ahead pages this used.
+    pub(crate) fn access(&mut self, first: u64, last: u64) -> u64 {
+        let mut used = 0;
+        for (b, lo, hi) in pieces(first, last) {
+            if let Some(blk) = self.blocks.get_mut(&b) {
+                let m = bits(lo, hi) & blk.present;
+                used += u64::from((blk.ahead & m).count_ones());
+                blk.ahead &= !m;
+                blk.referenced |= m;
+            }
+        }
+        used
+    }
+
+    /// How far below `page` the kernel's xarray walk reads slots when it starts at `page`.
+    ///
+    /// The page cache is an xarray whose leaf nodes have 64 slots; a folio of 2 to 32 pages
+    /// takes its slots in a leaf (the first holds the folio, the others point to it), a folio of
+    /// 64 pages or more is one entry higher up. A walk (`xas_next`/`xas_prev`) that starts on
+    /// one of the pointing slots is moved to the folio's first slot but keeps the index it was
+    /// given, and later steps move both by one: within that leaf node, the walk reads the slot
+    /// `skew` below the index it reports.
+    fn walk_skew(&self, page: u64) -> u64 {
+        match self.folio(page) {
+            Some(f) if f.pages > 1 && f.pages < XA_CHUNK => page - f.index,
+            _ => 0,
+        }
+    }
+
+    /// `page_cache_next_miss` (6.10 and later): walking up from `index` over at most `n`
+    /// slots, the index of the first one empty, or `index + n` when none is (0 when the walk
+    /// wraps past the last index).
+    ///
+    /// The index returned is the one the walk reports: past a large folio that `index` falls
+    /// inside (not at its start), it is `skew` above the empty page (see [`Self::walk_skew`])
+    /// until the walk leaves that leaf node, where the xarray puts it back in step, having
+    /// skipped `skew` slots of the next node.
+    pub(crate) fn next_miss(&self, index: u64, n: u64) -> u64 {
+        let mut skew = self.walk_skew(index);
+        let node_end = (index & !(XA_CHUNK - 1)).wrapping_add(XA_CHUNK);
+        let mut x = index;
+        for _ in 0..n {
+            if skew > 0 && x - skew >= node_end {
+                skew = 0;
+            }
+            if !self.is_present(x - skew) {
+                return x;
+            }
+            x = x.wrapping_add(1);
+            if x == 0 {
+                return 0;
+            }
+        }
+        index.wrapping_add(n)
+    }
+
+    /// `page_cache_prev_miss`: walking down from `index` over at most `n` slots, the index of
+    /// the first one empty, or of the last one read when all are full (`u64::MAX` once the
+    /// walk passes page 0).
+    ///
+    /// Starting inside a large folio the walk reads slots `skew` below the index it reports
+    /// (see [`Self::walk_skew`]); when it then steps below that leaf node, the xarray lands it
+    /// on the slot of the reported index in the node below, 64 pages under it, and it stays
+    /// 64 pages off from there on. (When the node below is one folio of 64 pages or more the
+    /// kernel's walk goes further astray; that case is taken as the 64-page one.)
+    pub(crate) fn prev_miss(&self, index: u64, n: u64) -> u64 {
+        let mut skew = self.walk_skew(index);
+        let node_start = index & !(XA_CHUNK - 1);
+        let mut x = index;
+        for k in 0..n {
+            if skew > 0 && skew < XA_CHUNK && x < node_start + skew {
+                if node_start == 0 {
+                    return x; // below the first node: nothing there
+                }
+                skew = XA_CHUNK;
+            }
+            if !self.is_present(x.wrapping_sub(skew)) {
+                return x;
+            }
+            if k + 1 == n {
+                break;
+            }
+            x = x.wrapping_sub(1);
+            if x == u64::MAX {
+                return u64::MAX;
+            }
+        }
+        x
+    }
+
+    /// Cached pages.
+    #[cfg(test)]
+    fn pages(&self) -> u64 {
+        self.blocks.values().map(|b| u64::from(b.present.count_ones())).sum()
+    }
+
+    /// Pages read ahead and never read.
+    pub(crate) fn ahead_pages(&self) -> u64 {
+        self.blocks.values().map(|b| u64::from((b.ahead & b.present).count_ones())).sum()
+    }
+
+    /// Whether `head` starts a folio.
+    fn is_head(&self, head: u64) -> bool {
+        let blk = self.block(head / BLOCK);
+        blk.present & blk.head >> (head % BLOCK) & 1 == 1
+    }
+
+    /// Whether any page of the folio was read since the clock last passed; clears the marks.
+    fn take_referenced(&mut self, f: Folio) -> bool {
+        let mut any = false;
+        for (b, lo, hi) in pieces(f.index, f.index + f.pages - 1) {
+            if let Some(blk) = self.blocks.get_mut(&b) {
+                any |= blk.referenced & bits(lo, hi) != 0;
+                blk.referenced &= !bits(lo, hi);
+            }
+        }
+        any
+    }
+}
+
+/// All simulated files' caches, with the eviction clock of free mode.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Cache {
+    pub(crate) files: Vec<FileCache>,
+    /// Folios in insertion order (file, first page); stale entries are skipped.
+    clock: VecDeque<(u32, u64)>,
+    /// Pages the cache may hold (free mode); `None`: unbounded.
+    capacity: Option<u64>,
+    /// Pages cached now.
+    resident: u64,
+}
+
+impl Cache {
+    pub(crate) fn new(files: usize, capacity: Option<u64>) -> Self {
+        Cache { files: vec![FileCache::default(); files], clock: VecDeque::new(), capacity, resident: 0 }
+    }
+
+    pub(crate) fn file(&self, f: u32) -> &FileCache {
+        &self.files[f as usize]
+    }
+
+    pub(crate) fn file_mut(&mut self, f: u32) -> &mut FileCache {
+        &mut self.files[f as usize]
+    }
+
+    /// Caches a folio; in free mode, evicts as needed first and reports what that took away per
+    /// file through `evicted`.
+    pub(crate) fn insert(
+        &mut self,
+        f: u32,
+        index: u64,
+        pages: u64,
+        marker: bool,
+        ahead: bool,
+        evicted: &mut impl FnMut(u32, Removed),
+    ) {
+        if let Some(cap) = self.capacity {
+            while self.resident + pages > cap && !self.clock.is_empty() {
+                self.evict_one(evicted);
+            }
+            self.clock.push_back((f, index));
+        }
+        self.files[f as usize].insert(index, pages, marker, ahead);
+        self.resident += pages;
+    }
+
+    /// Removes pages of a file (a recorded deletion, a DONTNEED).
+    pub(crate) fn remove(&mut self, f: u32, first: u64, last: u64) -> Removed {
+        let r = self.files[f as usize].remove(first, last);
+        self.resident -= r.pages.min(self.resident);
+        r
+    }
+
+    fn evict_one(&mut self, evicted: &mut impl FnMut(u32, Removed)) {
+        // Bounded: every folio is passed over at most once before one goes.
+        let mut budget = self.clock.len() * 2 + 1;
+        while let Some((f, head)) = self.clock.pop_front() {
+            budget -= 1;
+            let fc = &mut self.files[f as usize];
+            if !fc.is_head(head) {
+                continue; // gone already
+            }
+            let Some(folio) = fc.folio(head) else { continue };
+            if fc.take_referenced(folio) && budget > 0 {
+                self.clock.push_back((f, head));
+                continue;
+            }
+            let r = self.remove(f, folio.index, folio.index + folio.pages - 1);
+            evicted(f, r);
+            return;
+        }
+    }
+
+    /// Counts a page that was cached before the trace started (free mode): it takes room.
+    pub(crate) fn preload(&mut self, f: u32, page: u64) {
+        if self.files[f as usize].is_present(page) {
+            return;
+        }
+        if self.capacity.is_some() {
+            self.clock.push_back((f, page));
+        }
+        self.files[f as usize].insert(page, 1, false, false);
+        self.resident += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folios_span_blocks_and_split_on_removal() {
+        let mut c = FileCache::default();
+        c.insert(60, 8, true, true); // pages 60..67, across a block boundary
+        c.insert(68, 4, false, false);
+        assert_eq!(c.folio(66), Some(Folio { index: 60, pages: 8 }));
+        assert_eq!(c.folio(68), Some(Folio { index: 68, pages: 4 }));
+        assert!(c.has_marker(60) && !c.has_marker(68));
+        assert_eq!(c.access(62, 69), 6);
+        let r = c.remove(60, 61);
+        assert_eq!(r, Removed { pages: 2, ahead: 2 });
+        // The rest of the folio starts at 62 now.
+        assert_eq!(c.folio(63), Some(Folio { index: 62, pages: 6 }));
+        assert_eq!(c.pages(), 10);
+    }
+
+    #[test]
+    fn misses_are_found_like_the_kernel_finds_them() {
+        let mut c = FileCache::default();
+        for p in 0..10 {
+            c.insert(p, 1, false, false);
+        }
+        assert_eq!(c.next_miss(3, 20), 10);
+        assert_eq!(c.next_miss(3, 4), 7);
+        // Looking down from 9 over 20 pages passes page 0: cached from the start.
+        assert_eq!(c.prev_miss(9, 20), u64::MAX);
+        assert_eq!(c.prev_miss(9, 4), 6);
+        c.remove(4, 4);
+        assert_eq!(c.prev_miss(9, 20), 4);
+        assert_eq!(c.next_miss(20, 5), 20);
+    }
+
+    #[test]
+    fn walks_that_start_inside_a_large_folio_are_off_like_the_kernels() {
+        // Measured on 6.18 (two streams on one descriptor): folios 24..31 and 32..47, and an
+        // async readahead at 24 looking from 25 for the first missing page reported 49, not 48.
+        let mut c = FileCache::default();
+        c.insert(24, 8, false, false);
+        c.insert(32, 16, false, false);
+        assert_eq!(c.next_miss(25, 32), 49);
+        assert_eq!(c.next_miss(24, 32), 48);
+        // Past the leaf node the walk is back in step, and slots it skipped are not looked at:
+        // the missing page 64 goes unseen.
+        let mut c = FileCache::default();
+        c.insert(56, 8, false, false);
+        for p in 65..71 {
+            c.insert(p, 1, false, false);
+        }
+        assert_eq!(c.next_miss(57, 32), 71);
+        // Downwards: from inside folio 64..71 the walk drops into the node below 64 pages
+        // under the index it reports.
+        let mut c = FileCache::default();
+        for p in (0..64).filter(|&p| p != 3) {
+            c.insert(p, 1, false, false);
+        }
+        c.insert(64, 8, false, false);
+        assert_eq!(c.prev_miss(70, 40), 67);
+        assert_eq!(c.prev_miss(64, 80), 3);
+        assert_eq!(c.prev_miss(64, 40), 25);
+    }
+
+    #[test]
+    fn the_clock_spares_folios_read_since_it_last_passed() {
+        let mut cache = Cache::new(1, Some(8));
+        let mut gone = Vec::new();
+        for i in 0..8 {
+            cache.insert(0, i, 1, false, true, &mut |f, r| gone.push((f, r)));
+        }
+        cache.file_mut(0).access(0, 0);
+        cache.insert(0, 8, 1, false, true, &mut |f, r| gone.push((f, r)));
+        // Page 0 was read: page 1 goes instead.
+        assert!(cache.file(0).is_present(0) && !cache.file(0).is_present(1));
+        assert_eq!(gone, vec![(0, Removed { pages: 1, ahead: 1 })]);
+    }
+}

@@ -1,0 +1,167 @@
+//! How well the model reproduces the kernel: its readahead decisions, matched one by one
+//! against the recorded ones, file by file in order.
+//!
+//! A recorded decision and a simulated one *match* when they have the same trigger (sync or
+//! async), page index and request size; a match is *exact* when the state before the decision
+//! and the windows decided are the same too (every field the trace has: the 6.18 tracepoints do
+//! not report the window start of the state before). Each recorded decision, in order, is
+//! paired with an unpaired simulated one of the same key near the last pair (within 32
+//! decisions either way), so threads that read one file at once and whose decisions the model
+//! replays in a slightly different order still pair up; what stays unpaired is missed
+//! (recorded, not simulated) or extra (simulated, not recorded).
+
+use serde::Serialize;
+
+use crate::model::{Decision, RaState};
+
+/// How far ahead alignment looks for the next common decision.
+const LOOKAHEAD: usize = 32;
+
+/// Decision agreement for one file (or the total).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Agreement {
+    /// Decisions the kernel made.
+    pub recorded: u64,
+    /// Decisions the model made.
+    pub simulated: u64,
+    /// Recorded decisions the model made too (same trigger, index, request).
+    pub matched: u64,
+    /// Of those, the ones with the same state before and the same windows.
+    pub exact: u64,
+}
+
+impl Agreement {
+    /// `exact / recorded` (1 when nothing was recorded and nothing simulated).
+    pub fn exact_rate(&self) -> f64 {
+        if self.recorded == 0 {
+            if self.simulated == 0 {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            self.exact as f64 / self.recorded as f64
+        }
+    }
+
+    /// Adds another file's agreement.
+    pub fn add(&mut self, o: &Agreement) {
+        self.recorded += o.recorded;
+        self.simulated += o.simulated;
+        self.matched += o.matched;
+        self.exact += o.exact;
+    }
+}
+
+fn same_key(a: &Decision, b: &Decision) -> bool {
+    a.trigger == b.trigger && a.index == b.index && a.req == b.req
+}
+
+fn same_state(rec: &RaState, sim: &RaState, with_start: bool) -> bool {
+    rec.size == sim.size
+        && rec.async_size == sim.async_size
+        && rec.ra_pages == sim.ra_pages
+        && rec.order == sim.order
+        && rec.prev_pos == sim.prev_pos
+        && (!with_start || rec.start == sim.start)
+}
+
+/// Whether a matched pair agrees in full.
+pub fn exact(rec: &Decision, sim: &Decision, with_start: bool) -> bool {
+    same_key(rec, sim) && same_state(&rec.before, &sim.before, with_start) && rec.windows == sim.windows
+}
+
+/// Aligns one file's recorded and simulated decisions; `first_difference` gets the first pair
+/// that matched but differed, or the first recorded decision the model missed.
+pub fn agree(
+    recorded: &[Decision],
+    simulated: &[Decision],
+    with_start: bool,
+    mut first_difference: Option<&mut Option<(Decision, Option<Decision>)>>,
+) -> Agreement {
+    let mut a = Agreement {
+        recorded: recorded.len() as u64,
+        simulated: simulated.len() as u64,
+        ..Agreement::default()
+    };
+    let mut note = |rec: &Decision, sim: Option<&Decision>| {
+        if let Some(slot) = first_difference.as_deref_mut() {
+            if slot.is_none() {
+                *slot = Some((rec.clone(), sim.cloned()));
+            }
+        }
+    };
+    // Each recorded decision takes an unused simulated one with the same key within LOOKAHEAD
+    // of where the last match was (an exact one first): threads reading one file at once can
+    // make their decisions in a slightly different order than the model replays them.
+    let mut used = vec![false; simulated.len()];
+    let mut last = 0usize;
+    for rec in recorded {
+        let lo = last.saturating_sub(LOOKAHEAD);
+        let hi = (last + LOOKAHEAD + 1).min(simulated.len());
+        let candidates = || (lo..hi).filter(|&j| !used[j] && same_key(rec, &simulated[j]));
+        let pick =
+            candidates().find(|&j| exact(rec, &simulated[j], with_start)).or_else(|| candidates().next());
+        match pick {
+            Some(j) => {
+                used[j] = true;
+                last = j;
+                a.matched += 1;
+                if exact(rec, &simulated[j], with_start) {
+                    a.exact += 1;
+                } else {
+                    note(rec, Some(&simulated[j]));
+                }
+            }
+            None => note(rec, None),
+        }
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Trigger, Window};
+
+    fn d(trigger: Trigger, index: u64, size: u64) -> Decision {
+        Decision {
+            trigger,
+            index,
+            req: 4,
+            before: RaState { size, ..RaState::default() },
+            windows: vec![Window { unbounded: false, index, size: 8, async_size: 4, order: 0 }],
+        }
+    }
+
+    #[test]
+    fn alignment_skips_what_one_side_lacks() {
+        let rec = vec![
+            d(Trigger::Sync, 0, 0),
+            d(Trigger::Async, 4, 8),
+            d(Trigger::Async, 8, 16),
+            d(Trigger::Sync, 90, 0),
+        ];
+        let sim = vec![
+            d(Trigger::Sync, 0, 0),
+            d(Trigger::Sync, 50, 0),
+            d(Trigger::Async, 4, 8),
+            d(Trigger::Async, 8, 99),
+        ];
+        let mut first = None;
+        let a = agree(&rec, &sim, false, Some(&mut first));
+        assert_eq!(a, Agreement { recorded: 4, simulated: 4, matched: 3, exact: 2 });
+        // The first difference is the async decision at 8, whose state differs.
+        let (r, s) = first.expect("a difference");
+        assert_eq!((r.index, s.map(|s| s.before.size)), (8, Some(99)));
+        assert!((a.exact_rate() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn decisions_of_two_streams_pair_up_when_their_order_differs() {
+        let rec = vec![d(Trigger::Async, 4, 8), d(Trigger::Async, 2052, 8), d(Trigger::Async, 12, 8)];
+        let sim = vec![d(Trigger::Async, 2052, 8), d(Trigger::Async, 4, 8), d(Trigger::Async, 12, 8)];
+        let a = agree(&rec, &sim, false, None);
+        assert_eq!(a, Agreement { recorded: 3, simulated: 3, matched: 3, exact: 3 });
+    }
+}

@@ -1,0 +1,527 @@
+//! `mysql-io simulate`: the model run at each asked `read_ahead_kb`, side by side with what the
+//! kernel did at the recorded setting, the model's error there, and a recommendation per file.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::accounting::Recorded;
+use crate::compare::{agree, Agreement};
+use crate::input::Input;
+use crate::model::{Counters, Decision, Variant};
+use crate::run::{op_file, run_group, FileRun, Mode, Outcome};
+
+/// What to simulate.
+#[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)] // holds a closure
+pub struct Options<'a> {
+    /// `read_ahead_kb` values to simulate.
+    pub ra_kb: &'a [u64],
+    /// Cache model.
+    pub mode: Mode,
+    /// Cache capacity in MiB for free mode (`None`: from the trace).
+    pub cache_mb: Option<u64>,
+    /// Model to use (`None`: the one for the trace's kernel).
+    pub variant: Option<Variant>,
+    /// Which files to report (by path); all are simulated.
+    pub select: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Keep both decision logs (the kernel's and the model's at the recorded setting) in the
+    /// report, per shown file.
+    pub log_decisions: bool,
+}
+
+/// The kernel's and the model's readahead decisions for one file, at the recorded setting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionLog {
+    /// Path.
+    pub file: String,
+    /// As recorded (the state before each decision is partly unknown: see `docs/simulate.md`).
+    pub kernel: Vec<Decision>,
+    /// As simulated.
+    pub model: Vec<Decision>,
+}
+
+/// Figures of one file (or all) at one setting, simulated or recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Figures {
+    /// Path, or "total".
+    pub file: String,
+    /// The setting (KiB); for recorded rows, the file's recorded setting (0 for a total mixing
+    /// settings).
+    pub ra_kb: u64,
+    /// Reads.
+    pub reads: u64,
+    /// Pages read from disk (inserted into the cache).
+    pub pages_read: u64,
+    /// Bytes read from disk.
+    pub bytes_read: u64,
+    /// Device requests: contiguous runs of one submission, split at `max_sectors_kb`.
+    pub read_ios: u64,
+    /// Pages reads asked for.
+    pub pages_requested: u64,
+    /// Of those, pages the read had to wait for (misses).
+    pub demand_inserts: u64,
+    /// `1 - demand_inserts / pages_requested`.
+    pub hit_ratio: f64,
+    /// Pages read beyond what the reading thread asked for.
+    pub pages_read_ahead: u64,
+    /// Read-ahead pages read later.
+    pub used: u64,
+    /// Read-ahead pages evicted unread or still unread at the end.
+    pub wasted: u64,
+    /// Sync readahead triggers.
+    pub sync_triggers: u64,
+    /// Async readahead triggers.
+    pub async_triggers: u64,
+}
+
+impl Figures {
+    fn finish(mut self) -> Self {
+        self.bytes_read = self.pages_read * 4096;
+        self.hit_ratio = if self.pages_requested == 0 {
+            0.0
+        } else {
+            (1.0 - self.demand_inserts as f64 / self.pages_requested as f64).clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    fn simulated(file: String, ra_kb: u64, c: &Counters, unused: u64) -> Self {
+        Figures {
+            file,
+            ra_kb,
+            reads: c.reads,
+            pages_read: c.pages_read,
+            read_ios: c.read_ios,
+            pages_requested: c.pages_requested,
+            demand_inserts: c.demand_inserts,
+            pages_read_ahead: c.pages_read_ahead,
+            used: c.used,
+            wasted: c.evicted_unused + unused,
+            sync_triggers: c.sync_triggers,
+            async_triggers: c.async_triggers,
+            ..Figures::default()
+        }
+        .finish()
+    }
+
+    fn recorded(file: String, ra_kb: u64, reads: u64, r: &Recorded) -> Self {
+        Figures {
+            file,
+            ra_kb,
+            reads,
+            pages_read: r.pages_read,
+            read_ios: r.read_ios,
+            pages_requested: r.pages_requested,
+            demand_inserts: r.demand_inserts,
+            pages_read_ahead: r.pages_read_ahead,
+            used: r.used,
+            wasted: r.wasted(),
+            sync_triggers: r.sync_triggers,
+            async_triggers: r.async_triggers,
+            ..Figures::default()
+        }
+        .finish()
+    }
+
+    fn add(&mut self, o: &Figures) {
+        self.reads += o.reads;
+        self.pages_read += o.pages_read;
+        self.read_ios += o.read_ios;
+        self.pages_requested += o.pages_requested;
+        self.demand_inserts += o.demand_inserts;
+        self.pages_read_ahead += o.pages_read_ahead;
+        self.used += o.used;
+        self.wasted += o.wasted;
+        self.sync_triggers += o.sync_triggers;
+        self.async_triggers += o.async_triggers;
+    }
+}
+
+/// One setting: per file and in total.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingReport {
+    /// The setting (KiB; for the recorded rows, 0 when files had different settings).
+    pub ra_kb: u64,
+    /// All selected files.
+    pub total: Figures,
+    /// Per file, in the report's file order.
+    pub files: Vec<Figures>,
+}
+
+/// The model against the kernel at the recorded setting, for one file or all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelError {
+    /// Path, or "total".
+    pub file: String,
+    /// `(model - kernel) / kernel` of pages read (0 when both are 0).
+    pub pages_read: f64,
+    /// The same for device requests.
+    pub read_ios: f64,
+    /// `model - kernel` of the hit ratio.
+    pub hit_ratio: f64,
+    /// Readahead decisions reproduced.
+    pub decisions: Agreement,
+    /// `decisions.exact / decisions.recorded`.
+    pub decisions_exact: f64,
+    /// The first recorded decision the model did not reproduce exactly, with the model's
+    /// decision for the same trigger when it made one.
+    pub first_difference: Option<(Decision, Option<Decision>)>,
+}
+
+/// What to do about one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// Path.
+    pub file: String,
+    /// The recorded setting (KiB).
+    pub current_ra_kb: u64,
+    /// The best setting simulated (KiB); `None` when readahead does not apply.
+    pub suggested_ra_kb: Option<u64>,
+    /// In plain words, with the figures behind it.
+    pub advice: String,
+    /// What limits the advice.
+    pub caveats: Vec<String>,
+}
+
+/// The result of `mysql-io simulate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimReport {
+    /// Cache model.
+    pub mode: Mode,
+    /// Readahead model.
+    pub variant: Variant,
+    /// Cache capacity in pages (free mode; `None`: unbounded).
+    pub capacity_pages: Option<u64>,
+    /// What the kernel did, as recorded.
+    pub recorded: SettingReport,
+    /// The model at the recorded setting.
+    pub model_at_recorded: SettingReport,
+    /// The model's error at the recorded setting, per file then in total.
+    pub model_error: Vec<ModelError>,
+    /// The model at each asked setting.
+    pub settings: Vec<SettingReport>,
+    /// Per file.
+    pub recommendations: Vec<Recommendation>,
+    /// Reads simulated, over all settings.
+    pub reads_simulated: u64,
+    /// Seconds the simulation took (all settings, all cores).
+    pub seconds: f64,
+    /// What limits the answer.
+    pub warnings: Vec<String>,
+    /// Decision logs, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decision_logs: Vec<DecisionLog>,
+}
+
+fn rel(model: u64, kernel: u64) -> f64 {
+    if kernel == 0 {
+        if model == 0 {
+            0.0
+        } else {
+            1.0
+        }
+    } else {
+        (model as f64 - kernel as f64) / kernel as f64
+    }
+}
+
+/// Runs every asked setting (and the recorded one) over `input`.
+pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
+    let started = Instant::now();
+    let mut input_v = input.clone();
+    if let Some(v) = o.variant {
+        input_v.variant = v;
+    }
+    let input = &input_v;
+    let capacity = match (o.mode, o.cache_mb) {
+        (Mode::Oracle, _) => None,
+        (Mode::Free, Some(mb)) => Some(mb * 256),
+        (Mode::Free, None) => (input.evictions > 0).then_some(input.peak_resident.max(1)),
+    };
+
+    // Operations per file: files are independent unless a bounded cache ties them together.
+    let nfiles = input.files.len();
+    let mut by_file: Vec<Vec<u32>> = vec![Vec::new(); nfiles];
+    for (i, op) in input.ops.iter().enumerate() {
+        by_file[op_file(input, op) as usize].push(i as u32);
+    }
+    let groups: Vec<(Vec<u32>, Vec<u32>)> = if capacity.is_none() {
+        (0..nfiles as u32)
+            .filter(|&f| !by_file[f as usize].is_empty())
+            .map(|f| (vec![f], by_file[f as usize].clone()))
+            .collect()
+    } else {
+        vec![((0..nfiles as u32).collect(), (0..input.ops.len() as u32).collect())]
+    };
+    // Settings: the recorded one first (with the decision log), then the asked ones.
+    let settings: Vec<Option<u64>> = std::iter::once(None).chain(o.ra_kb.iter().map(|&k| Some(k))).collect();
+    let tasks: Vec<(usize, usize)> =
+        (0..settings.len()).flat_map(|s| (0..groups.len()).map(move |g| (s, g))).collect();
+    let results: Vec<(usize, usize, Vec<FileRun>)> = tasks
+        .par_iter()
+        .map(|&(s, g)| {
+            let (files, ops) = &groups[g];
+            (s, g, run_group(input, files, ops, settings[s], o.mode, capacity, s == 0))
+        })
+        .collect();
+    let mut outcomes: Vec<Outcome> = settings
+        .iter()
+        .map(|&ra_kb| Outcome {
+            ra_kb,
+            counters: vec![Counters::default(); nfiles],
+            unused_at_end: vec![0; nfiles],
+            decisions: ra_kb.is_none().then(|| vec![Vec::new(); nfiles]),
+        })
+        .collect();
+    for (s, g, per_file) in results {
+        for (&f, run) in groups[g].0.iter().zip(per_file) {
+            let out = &mut outcomes[s];
+            out.counters[f as usize] = run.counters;
+            out.unused_at_end[f as usize] = run.unused_at_end;
+            if let (Some(all), Some(d)) = (&mut out.decisions, run.decisions) {
+                all[f as usize] = d;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let reads_simulated: u64 = outcomes.iter().flat_map(|o| o.counters.iter()).map(|c| c.reads).sum();
+
+    // Files to show: selected, read through the page cache; most pages read first.
+    let mut shown: Vec<usize> = (0..nfiles)
+        .filter(|&f| (o.select)(&input.files[f].path) && outcomes[0].counters[f].reads > 0)
+        .collect();
+    shown.sort_by(|&a, &b| {
+        input.kernel[b]
+            .pages_read
+            .cmp(&input.kernel[a].pages_read)
+            .then(input.files[a].path.cmp(&input.files[b].path))
+    });
+    let path = |f: usize| input.files[f].path.clone();
+
+    let setting_report = |out: &Outcome| -> SettingReport {
+        let files: Vec<Figures> = shown
+            .iter()
+            .map(|&f| {
+                let kb = out.ra_kb.unwrap_or(input.files[f].recorded_ra_kb);
+                Figures::simulated(path(f), kb, &out.counters[f], out.unused_at_end[f])
+            })
+            .collect();
+        let ra_kb = out.ra_kb.unwrap_or_else(|| common_setting(input, &shown));
+        let mut total = Figures { file: "total".into(), ra_kb, ..Figures::default() };
+        for f in &files {
+            total.add(f);
+        }
+        SettingReport { ra_kb, total: total.finish(), files }
+    };
+    let recorded = {
+        let files: Vec<Figures> = shown
+            .iter()
+            .map(|&f| {
+                Figures::recorded(
+                    path(f),
+                    input.files[f].recorded_ra_kb,
+                    outcomes[0].counters[f].reads,
+                    &input.kernel[f],
+                )
+            })
+            .collect();
+        let mut total =
+            Figures { file: "total".into(), ra_kb: common_setting(input, &shown), ..Figures::default() };
+        for f in &files {
+            total.add(f);
+        }
+        SettingReport { ra_kb: total.ra_kb, total: total.finish(), files }
+    };
+    let model_at_recorded = setting_report(&outcomes[0]);
+
+    // The model against the kernel.
+    let empty = Vec::new();
+    let sim_decisions = outcomes[0].decisions.as_ref();
+    let mut total_agreement = Agreement::default();
+    let mut model_error: Vec<ModelError> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| {
+            let sim = sim_decisions.map_or(&empty, |d| &d[f]);
+            let mut first = None;
+            let a = agree(&input.recorded[f], sim, input.recorded_start, Some(&mut first));
+            total_agreement.add(&a);
+            let (m, k) = (&model_at_recorded.files[i], &recorded.files[i]);
+            ModelError {
+                file: path(f),
+                pages_read: rel(m.pages_read, k.pages_read),
+                read_ios: rel(m.read_ios, k.read_ios),
+                hit_ratio: m.hit_ratio - k.hit_ratio,
+                decisions: a,
+                decisions_exact: a.exact_rate(),
+                first_difference: first,
+            }
+        })
+        .collect();
+    let (m, k) = (&model_at_recorded.total, &recorded.total);
+    model_error.push(ModelError {
+        file: "total".into(),
+        pages_read: rel(m.pages_read, k.pages_read),
+        read_ios: rel(m.read_ios, k.read_ios),
+        hit_ratio: m.hit_ratio - k.hit_ratio,
+        decisions: total_agreement,
+        decisions_exact: total_agreement.exact_rate(),
+        first_difference: None,
+    });
+
+    let settings_reports: Vec<SettingReport> = outcomes[1..].iter().map(setting_report).collect();
+    let recommendations = shown
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| recommend(input, f, &settings_reports, i, &model_error[i]))
+        .collect();
+
+    let mut warnings: Vec<String> = input.damaged.clone();
+    if input.direct_reads > 0 {
+        warnings.push(format!(
+            "{} reads used O_DIRECT: they bypass the page cache and are not simulated",
+            input.direct_reads
+        ));
+    }
+    if input.recorded.iter().all(Vec::is_empty)
+        && input.ops.iter().any(|op| matches!(op, crate::input::Op::Read { .. }))
+    {
+        warnings.push(
+            "the trace has no readahead decisions (not captured on the recorded kernel): the model cannot be checked against them"
+                .into(),
+        );
+    }
+    if o.mode == Mode::Free && capacity.is_some() && o.cache_mb.is_none() {
+        warnings.push(format!(
+            "the kernel evicted pages of the traced files while recording: the simulated cache holds {} MiB, the most they held at once (--cache-mb changes it)",
+            capacity.unwrap_or(0) / 256
+        ));
+    }
+    let decision_logs = if o.log_decisions {
+        shown
+            .iter()
+            .map(|&f| DecisionLog {
+                file: path(f),
+                kernel: input.recorded[f].clone(),
+                model: sim_decisions.map_or_else(Vec::new, |d| d[f].clone()),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    SimReport {
+        mode: o.mode,
+        variant: input.variant,
+        capacity_pages: capacity,
+        recorded,
+        model_at_recorded,
+        model_error,
+        settings: settings_reports,
+        recommendations,
+        reads_simulated,
+        seconds,
+        warnings,
+        decision_logs,
+    }
+}
+
+/// The files' common recorded setting, or 0 when they differ.
+fn common_setting(input: &Input, files: &[usize]) -> u64 {
+    let mut kb = files.iter().map(|&f| input.files[f].recorded_ra_kb);
+    let first = kb.next().unwrap_or(0);
+    if kb.all(|k| k == first) {
+        first
+    } else {
+        0
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:+.0}%", x * 100.0)
+}
+
+/// The advice for one file (`i`: its row in the setting reports).
+fn recommend(
+    input: &Input,
+    f: usize,
+    settings: &[SettingReport],
+    i: usize,
+    err: &ModelError,
+) -> Recommendation {
+    let file = &input.files[f];
+    let current = file.recorded_ra_kb;
+    let mut caveats = vec![
+        "read_ahead_kb is a device setting: it changes readahead for every file on the device".to_string(),
+        "a file keeps the setting it was opened with: reopen it (restart the server) after a change"
+            .to_string(),
+    ];
+    if err.pages_read.abs() > 0.05 || err.read_ios.abs() > 0.05 {
+        caveats.push(format!(
+            "at the recorded setting the model is off by {} in pages read and {} in read requests: treat the figures as indicative",
+            pct(err.pages_read),
+            pct(err.read_ios)
+        ));
+    }
+    if file.direct_reads > 0 {
+        caveats.push(format!("{} reads of it used O_DIRECT and bypass readahead", file.direct_reads));
+    }
+    let rows: Vec<&Figures> = settings.iter().map(|s| &s.files[i]).collect();
+    if rows.is_empty() {
+        return Recommendation {
+            file: file.path.clone(),
+            current_ra_kb: current,
+            suggested_ra_kb: None,
+            advice: "no setting was simulated".into(),
+            caveats,
+        };
+    }
+    // Fewest reads waiting for the disk first, then fewest device requests, then fewest pages
+    // read; near-ties (2%) go to the smaller setting.
+    let near = |a: u64, b: u64| a as f64 <= b as f64 * 1.02 + 1.0;
+    let min_wait = rows.iter().map(|r| r.demand_inserts).min().unwrap_or(0);
+    let pool: Vec<&&Figures> = rows.iter().filter(|r| near(r.demand_inserts, min_wait)).collect();
+    let min_ios = pool.iter().map(|r| r.read_ios).min().unwrap_or(0);
+    let pool: Vec<&&Figures> = pool.into_iter().filter(|r| near(r.read_ios, min_ios)).collect();
+    let min_pages = pool.iter().map(|r| r.pages_read).min().unwrap_or(0);
+    let best = pool
+        .into_iter()
+        .filter(|r| near(r.pages_read, min_pages))
+        .min_by_key(|r| r.ra_kb)
+        .copied()
+        .cloned()
+        .unwrap_or_default();
+    let now = rows.iter().find(|r| r.ra_kb == current).copied().cloned();
+    let advice = match &now {
+        Some(n) if best.ra_kb == current || (near(n.demand_inserts, best.demand_inserts) && near(n.read_ios, best.read_ios) && near(n.pages_read, best.pages_read)) => format!(
+            "keep {current} KiB: no simulated setting reads less or waits less ({} pages from disk in {} requests, hit ratio {:.1}%)",
+            n.pages_read,
+            n.read_ios,
+            n.hit_ratio * 100.0
+        ),
+        Some(n) => format!(
+            "{} KiB instead of {current}: pages read {}, read requests {}, reads waiting for the disk {} (hit ratio {:.1}% -> {:.1}%)",
+            best.ra_kb,
+            pct(rel(best.pages_read, n.pages_read)),
+            pct(rel(best.read_ios, n.read_ios)),
+            pct(rel(best.demand_inserts, n.demand_inserts)),
+            n.hit_ratio * 100.0,
+            best.hit_ratio * 100.0
+        ),
+        None => format!(
+            "{} KiB reads least of the simulated settings ({} pages from disk in {} requests, hit ratio {:.1}%); simulate {current} too to compare with the recorded setting",
+            best.ra_kb,
+            best.pages_read,
+            best.read_ios,
+            best.hit_ratio * 100.0
+        ),
+    };
+    Recommendation {
+        file: file.path.clone(),
+        current_ra_kb: current,
+        suggested_ra_kb: Some(best.ra_kb),
+        advice,
+        caveats,
+    }
+}

@@ -1,0 +1,141 @@
+//! Running the model over a trace's operations at one `read_ahead_kb` setting.
+
+use mysql_io_format::FadviseAdvice;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::input::{Input, Op};
+use crate::model::{Counters, Decision, Engine, RaState, Stream};
+
+/// Where the simulated page cache gets its contents from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The recorded inserts and deletions are replayed as they happened, besides the model's own
+    /// inserts: cache residency is the kernel's, which isolates the readahead algorithm.
+    Oracle,
+    /// The model keeps its own cache: the inserts its decisions make, evicted by a CLOCK when
+    /// the capacity is reached.
+    Free,
+}
+
+/// One simulated setting's results, per file (indices of [`Input::files`]).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// `read_ahead_kb` simulated (`None`: each file's recorded setting).
+    pub ra_kb: Option<u64>,
+    /// Counters per file.
+    pub counters: Vec<Counters>,
+    /// Read-ahead pages never read by the end, per file.
+    pub unused_at_end: Vec<u64>,
+    /// The model's decisions per file, when asked for.
+    pub decisions: Option<Vec<Vec<Decision>>>,
+}
+
+/// One file's results from [`run_group`].
+#[derive(Debug, Clone)]
+pub(crate) struct FileRun {
+    pub counters: Counters,
+    /// Read-ahead pages never read by the end.
+    pub unused_at_end: u64,
+    /// The model's decisions, when asked for.
+    pub decisions: Option<Vec<Decision>>,
+}
+
+/// Runs the model for `files` over their operations (`ops`: indices into `input.ops`, in time
+/// order). Returns per-file results in the order of `files`.
+pub(crate) fn run_group(
+    input: &Input,
+    files: &[u32],
+    ops: &[u32],
+    ra_kb: Option<u64>,
+    mode: Mode,
+    capacity: Option<u64>,
+    log: bool,
+) -> Vec<FileRun> {
+    let mut local: FxHashMap<u32, u32> = FxHashMap::default();
+    for (i, &f) in files.iter().enumerate() {
+        local.insert(f, i as u32);
+    }
+    let geos =
+        files.iter().map(|&f| (input.files[f as usize].geometry, input.files[f as usize].size)).collect();
+    let mut e = Engine::new(input.variant, geos, capacity, log);
+    for (l, &f) in files.iter().enumerate() {
+        for &p in &input.cached_at_start[f as usize] {
+            e.external(l as u32, p, 1);
+        }
+    }
+    let bdi_pages = |file: u32| ra_kb.unwrap_or(input.files[file as usize].recorded_ra_kb) / 4;
+    let fresh = |stream: u32| {
+        let file = input.streams[stream as usize].file;
+        Stream { file: local[&file], ra: RaState::opened(bdi_pages(file)), random: false }
+    };
+    let mut streams: FxHashMap<u32, Stream> = FxHashMap::default();
+    for &i in ops {
+        match input.ops[i as usize] {
+            Op::Read { stream, pos, count, copied } => {
+                let s = streams.entry(stream).or_insert_with(|| fresh(stream));
+                e.read(s, pos, count, copied);
+            }
+            Op::Open { stream } => {
+                streams.insert(stream, fresh(stream));
+            }
+            Op::Fadvise { stream, advice, offset, len } => {
+                let file = input.streams[stream as usize].file;
+                let s = streams.entry(stream).or_insert_with(|| fresh(stream));
+                match advice {
+                    FadviseAdvice::Normal => {
+                        s.ra.ra_pages = bdi_pages(file);
+                        s.random = false;
+                    }
+                    FadviseAdvice::Random => s.random = true,
+                    FadviseAdvice::Sequential => {
+                        s.ra.ra_pages = 2 * bdi_pages(file);
+                        s.random = false;
+                    }
+                    FadviseAdvice::WillNeed => {
+                        let s = *s;
+                        e.willneed(&s, offset, len);
+                    }
+                    FadviseAdvice::DontNeed if mode == Mode::Free => {
+                        let last = if len == 0 { u64::MAX >> 12 } else { (offset + len - 1) >> 12 };
+                        e.remove(local[&file], offset.div_ceil(4096), last);
+                    }
+                    _ => {}
+                }
+            }
+            Op::Add { file, index, pages } if mode == Mode::Oracle => {
+                if let Some(&l) = local.get(&file) {
+                    e.external(l, index, pages);
+                }
+            }
+            Op::Delete { file, index, pages } if mode == Mode::Oracle => {
+                if let Some(&l) = local.get(&file) {
+                    e.remove(l, index, index + pages - 1);
+                }
+            }
+            Op::Add { .. } | Op::Delete { .. } => {}
+        }
+    }
+    let unused = e.unused();
+    let mut decisions = e.log.take();
+    e.counters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| FileRun {
+            counters: *c,
+            unused_at_end: unused[i],
+            decisions: decisions.as_mut().map(|d| std::mem::take(&mut d[i])),
+        })
+        .collect()
+}
+
+/// The file each operation belongs to.
+pub(crate) fn op_file(input: &Input, op: &Op) -> u32 {
+    match *op {
+        Op::Read { stream, .. } | Op::Open { stream } | Op::Fadvise { stream, .. } => {
+            input.streams[stream as usize].file
+        }
+        Op::Add { file, .. } | Op::Delete { file, .. } => file,
+    }
+}
