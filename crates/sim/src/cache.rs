@@ -30,6 +30,63 @@ struct Block {
     referenced: u64,
 }
 
+/// Blocks per leaf of [`Blocks`]: 4096 pages, 16 MiB of file.
+const LEAF: u64 = 64;
+/// Leaves kept in the table (files up to 16 TiB); blocks further out go to a hash map.
+const MAX_LEAVES: u64 = 1 << 20;
+
+/// One file's blocks: a table of 64-block leaves allocated as pages arrive (a lookup is two
+/// indexings, no hashing), with a hash map for page indices beyond 16 TiB.
+#[derive(Debug, Default, Clone)]
+struct Blocks {
+    leaves: Vec<Option<Box<[Block; LEAF as usize]>>>,
+    far: FxHashMap<u64, Block>,
+}
+
+impl Blocks {
+    #[inline]
+    fn get(&self, b: u64) -> Block {
+        let l = b / LEAF;
+        if l >= MAX_LEAVES {
+            return self.far.get(&b).copied().unwrap_or_default();
+        }
+        match self.leaves.get(l as usize) {
+            Some(Some(leaf)) => leaf[(b % LEAF) as usize],
+            _ => Block::default(),
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, b: u64) -> Option<&mut Block> {
+        let l = b / LEAF;
+        if l >= MAX_LEAVES {
+            return self.far.get_mut(&b);
+        }
+        match self.leaves.get_mut(l as usize) {
+            Some(Some(leaf)) => Some(&mut leaf[(b % LEAF) as usize]),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn entry(&mut self, b: u64) -> &mut Block {
+        let l = b / LEAF;
+        if l >= MAX_LEAVES {
+            return self.far.entry(b).or_default();
+        }
+        let l = l as usize;
+        if self.leaves.len() <= l {
+            self.leaves.resize_with(l + 1, || None);
+        }
+        &mut self.leaves[l].get_or_insert_with(|| Box::new([Block::default(); LEAF as usize]))
+            [(b % LEAF) as usize]
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Block> {
+        self.leaves.iter().flatten().flat_map(|l| l.iter()).chain(self.far.values())
+    }
+}
+
 /// Splits `first..=last` into per-block pieces: (block, lo bit, hi bit).
 pub(crate) fn pieces(first: u64, last: u64) -> impl Iterator<Item = (u64, u64, u64)> {
     (first / BLOCK..=last / BLOCK).map(move |b| {
@@ -61,12 +118,12 @@ pub(crate) struct Removed {
 /// One file's cached pages.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct FileCache {
-    blocks: FxHashMap<u64, Block>,
+    blocks: Blocks,
 }
 
 impl FileCache {
     fn block(&self, b: u64) -> Block {
-        self.blocks.get(&b).copied().unwrap_or_default()
+        self.blocks.get(b)
     }
 
     pub(crate) fn is_present(&self, page: u64) -> bool {
@@ -123,7 +180,7 @@ impl FileCache {
         let last = index + pages - 1;
         for (b, lo, hi) in pieces(index, last) {
             let m = bits(lo, hi);
-            let blk = self.blocks.entry(b).or_default();
+            let blk = self.blocks.entry(b);
             blk.present |= m;
             blk.head &= !m;
             blk.marker &= !m;
@@ -134,7 +191,7 @@ impl FileCache {
                 blk.ahead &= !m;
             }
         }
-        let blk = self.blocks.entry(index / BLOCK).or_default();
+        let blk = self.blocks.entry(index / BLOCK);
         blk.head |= 1 << (index % BLOCK);
         if marker {
             blk.marker |= 1 << (index % BLOCK);
@@ -142,7 +199,7 @@ impl FileCache {
         // A folio ends where the next one starts.
         let next = last + 1;
         if self.is_present(next) {
-            self.blocks.entry(next / BLOCK).or_default().head |= 1 << (next % BLOCK);
+            self.blocks.entry(next / BLOCK).head |= 1 << (next % BLOCK);
         }
     }
 
@@ -151,7 +208,7 @@ impl FileCache {
         let mut out = Removed::default();
         for (b, lo, hi) in pieces(first, last) {
             let m = bits(lo, hi);
-            if let Some(blk) = self.blocks.get_mut(&b) {
+            if let Some(blk) = self.blocks.get_mut(b) {
                 out.pages += u64::from((blk.present & m).count_ones());
                 out.ahead += u64::from((blk.ahead & blk.present & m).count_ones());
                 blk.present &= !m;
@@ -159,15 +216,12 @@ impl FileCache {
                 blk.marker &= !m;
                 blk.ahead &= !m;
                 blk.referenced &= !m;
-                if blk.present == 0 {
-                    self.blocks.remove(&b);
-                }
             }
         }
         // What is left of a folio cut in two starts a folio of its own.
         let next = last.wrapping_add(1);
         if next != 0 && self.is_present(next) {
-            self.blocks.entry(next / BLOCK).or_default().head |= 1 << (next % BLOCK);
+            self.blocks.entry(next / BLOCK).head |= 1 << (next % BLOCK);
         }
         out
     }
@@ -175,7 +229,7 @@ impl FileCache {
     /// Marks pages `first..=last` as read ahead (not asked for by the read that brought them).
     pub(crate) fn set_ahead(&mut self, first: u64, last: u64) {
         for (b, lo, hi) in pieces(first, last) {
-            if let Some(blk) = self.blocks.get_mut(&b) {
+            if let Some(blk) = self.blocks.get_mut(b) {
                 blk.ahead |= bits(lo, hi) & blk.present;
             }
         }
@@ -188,7 +242,7 @@ impl FileCache {
 
     /// Clears the readahead mark of the folio starting at `head`.
     pub(crate) fn clear_marker(&mut self, head: u64) {
-        if let Some(blk) = self.blocks.get_mut(&(head / BLOCK)) {
+        if let Some(blk) = self.blocks.get_mut(head / BLOCK) {
             blk.marker &= !(1 << (head % BLOCK));
         }
     }
@@ -198,7 +252,7 @@ impl FileCache {
     pub(crate) fn access(&mut self, first: u64, last: u64) -> u64 {
         let mut used = 0;
         for (b, lo, hi) in pieces(first, last) {
-            if let Some(blk) = self.blocks.get_mut(&b) {
+            if let Some(blk) = self.blocks.get_mut(b) {
                 let m = bits(lo, hi) & blk.present;
                 used += u64::from((blk.ahead & m).count_ones());
                 blk.ahead &= !m;
@@ -305,7 +359,7 @@ impl FileCache {
     fn take_referenced(&mut self, f: Folio) -> bool {
         let mut any = false;
         for (b, lo, hi) in pieces(f.index, f.index + f.pages - 1) {
-            if let Some(blk) = self.blocks.get_mut(&b) {
+            if let Some(blk) = self.blocks.get_mut(b) {
                 any |= blk.referenced & bits(lo, hi) != 0;
                 blk.referenced &= !bits(lo, hi);
             }

@@ -161,8 +161,9 @@ struct Builder {
     seen: Vec<Seen>,
     cached_at_start: Vec<Vec<u64>>,
     recorded: Vec<Vec<Decision>>,
-    /// Per tid: the file of its last trigger (windows attach to it).
-    last_trigger: FxHashMap<u32, u32>,
+    /// Per tid: the file of its last trigger and that decision's place in `recorded` (windows
+    /// attach to it).
+    last_trigger: FxHashMap<u32, (u32, usize)>,
     first_ra_pages: Vec<Option<u64>>,
     fadvised: Vec<bool>,
     resident: i64,
@@ -336,6 +337,7 @@ impl Builder {
                 if self.first_ra_pages[f as usize].is_none() && !self.fadvised[f as usize] {
                     self.first_ra_pages[f as usize] = Some(u64::from(s.ra_pages));
                 }
+                self.last_trigger.insert(tid, (f, self.recorded[f as usize].len()));
                 self.recorded[f as usize].push(Decision {
                     trigger: if t.trigger == RaTrigger::Async { Trigger::Async } else { Trigger::Sync },
                     index: t.index,
@@ -350,12 +352,12 @@ impl Builder {
                     },
                     windows: Vec::new(),
                 });
-                self.last_trigger.insert(tid, f);
             }
             EventBody::ReadaheadWindow(w) => {
                 let f = self.file(w.dev, w.ino);
-                if self.last_trigger.get(&tid) == Some(&f) {
-                    if let Some(d) = self.recorded[f as usize].last_mut() {
+                // The window belongs to this thread's last trigger (threads decide at once).
+                if let Some(&(tf, i)) = self.last_trigger.get(&tid).filter(|(tf, _)| *tf == f) {
+                    if let Some(d) = self.recorded[tf as usize].get_mut(i) {
                         d.windows.push(Window {
                             unbounded: w.decision == RaDecision::Unbounded,
                             index: w.index,

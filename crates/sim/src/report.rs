@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::accounting::Recorded;
 use crate::compare::{agree, Agreement};
-use crate::input::Input;
+use crate::input::{Input, Op};
 use crate::model::{Counters, Decision, Variant};
-use crate::run::{op_file, run_group, FileRun, Mode, Outcome};
+use crate::run::{op_file, run_group, FileRun, Mode, Outcome, RunSpec};
 
 /// What to simulate.
 #[derive(Clone, Copy)]
@@ -230,11 +230,7 @@ fn rel(model: u64, kernel: u64) -> f64 {
 /// Runs every asked setting (and the recorded one) over `input`.
 pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     let started = Instant::now();
-    let mut input_v = input.clone();
-    if let Some(v) = o.variant {
-        input_v.variant = v;
-    }
-    let input = &input_v;
+    let variant = o.variant.unwrap_or(input.variant);
     let capacity = match (o.mode, o.cache_mb) {
         (Mode::Oracle, _) => None,
         (Mode::Free, Some(mb)) => Some(mb * 256),
@@ -244,8 +240,12 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     // Operations per file: files are independent unless a bounded cache ties them together.
     let nfiles = input.files.len();
     let mut by_file: Vec<Vec<u32>> = vec![Vec::new(); nfiles];
+    // Free mode ignores the recorded inserts and deletions: leave them out of the lists.
+    let wanted = |op: &Op| o.mode == Mode::Oracle || !matches!(op, Op::Add { .. } | Op::Delete { .. });
     for (i, op) in input.ops.iter().enumerate() {
-        by_file[op_file(input, op) as usize].push(i as u32);
+        if wanted(op) {
+            by_file[op_file(input, op) as usize].push(i as u32);
+        }
     }
     let groups: Vec<(Vec<u32>, Vec<u32>)> = if capacity.is_none() {
         (0..nfiles as u32)
@@ -253,7 +253,8 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
             .map(|f| (vec![f], by_file[f as usize].clone()))
             .collect()
     } else {
-        vec![((0..nfiles as u32).collect(), (0..input.ops.len() as u32).collect())]
+        let all = (0..input.ops.len() as u32).filter(|&i| wanted(&input.ops[i as usize])).collect();
+        vec![((0..nfiles as u32).collect(), all)]
     };
     // Settings: the recorded one first (with the decision log), then the asked ones.
     let settings: Vec<Option<u64>> = std::iter::once(None).chain(o.ra_kb.iter().map(|&k| Some(k))).collect();
@@ -263,7 +264,16 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
         .par_iter()
         .map(|&(s, g)| {
             let (files, ops) = &groups[g];
-            (s, g, run_group(input, files, ops, settings[s], o.mode, capacity, s == 0))
+            (
+                s,
+                g,
+                run_group(
+                    input,
+                    files,
+                    ops,
+                    RunSpec { ra_kb: settings[s], mode: o.mode, variant, capacity, log: s == 0 },
+                ),
+            )
         })
         .collect();
     let mut outcomes: Vec<Outcome> = settings
@@ -385,9 +395,7 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
             input.direct_reads
         ));
     }
-    if input.recorded.iter().all(Vec::is_empty)
-        && input.ops.iter().any(|op| matches!(op, crate::input::Op::Read { .. }))
-    {
+    if input.recorded.iter().all(Vec::is_empty) && input.ops.iter().any(|op| matches!(op, Op::Read { .. })) {
         warnings.push(
             "the trace has no readahead decisions (not captured on the recorded kernel): the model cannot be checked against them"
                 .into(),
@@ -413,7 +421,7 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     };
     SimReport {
         mode: o.mode,
-        variant: input.variant,
+        variant,
         capacity_pages: capacity,
         recorded,
         model_at_recorded,

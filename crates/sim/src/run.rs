@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::input::{Input, Op};
-use crate::model::{Counters, Decision, Engine, RaState, Stream};
+use crate::model::{Counters, Decision, Engine, RaState, Stream, Variant};
 
 /// Where the simulated page cache gets its contents from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,24 +42,30 @@ pub(crate) struct FileRun {
     pub decisions: Option<Vec<Decision>>,
 }
 
+/// How one run goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunSpec {
+    /// `read_ahead_kb` (`None`: each file's recorded setting).
+    pub ra_kb: Option<u64>,
+    pub mode: Mode,
+    pub variant: Variant,
+    /// Cache capacity in pages (`None`: unbounded).
+    pub capacity: Option<u64>,
+    /// Keep the model's decisions.
+    pub log: bool,
+}
+
 /// Runs the model for `files` over their operations (`ops`: indices into `input.ops`, in time
 /// order). Returns per-file results in the order of `files`.
-pub(crate) fn run_group(
-    input: &Input,
-    files: &[u32],
-    ops: &[u32],
-    ra_kb: Option<u64>,
-    mode: Mode,
-    capacity: Option<u64>,
-    log: bool,
-) -> Vec<FileRun> {
+pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec) -> Vec<FileRun> {
+    let RunSpec { ra_kb, mode, variant, capacity, log } = spec;
     let mut local: FxHashMap<u32, u32> = FxHashMap::default();
     for (i, &f) in files.iter().enumerate() {
         local.insert(f, i as u32);
     }
     let geos =
         files.iter().map(|&f| (input.files[f as usize].geometry, input.files[f as usize].size)).collect();
-    let mut e = Engine::new(input.variant, geos, capacity, log);
+    let mut e = Engine::new(variant, geos, capacity, log);
     for (l, &f) in files.iter().enumerate() {
         for &p in &input.cached_at_start[f as usize] {
             e.external(l as u32, p, 1);

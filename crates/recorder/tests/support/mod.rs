@@ -130,12 +130,17 @@ impl LoopFs {
         fs.mounted = true;
 
         // Set after mounting: reconfiguring the loop device resets it, mounting does not.
-        let ra_path = format!("/sys/block/{name}/queue/read_ahead_kb");
-        fs::write(&ra_path, format!("{read_ahead_kb}\n"))
-            .unwrap_or_else(|e| panic!("write {read_ahead_kb} to {ra_path}: {e}"));
+        fs.set_read_ahead_kb(read_ahead_kb);
 
         fs.dev = read_dev(name);
         fs
+    }
+
+    /// Sets the loop device's read_ahead_kb (files opened from then on use it).
+    pub(crate) fn set_read_ahead_kb(&self, read_ahead_kb: u32) {
+        let ra_path = format!("/sys/block/{}/queue/read_ahead_kb", self.loop_name());
+        fs::write(&ra_path, format!("{read_ahead_kb}\n"))
+            .unwrap_or_else(|e| panic!("write {read_ahead_kb} to {ra_path}: {e}"));
     }
 
     pub(crate) fn mount_dir(&self) -> &Path {
