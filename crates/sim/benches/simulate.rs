@@ -54,7 +54,7 @@ fn main() {
         input.files.len(),
         events as f64 / extract_s / 1e6
     );
-    println!("  run                                   settings  threads   accesses   seconds   M accesses/s   M accesses/s/core");
+    println!("  run                                           settings  threads   accesses   seconds   M accesses/s   M accesses/s/core");
     let select = |_: &str| true;
     let run = |name: &str, ra: &[u64], mode: Mode, cache_mb: Option<u64>, threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
@@ -65,7 +65,7 @@ fn main() {
         let s = t.elapsed().as_secs_f64();
         let rate = r.reads_simulated as f64 / s / 1e6;
         println!(
-            "  {name:37} {:8}  {threads:7}  {:9}  {s:8.2}  {rate:13.1}  {:18.1}",
+            "  {name:45} {:8}  {threads:7}  {:9}  {s:8.2}  {rate:13.1}  {:18.1}",
             ra.len() + 1,
             r.reads_simulated,
             rate / threads as f64

@@ -382,13 +382,25 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     });
 
     let settings_reports: Vec<SettingReport> = outcomes[1..].iter().map(setting_report).collect();
-    let recommendations = shown
-        .iter()
-        .enumerate()
-        .map(|(i, &f)| recommend(input, f, &settings_reports, i, &model_error[i]))
-        .collect();
+    // Oracle mode replays the pages the kernel read at the recorded setting: at other settings
+    // they are there whether or not the model would read them, so those rows are no prediction.
+    let recommendations = if o.mode == Mode::Free {
+        shown
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| recommend(input, f, &settings_reports, i, &model_error[i]))
+            .collect()
+    } else {
+        Vec::new()
+    };
 
     let mut warnings: Vec<String> = input.damaged.clone();
+    if o.mode == Mode::Oracle && !o.ra_kb.is_empty() {
+        warnings.push(
+            "oracle mode replays the kernel's own page-cache inserts, made at the recorded setting: rows at other settings are no prediction and no recommendation is made (use --mode free)"
+                .into(),
+        );
+    }
     if input.direct_reads > 0 {
         warnings.push(format!(
             "{} reads used O_DIRECT: they bypass the page cache and are not simulated",
