@@ -719,3 +719,117 @@ impl Engine {
         self.cache.files.iter().map(|c| c.ahead_pages()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One 16 MiB file on a device taking 1280 KiB requests.
+    fn engine(variant: Variant, large_folios: bool) -> Engine {
+        let geo = Geometry { io_pages: 320, large_folios, max_order: 9 };
+        Engine::new(variant, vec![(geo, 16 << 20)], None, true)
+    }
+
+    fn stream(ra_pages: u64) -> Stream {
+        Stream { file: 0, ra: RaState::opened(ra_pages), random: false }
+    }
+
+    /// (trigger, index, windows as (index, size, async size, order)).
+    type Seen = Vec<(Trigger, u64, Vec<(u64, u64, u64, u32)>)>;
+
+    fn decisions(e: &Engine) -> Seen {
+        e.log.as_ref().expect("logging")[0]
+            .iter()
+            .map(|d| {
+                (
+                    d.trigger,
+                    d.index,
+                    d.windows.iter().map(|w| (w.index, w.size, w.async_size, w.order)).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sequential_4k_reads_ramp_like_the_recorded_kernel() {
+        // Recorded on Linux 6.18, ext4 with large folios, read_ahead_kb 128: 4 KiB reads from
+        // page 0 (trace of the xarray-walk experiment, docs/simulate.md).
+        let mut e = engine(Variant::Split, true);
+        let mut s = stream(32);
+        for i in 0..100 {
+            e.read(&mut s, i * 4096, 4096, 4096);
+        }
+        use Trigger::{Async as A, Sync as S};
+        let want: Seen = vec![
+            (S, 0, vec![(0, 4, 3, 0)]),
+            (A, 1, vec![(4, 8, 8, 2)]),
+            (A, 4, vec![(12, 4, 4, 4)]),
+            (A, 12, vec![(16, 8, 8, 4)]),
+            (A, 16, vec![(24, 8, 8, 5)]),
+            (A, 24, vec![(32, 16, 16, 5)]),
+            (A, 32, vec![(48, 16, 16, 6)]),
+            (A, 48, vec![(64, 32, 32, 6)]),
+            (A, 64, vec![(96, 32, 32, 7)]),
+            (A, 96, vec![(128, 32, 32, 7)]),
+        ];
+        assert_eq!(decisions(&e), want);
+        assert_eq!(e.counters[0].pages_read, 160);
+        assert_eq!(e.counters[0].reads, 100);
+    }
+
+    #[test]
+    fn sequential_16k_reads_without_large_folios_on_both_variants() {
+        // Page-sized folios: the window goes 8 (async 4), 16, 32, then 32 every 8 reads; each
+        // decided window is read as it is (page_cache_ra_order falls back to the unbounded read).
+        for variant in [Variant::Split, Variant::Ondemand] {
+            let mut e = engine(variant, false);
+            let mut s = stream(32);
+            for i in 0..16 {
+                e.read(&mut s, i * 16384, 16384, 16384);
+            }
+            let log = &e.log.as_ref().expect("logging")[0];
+            let decided: Vec<(u64, u64, u64)> = log
+                .iter()
+                .flat_map(|d| &d.windows)
+                .filter(|w| !w.unbounded)
+                .map(|w| (w.index, w.size, w.async_size))
+                .collect();
+            let read: Vec<(u64, u64)> = log
+                .iter()
+                .flat_map(|d| &d.windows)
+                .filter(|w| w.unbounded)
+                .map(|w| (w.index, w.size))
+                .collect();
+            let want = [(0, 8, 4), (8, 16, 16), (24, 32, 32), (56, 32, 32), (88, 32, 32)];
+            assert_eq!(decided, want, "{variant:?}");
+            assert_eq!(read, want.map(|w| (w.0, w.1)), "{variant:?}");
+            // 120 pages read in 5 submissions; only the first read's 4 pages were waited for.
+            let c = e.counters[0];
+            assert_eq!((c.pages_read, c.read_ios, c.demand_inserts), (120, 5, 4), "{variant:?}");
+        }
+    }
+
+    #[test]
+    fn read_ahead_kb_zero_reads_each_missing_page_on_its_own() {
+        let mut e = engine(Variant::Split, false);
+        let mut s = stream(0);
+        e.read(&mut s, 40960, 16384, 16384);
+        let d = decisions(&e);
+        assert_eq!(
+            d.iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(),
+            [10, 11, 12, 13].map(|i| (Trigger::Sync, i))
+        );
+        let c = e.counters[0];
+        assert_eq!((c.pages_read, c.read_ios, c.pages_read_ahead), (4, 4, 0));
+    }
+
+    #[test]
+    fn fadv_random_reads_exactly_the_request() {
+        let mut e = engine(Variant::Split, false);
+        let mut s = Stream { random: true, ..stream(32) };
+        e.read(&mut s, 409600, 16384, 16384);
+        assert_eq!(decisions(&e), [(Trigger::Sync, 100, vec![(100, 4, 0, 0)])]);
+        let c = e.counters[0];
+        assert_eq!((c.pages_read, c.read_ios, c.pages_read_ahead), (4, 1, 0));
+    }
+}
