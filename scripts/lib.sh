@@ -33,10 +33,17 @@ install_build_deps() {
     apt_install build-essential pkg-config clang llvm libelf-dev zlib1g-dev make libclang-dev
 }
 
+# A real server and its load generator, for the demo and the end-to-end test (the package's
+# own service is not started where policy-rc.d forbids it; the sandbox runs its own server).
+install_server_deps() {
+    apt_install mariadb-server mariadb-client sysbench
+}
+
 # What the recorder's tests use: libaio for the AIO helper, e2fsprogs and util-linux for loop
 # filesystems.
 install_test_deps() {
     apt_install libaio-dev e2fsprogs util-linux python3 python3-venv
+    install_server_deps
     # The Python example of docs/examples runs in its own virtualenv, with polars from PyPI.
     local venv=target/python
     if ! "$venv/bin/python" -c 'import polars' 2>/dev/null; then

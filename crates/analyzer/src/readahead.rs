@@ -84,6 +84,8 @@ pub struct RaReport {
     pub total: RaRow,
     /// What limits the answer.
     pub warnings: Vec<String>,
+    /// The servers' own counters over the recording (InnoDB's view beside the kernel's).
+    pub server_status: Vec<mysql_io_format::StatusDelta>,
 }
 
 /// Analyzes readahead over the whole trace (the time window of `filter` limits what is counted;
@@ -172,7 +174,7 @@ pub fn readahead_with(
                 .into(),
         );
     }
-    Ok(RaReport { files, total, warnings })
+    Ok(RaReport { files, total, warnings, server_status: mysql_io_format::status_deltas(trace) })
 }
 
 fn hit_ratio(requested: u64, misses: u64) -> f64 {

@@ -542,6 +542,11 @@ fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
                 out,
                 "pages of 4 KiB; wasted = evicted before use + never used before the trace ends"
             );
+            // InnoDB's own view: its read-ahead is of 16 KiB pages into the buffer pool, the
+            // kernel's of 4 KiB pages into the page cache.
+            for d in &r.server_status {
+                let _ = writeln!(out, "{}", output::status_line(d));
+            }
             output::print(&out)?;
         }
     }

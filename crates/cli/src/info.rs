@@ -125,6 +125,9 @@ fn render(path: &std::path::Path, s: &TraceSummary) -> String {
             if d.rotational { " rotational" } else { "" }
         );
     }
+    for d in &s.server_status {
+        let _ = writeln!(o, "{}", crate::output::status_line(d));
+    }
     if s.unknown_records > 0 {
         let _ = writeln!(o, "skipped    {} records of kinds newer than this mysql-io", s.unknown_records);
     }

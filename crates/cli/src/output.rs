@@ -97,3 +97,43 @@ mod tests {
         assert_eq!(bytes(1536), "1.5 KiB");
     }
 }
+
+/// A server's counters over the recording: `server     1234 SHOW GLOBAL STATUS, over 21.9 s:`
+/// then the key counters that changed, wrapped within 100 columns.
+pub(crate) fn status_line(d: &mysql_io_format::StatusDelta) -> String {
+    let shown: Vec<String> = mysql_io_format::KEY_STATUS_COUNTERS
+        .iter()
+        .filter_map(|k| {
+            d.deltas
+                .get(*k)
+                .filter(|v| **v != 0)
+                .map(|v| format!("{k} {}{}", if *v > 0 { "+" } else { "" }, thousands_i(*v)))
+        })
+        .collect();
+    let mut out = format!("server     {} {}, change over {:.1} s:", d.pid, d.source, d.seconds);
+    if shown.is_empty() {
+        out.push_str(" none in the InnoDB read counters");
+        return out;
+    }
+    let mut line = String::new();
+    for item in shown {
+        if !line.is_empty() && 11 + line.len() + 2 + item.len() > 100 {
+            out.push_str(&format!("\n           {line}"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&item);
+    }
+    out.push_str(&format!("\n           {line}"));
+    out
+}
+
+fn thousands_i(v: i64) -> String {
+    if v < 0 {
+        format!("-{}", thousands(v.unsigned_abs()))
+    } else {
+        thousands(v as u64)
+    }
+}

@@ -41,6 +41,11 @@ Examples:
   sudo mysql-io record -p 1234 -d 5m               one process; file named after host and time
   sudo mysql-io record --comm mysqld --max-size 2G until Ctrl-C or 2 GiB
   sudo mysql-io record -o t.mio -- ./my-benchmark  run a command and trace it
+  sudo mysql-io record --mysql-socket /run/mysqld/mysqld.sock --mysql-user monitor
+
+The server is asked (through the mariadb/mysql client, on its socket) for its own thread names
+(performance_schema.threads, when performance_schema is on) and its SHOW GLOBAL STATUS counters
+at the start and the end; --no-server-queries skips that.
 
 Ctrl-C or SIGTERM stops recording cleanly. Run `mysql-io doctor` first to see what works here.")]
 pub(crate) struct RecordArgs {
@@ -61,6 +66,17 @@ pub(crate) struct RecordArgs {
     /// zstd level of the trace (1-19).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
     zstd_level: i32,
+    /// The server's unix socket, to ask it for its thread names (performance_schema) and
+    /// SHOW GLOBAL STATUS counters (default: found from the traced mysqld/mariadbd).
+    #[arg(long, value_name = "PATH")]
+    mysql_socket: Option<PathBuf>,
+    /// User to ask the server as (default: the mariadb/mysql client's default, e.g. from
+    /// ~/.my.cnf; MYSQL_PWD is honoured).
+    #[arg(long, value_name = "USER")]
+    mysql_user: Option<String>,
+    /// Do not ask the server anything (thread roles then come from OS thread names).
+    #[arg(long, conflicts_with_all = ["mysql_socket", "mysql_user"])]
+    no_server_queries: bool,
     /// A command to run and trace, after `--`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -102,6 +118,7 @@ impl TargetArgs {
             max_size: None,
             argv: std::env::args().collect(),
             zstd_level: 3,
+            server: session::ServerOptions::default(),
         }
     }
 }
@@ -132,6 +149,11 @@ fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     opts.ringbuf_bytes = ringbuf_bytes as u32;
     opts.max_size = args.max_size;
     opts.zstd_level = args.zstd_level;
+    opts.server = session::ServerOptions {
+        off: args.no_server_queries,
+        socket: args.mysql_socket.clone(),
+        user: args.mysql_user.clone(),
+    };
     Ok(opts)
 }
 
@@ -222,6 +244,9 @@ fn print_summary(s: &RecordSummary) {
     }
     if lost > 0 {
         eprintln!("mysql-io: warning: {lost} events were lost (ring buffer full): try a larger --ringbuf-mb");
+    }
+    for w in &s.warnings {
+        eprintln!("mysql-io: warning: {w}");
     }
     eprintln!("mysql-io: trace written to {}; next: mysql-io info {}", s.path.display(), s.path.display());
 }

@@ -49,5 +49,5 @@ pub use meta::{
 };
 pub use reader::{ChunkRef, Damage, Events, Trace, TraceFile};
 pub use record::{RecordKind, END_MAGIC, MAGIC, PREAMBLE_LEN, TRAILER_LEN, VERSION_MAJOR, VERSION_MINOR};
-pub use summary::TraceSummary;
+pub use summary::{status_deltas, StatusDelta, TraceSummary, KEY_STATUS_COUNTERS};
 pub use writer::{LiveStats, Summary, Writer, WriterOptions, MAX_CHUNK_BYTES};

@@ -65,6 +65,65 @@ pub struct TraceSummary {
     pub damage: Vec<String>,
     /// True when some damage is more than a cut-short recording (bad bytes).
     pub corrupt: bool,
+    /// The servers' own counters over the recording: per process and source, the change
+    /// between its first and last snapshot.
+    pub server_status: Vec<StatusDelta>,
+}
+
+/// Counters a server reported at two moments, and how much each changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusDelta {
+    /// The server process.
+    pub pid: u32,
+    /// Where the counters come from (`SHOW GLOBAL STATUS`).
+    pub source: String,
+    /// Seconds between the two snapshots.
+    pub seconds: f64,
+    /// `last - first` of every counter in both snapshots, by name.
+    pub deltas: BTreeMap<String, i64>,
+}
+
+/// `SHOW GLOBAL STATUS` counters shown beside the kernel's view (JSON has all of them).
+pub const KEY_STATUS_COUNTERS: &[&str] = &[
+    "Innodb_data_reads",
+    "Innodb_data_read",
+    "Innodb_pages_read",
+    "Innodb_buffer_pool_read_requests",
+    "Innodb_buffer_pool_reads",
+    "Innodb_buffer_pool_read_ahead",
+    "Innodb_buffer_pool_read_ahead_evicted",
+    "Innodb_buffer_pool_read_ahead_rnd",
+    "Questions",
+];
+
+/// The change of each process's counters between its first and last snapshot (processes with
+/// one snapshot have none).
+pub fn status_deltas(trace: &Trace<'_>) -> Vec<StatusDelta> {
+    let mut by: BTreeMap<(u32, &str), Vec<&crate::meta::StatusSnapshot>> = BTreeMap::new();
+    for s in trace.statuses() {
+        by.entry((s.pid, s.source.as_str())).or_default().push(s);
+    }
+    by.into_iter()
+        .filter_map(|((pid, source), mut snaps)| {
+            snaps.sort_by_key(|s| s.ts);
+            let (first, last) = (snaps.first()?, snaps.last()?);
+            if snaps.len() < 2 {
+                return None;
+            }
+            let before: BTreeMap<&str, i64> = first.counters.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            let deltas = last
+                .counters
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.wrapping_sub(*before.get(k.as_str())?))))
+                .collect();
+            Some(StatusDelta {
+                pid,
+                source: source.to_string(),
+                seconds: last.ts.saturating_sub(first.ts) as f64 / 1e9,
+                deltas,
+            })
+        })
+        .collect()
 }
 
 impl TraceSummary {
@@ -167,6 +226,7 @@ impl TraceSummary {
             },
             damage,
             corrupt,
+            server_status: status_deltas(trace),
             header,
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! [`plan`] decides which BPF programs capture each event kind on this kernel (pure, tested from
 //! fixtures); [`loader`] loads and attaches them; [`abi`] decodes their records; [`inventory`]
-//! reads what /proc and /sys know about the targets and the machine.
+//! reads what /proc and /sys know about the targets and the machine; [`server`] asks the server
+//! itself for its thread names and status counters.
 #![allow(unsafe_code)]
 
 pub mod abi;
@@ -11,6 +12,7 @@ pub mod facts;
 pub mod inventory;
 pub mod loader;
 pub mod plan;
+pub mod server;
 pub mod session;
 
 mod skel {

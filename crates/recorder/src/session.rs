@@ -3,25 +3,26 @@
 //! ring-buffer records into the trace writer until a stop condition, accounting for drops.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use libbpf_rs::RingBufferBuilder;
 use mysql_io_format::{
     Clock, Event, EventBody, EventKind, FileInfo, Header, Lost, Metadata, ProbeInfo, ProbeMode, ProcessInfo,
-    ThreadInfo, Writer, WriterOptions,
+    StatusSnapshot, ThreadInfo, Writer, WriterOptions,
 };
 
 use crate::inventory::{self, Mounts};
 use crate::loader::{self, LoadOptions};
 use crate::plan::{self, Availability, KernelFacts, ProbeChoice, ProbePlan};
+use crate::server::ServerLink;
 use crate::{abi, facts};
 
 /// Process names traced when no target is named.
@@ -53,6 +54,19 @@ pub struct RecordOptions {
     pub argv: Vec<String>,
     /// zstd level of the trace.
     pub zstd_level: i32,
+    /// Asking the servers for their thread names and counters.
+    pub server: ServerOptions,
+}
+
+/// Whether and how to ask the traced servers (mysqld/mariadbd) about themselves.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Do not ask.
+    pub off: bool,
+    /// The server's socket (found from the process when `None`).
+    pub socket: Option<PathBuf>,
+    /// The user to connect as (the client's default when `None`).
+    pub user: Option<String>,
 }
 
 /// Live figures, reported about once a second.
@@ -124,6 +138,8 @@ pub struct RecordSummary {
     pub compression: f64,
     /// Records the recorder could not decode (a BPF object that does not match this build).
     pub undecodable: u64,
+    /// What the trace lacks and why (e.g. the server could not be asked for thread names).
+    pub warnings: Vec<String>,
 }
 
 /// Why recording could not start or go on. Every message is one sentence saying what to do.
@@ -539,6 +555,154 @@ impl Consumer {
 
 /// Records until a stop condition. `stop` is set by the caller's signal handler; `attached` is
 /// called once the probes are attached (with the plan); `progress` about once a second.
+/// Names the server gives a thread, as the background asker reports them.
+type NameReport = (u32, Result<HashMap<u32, String>, String>);
+
+/// The traced servers, asked about themselves: their thread names at the start, every two
+/// seconds (connections come and go) and at the end, their status counters at the start and end.
+struct ServerWatch {
+    links: Vec<ServerLink>,
+    /// Names written so far, per tid.
+    written: HashMap<u32, String>,
+    rx: Option<mpsc::Receiver<NameReport>>,
+    stop: Arc<AtomicBool>,
+    asker: Option<std::thread::JoinHandle<()>>,
+    /// Why something could not be had; each reason once.
+    warnings: Vec<String>,
+}
+
+impl ServerWatch {
+    fn new(opts: &ServerOptions, servers: &[u32]) -> ServerWatch {
+        let mut w = ServerWatch {
+            links: Vec::new(),
+            written: HashMap::new(),
+            rx: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            asker: None,
+            warnings: Vec::new(),
+        };
+        if opts.off {
+            return w;
+        }
+        for &pid in servers {
+            match ServerLink::new(pid, opts.socket.as_deref(), opts.user.as_deref()) {
+                Ok(l) => w.links.push(l),
+                Err(e) => w.warn(format!("server {pid}: {e}")),
+            }
+        }
+        w
+    }
+
+    fn warn(&mut self, w: String) {
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
+    }
+
+    /// Asks every server now, on this thread: names, and counters when `status`.
+    fn ask_now(&mut self, writer: &mut Writer<File>, status: bool) -> mysql_io_format::Result<()> {
+        for l in self.links.clone() {
+            let names = l.thread_names();
+            self.names(writer, l.pid, names)?;
+            if status {
+                match l.status() {
+                    Ok(counters) => writer.write_metadata(&Metadata::Status(StatusSnapshot {
+                        pid: l.pid,
+                        source: "SHOW GLOBAL STATUS".into(),
+                        ts: monotonic_ns(),
+                        counters,
+                    }))?,
+                    Err(e) => self.warn(format!("server {}: SHOW GLOBAL STATUS failed: {e}", l.pid)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the names not written yet (or changed).
+    fn names(
+        &mut self,
+        writer: &mut Writer<File>,
+        pid: u32,
+        names: Result<HashMap<u32, String>, String>,
+    ) -> mysql_io_format::Result<()> {
+        let names = match names {
+            Ok(n) => n,
+            Err(e) => {
+                self.warn(format!("server {pid}: no thread names: {e}"));
+                return Ok(());
+            }
+        };
+        let ts = monotonic_ns();
+        let mut tids: Vec<_> = names.into_iter().collect();
+        tids.sort_unstable();
+        for (tid, name) in tids {
+            if self.written.get(&tid) == Some(&name) {
+                continue;
+            }
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .map(|c| c.trim_end().to_string())
+                .unwrap_or_default();
+            writer.write_metadata(&Metadata::Thread(ThreadInfo {
+                pid,
+                tid,
+                comm,
+                role: name.clone(),
+                ts,
+            }))?;
+            self.written.insert(tid, name);
+        }
+        Ok(())
+    }
+
+    /// Starts asking for thread names every two seconds in the background.
+    fn start_asking(&mut self) {
+        if self.links.is_empty() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let (links, stop) = (self.links.clone(), Arc::clone(&self.stop));
+        self.asker = std::thread::Builder::new()
+            .name("mysql-io-server".into())
+            .spawn(move || {
+                let mut next = Instant::now() + Duration::from_secs(2);
+                while !stop.load(Ordering::Relaxed) {
+                    if Instant::now() < next {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                    for l in &links {
+                        if tx.send((l.pid, l.thread_names())).is_err() {
+                            return;
+                        }
+                    }
+                    next = Instant::now() + Duration::from_secs(2);
+                }
+            })
+            .ok();
+        self.rx = Some(rx);
+    }
+
+    /// Writes what the background asker reported.
+    fn drain(&mut self, writer: &mut Writer<File>) -> mysql_io_format::Result<()> {
+        let reports: Vec<NameReport> = self.rx.as_ref().map(|rx| rx.try_iter().collect()).unwrap_or_default();
+        for (pid, names) in reports {
+            self.names(writer, pid, names)?;
+        }
+        Ok(())
+    }
+
+    /// Stops the asker, then asks a last time (names and counters).
+    fn finish(&mut self, writer: &mut Writer<File>) -> mysql_io_format::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.asker.take() {
+            let _ = h.join();
+        }
+        self.drain(writer)?;
+        self.ask_now(writer, true)
+    }
+}
+
 pub fn record(
     opts: &RecordOptions,
     stop: &Arc<AtomicBool>,
@@ -644,6 +808,16 @@ pub fn record(
         }
     }
 
+    // The servers among the targets (or the one whose socket was given), asked about themselves.
+    let servers: Vec<u32> = snapshots
+        .iter()
+        .filter(|s| opts.server.socket.is_some() || DEFAULT_COMMS.contains(&s.info.comm.as_str()))
+        .map(|s| s.info.pid)
+        .collect();
+    let mut watch = ServerWatch::new(&opts.server, &servers);
+    watch.ask_now(&mut consumer.borrow_mut().writer, true)?;
+    watch.start_asking();
+
     let mut builder = RingBufferBuilder::new();
     let cb = Rc::clone(&consumer);
     builder
@@ -695,6 +869,7 @@ pub fn record(
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             account_drops(&consumer, &mut lost_seen, &mut lost_total)?;
+            watch.drain(&mut consumer.borrow_mut().writer)?;
             consumer.borrow_mut().writer.tick()?;
             let file_bytes = live.file_bytes.load(Ordering::Relaxed);
             if opts.max_size.is_some_and(|m| file_bytes >= m) {
@@ -744,6 +919,7 @@ pub fn record(
         return Err(e.into());
     }
     let mut writer = consumer.writer;
+    watch.finish(&mut writer)?;
     let summary = writer.finish()?;
     Ok(RecordSummary {
         path: opts.output.clone(),
@@ -760,5 +936,6 @@ pub fn record(
             summary.uncompressed_bytes as f64 / summary.compressed_bytes as f64
         },
         undecodable: consumer.undecodable,
+        warnings: watch.warnings,
     })
 }

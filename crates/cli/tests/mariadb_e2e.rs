@@ -1,0 +1,230 @@
+//! End to end on a real MariaDB (root): a throwaway server (`scripts/mariadb-sandbox`: its own
+//! loop-mounted ext4, socket, no network), sysbench tables larger than its buffer pool, a
+//! recording of `oltp_read_only` plus a full table scan, and what `info`, `analyze` and
+//! `simulate` then say, checked against what the server itself counted. Test names start with
+//! `root_`; they fail (never skip) without root, MariaDB or sysbench (scripts/test installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test loads BPF programs and mounts a filesystem: run it as root (scripts/test does)"
+    );
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}{}", text(&out.stdout), text(&out.stderr));
+    out
+}
+
+/// A throwaway server; stopped and removed (filesystem unmounted) when dropped, on failure too.
+struct Sandbox {
+    dir: PathBuf,
+    _parent: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn start(extra: &[&str]) -> (Sandbox, u32) {
+        let parent = tempfile::Builder::new().prefix("mysql-io-mariadb.").tempdir().expect("tempdir");
+        let sb = Sandbox { dir: parent.path().join("sandbox"), _parent: parent };
+        let pid = sb.script("start", extra);
+        (sb, pid)
+    }
+
+    fn script(&self, verb: &str, extra: &[&str]) -> u32 {
+        let out = run(Command::new(workspace().join("scripts/mariadb-sandbox"))
+            .arg(verb)
+            .arg(&self.dir)
+            .args(extra));
+        text(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("the sandbox prints the pid")
+    }
+
+    /// Clean shutdown, data pages dropped from the page cache, start again (empty buffer pool).
+    fn restart(&self) -> u32 {
+        self.script("restart", &[])
+    }
+
+    fn socket(&self) -> String {
+        self.dir.join("mysqld.sock").to_string_lossy().into_owned()
+    }
+
+    fn sql(&self, q: &str) -> String {
+        let out = run(Command::new("mariadb")
+            .args(["--no-defaults", "-uroot", "-N", "-B"])
+            .arg(format!("--socket={}", self.socket()))
+            .arg(format!("--execute={q}")));
+        text(&out.stdout)
+    }
+
+    fn sysbench(&self, args: &[&str]) {
+        run(Command::new("sysbench")
+            .args(args)
+            .args(["--db-driver=mysql", "--mysql-user=root", "--mysql-db=sbtest"])
+            .arg(format!("--mysql-socket={}", self.socket())));
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let r = Command::new(workspace().join("scripts/mariadb-sandbox")).arg("stop").arg(&self.dir).status();
+        if !matches!(r, Ok(s) if s.success()) {
+            eprintln!("mariadb-sandbox stop {} failed: {r:?}", self.dir.display());
+        }
+    }
+}
+
+fn mysql_io() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mysql-io"))
+}
+
+/// `mysql-io record -p PID -o TRACE` in the background, attached once it says so.
+fn start_recording(pid: u32, trace: &Path) -> Child {
+    let child = mysql_io()
+        .args(["record", "-p", &pid.to_string(), "-o"])
+        .arg(trace)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mysql-io record");
+    // The probes attach in about a second; the trace file appears when the header is written.
+    for _ in 0..100 {
+        if trace.exists() {
+            std::thread::sleep(Duration::from_millis(500));
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("mysql-io record did not start writing {}", trace.display());
+}
+
+/// Stops the recording (SIGINT) and returns its stderr.
+fn stop_recording(mut child: Child) -> String {
+    // SAFETY: kill(2) on our own child's pid.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("wait for mysql-io record");
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "record failed: {err}");
+    err
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = run(mysql_io().args(args));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e})"))
+}
+
+#[test]
+fn root_mariadb_buffered_reads_end_to_end() {
+    require_root();
+    let (sb, _) = Sandbox::start(&[]);
+    // Five tables of ~30 MiB against a 16 MiB buffer pool; the fifth is only scanned.
+    sb.sysbench(&["oltp_read_only", "--tables=5", "--table-size=100000", "prepare"]);
+    let pid = sb.restart();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("mariadb.mio");
+    let t = trace.to_str().expect("utf-8 path");
+
+    let rec = start_recording(pid, &trace);
+    sb.sysbench(&["oltp_read_only", "--tables=4", "--table-size=100000", "--threads=4", "--time=8", "run"]);
+    sb.sql("SELECT SUM(LENGTH(c)) FROM sbtest.sbtest5 FORCE INDEX (PRIMARY)");
+    let log = stop_recording(rec);
+
+    // No drops; the server's counters at both ends.
+    let info = json(&["info", t, "--format", "json"]);
+    assert_eq!(info["lost"], 0, "{log}");
+    let status = &info["server_status"][0];
+    assert_eq!(status["pid"], pid, "no SHOW GLOBAL STATUS snapshots: {log}");
+    let data_reads = status["deltas"]["Innodb_data_reads"].as_i64().expect("Innodb_data_reads");
+
+    // The tablespaces by table name, buffered; their reads are InnoDB's page reads.
+    let files = json(&["analyze", "files", t, "--file", "*.ibd", "--format", "json", "--top", "100"]);
+    let rows = files["files"].as_array().expect("files");
+    let tables: Vec<&str> = rows.iter().filter_map(|f| f["table"].as_str()).collect();
+    for n in 1..=5 {
+        assert!(tables.contains(&format!("sbtest.sbtest{n}").as_str()), "{tables:?}");
+    }
+    assert!(rows.iter().all(|f| f["direct"] == false));
+    let ibd_reads: i64 = rows.iter().map(|f| f["reads"].as_i64().expect("reads")).sum();
+    let off = (ibd_reads - data_reads).abs() as f64 / data_reads.max(1) as f64;
+    assert!(off <= 0.01, "{ibd_reads} reads of .ibd files traced, Innodb_data_reads grew by {data_reads}");
+    assert!(data_reads > 1000, "the workload read too little: {data_reads}");
+
+    // Who read: connection threads (performance_schema's thread/sql/one_connection).
+    let threads = json(&["analyze", "threads", t, "--file", "*.ibd", "--format", "json"]);
+    let roles = threads["roles"].as_array().expect("roles");
+    let by_role = |r: &str| {
+        roles.iter().filter(|x| x["role"] == r).map(|x| x["reads"].as_i64().unwrap_or(0)).sum::<i64>()
+    };
+    assert!(by_role("one_connection") as f64 >= 0.99 * ibd_reads as f64, "{roles:?}");
+
+    // The scan is sequential, the point selects are not.
+    let seq = |file: &str| -> Value {
+        let v = json(&["analyze", "sequentiality", t, "--file", file, "--format", "json"]);
+        v["rows"][0].clone()
+    };
+    let scan = seq("sbtest5.ibd");
+    assert!(scan["near_seq_ratio"].as_f64().expect("ratio") >= 0.9, "{scan}");
+    let points = seq("sbtest1.ibd");
+    assert!(points["random_ratio"].as_f64().expect("ratio") > 0.5, "{points}");
+
+    // The simulator: a row per setting and the recorded one.
+    let sim = json(&["simulate", t, "--ra-kb", "16,32,128,512", "--file", "*.ibd", "--format", "json"]);
+    let settings: Vec<u64> =
+        sim["settings"].as_array().expect("settings").iter().filter_map(|s| s["ra_kb"].as_u64()).collect();
+    assert_eq!(settings, [16, 32, 128, 512]);
+    assert!(sim["recorded"]["total"]["reads"].as_u64().expect("reads") > 0);
+    assert_eq!(sim["recorded"]["total"]["ra_kb"], 128);
+    // The text table says the same to a person.
+    let out = run(mysql_io().args(["simulate", t, "--ra-kb", "16,32,128,512", "--file", "*.ibd"]));
+    let table = text(&out.stdout);
+    for row in ["kernel at 128 KiB", "model at 16 KiB", "model at 512 KiB"] {
+        assert!(table.contains(row), "{table}");
+    }
+}
+
+#[test]
+fn root_mariadb_o_direct_files_are_flagged() {
+    require_root();
+    let (sb, _) = Sandbox::start(&["--direct"]);
+    sb.sysbench(&["oltp_read_only", "--tables=2", "--table-size=20000", "prepare"]);
+    let pid = sb.restart();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("direct.mio");
+    let t = trace.to_str().expect("utf-8 path");
+    let rec = start_recording(pid, &trace);
+    sb.sysbench(&["oltp_read_only", "--tables=2", "--table-size=20000", "--threads=2", "--time=3", "run"]);
+    stop_recording(rec);
+
+    let files = json(&["analyze", "files", t, "--file", "sbtest*.ibd", "--format", "json"]);
+    let rows = files["files"].as_array().expect("files");
+    assert_eq!(rows.len(), 2, "{files}");
+    assert!(rows.iter().all(|f| f["direct"] == true), "{files}");
+    let out = run(mysql_io().args(["analyze", "readahead", t, "--file", "sbtest*.ibd"]));
+    let said = text(&out.stderr);
+    assert!(said.contains("sbtest1.ibd is read with O_DIRECT: readahead does not apply to it"), "{said}");
+    assert!(text(&out.stdout).contains("O_DIRECT"));
+}

@@ -1,0 +1,187 @@
+//! What the server itself can tell: its own thread names (performance_schema) and its status
+//! counters (`SHOW GLOBAL STATUS`), asked through the server's client program (`mariadb` or
+//! `mysql`) on the server's unix socket, so the user's client configuration (`~/.my.cnf`,
+//! `MYSQL_PWD`) and socket authentication work as they do for them.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one query may take (the client is killed after that).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Status counters worth showing beside the kernel's view (all are stored).
+pub const KEY_COUNTERS: &[&str] = &[
+    "Innodb_data_reads",
+    "Innodb_data_read",
+    "Innodb_buffer_pool_reads",
+    "Innodb_buffer_pool_read_requests",
+    "Innodb_buffer_pool_read_ahead",
+    "Innodb_buffer_pool_read_ahead_evicted",
+    "Innodb_buffer_pool_read_ahead_rnd",
+    "Innodb_pages_read",
+    "Questions",
+];
+
+/// Where and how to ask a server.
+#[derive(Debug, Clone)]
+pub struct ServerLink {
+    /// The server's process.
+    pub pid: u32,
+    /// Its unix socket.
+    pub socket: PathBuf,
+    client: PathBuf,
+    user: Option<String>,
+}
+
+/// The client program: `mariadb`, else `mysql`, from PATH.
+pub fn find_client() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["mariadb", "mysql"].iter().find_map(|name| {
+        std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+        })
+    })
+}
+
+/// The unix socket `pid` listens on, from its socket descriptors and `/proc/net/unix`.
+pub fn find_socket(pid: u32) -> Option<PathBuf> {
+    let mut inodes = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
+        if let Ok(target) = std::fs::read_link(entry.path()) {
+            let t = target.to_string_lossy();
+            if let Some(n) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                if let Ok(n) = n.parse::<u64>() {
+                    inodes.push(n);
+                }
+            }
+        }
+    }
+    let table = std::fs::read_to_string("/proc/net/unix").ok()?;
+    listening_paths(&table, &inodes).into_iter().next()
+}
+
+/// Paths of the listening sockets among `inodes` in a `/proc/net/unix` table.
+fn listening_paths(table: &str, inodes: &[u64]) -> Vec<PathBuf> {
+    const ACCEPTING: u64 = 0x10000; // __SO_ACCEPTCON: a listening socket
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            // Num RefCount Protocol Flags Type St Inode [Path]
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let flags = u64::from_str_radix(f.get(3)?, 16).ok()?;
+            let inode: u64 = f.get(6)?.parse().ok()?;
+            let path = f.get(7)?;
+            (flags & ACCEPTING != 0 && inodes.contains(&inode) && path.starts_with('/'))
+                .then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+impl ServerLink {
+    /// A link to the server `pid` through `socket` (found when `None`), as `user` (the client's
+    /// default when `None`). Says why when there is none.
+    pub fn new(pid: u32, socket: Option<&Path>, user: Option<&str>) -> Result<ServerLink, String> {
+        let client = find_client().ok_or_else(|| {
+            "no mariadb or mysql client program in PATH to ask the server for its thread names and counters (install mariadb-client or mysql-client, or pass --no-server-queries)".to_string()
+        })?;
+        let socket = match socket {
+            Some(s) => s.to_path_buf(),
+            None => find_socket(pid).ok_or_else(|| {
+                format!("process {pid} listens on no unix socket: pass --mysql-socket PATH to ask the server for its thread names and counters")
+            })?,
+        };
+        Ok(ServerLink { pid, socket, client, user: user.map(str::to_string) })
+    }
+
+    /// Runs one statement; rows of tab-separated fields.
+    fn query(&self, sql: &str) -> Result<Vec<Vec<String>>, String> {
+        let mut cmd = Command::new(&self.client);
+        cmd.arg(format!("--socket={}", self.socket.display())).args([
+            "--batch",
+            "--skip-column-names",
+            "--connect-timeout=3",
+        ]);
+        if let Some(u) = &self.user {
+            cmd.arg(format!("--user={u}"));
+        }
+        let mut child = cmd
+            .arg(format!("--execute={sql}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.client.display()))?;
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if started.elapsed() > QUERY_TIMEOUT => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("the server on {} did not answer within 5 s", self.socket.display()));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        let (mut out, mut err) = (String::new(), String::new());
+        if let Some(mut o) = child.stdout.take() {
+            let _ = o.read_to_string(&mut out);
+        }
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        if !status.success() {
+            return Err(format!("{} on {}: {}", self.client.display(), self.socket.display(), err.trim()));
+        }
+        Ok(out.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect())
+    }
+
+    /// performance_schema's name of each OS thread of the server (tid → name, e.g.
+    /// `thread/sql/one_connection`). Empty with a reason when performance_schema is off.
+    pub fn thread_names(&self) -> Result<HashMap<u32, String>, String> {
+        let rows = self.query(
+            "SELECT THREAD_OS_ID, NAME FROM performance_schema.threads WHERE THREAD_OS_ID IS NOT NULL",
+        )?;
+        if rows.is_empty() {
+            return Err(
+                "performance_schema lists no threads (it is off: start the server with --performance-schema=ON to get thread roles)"
+                    .into(),
+            );
+        }
+        Ok(rows.iter().filter_map(|r| Some((r.first()?.parse().ok()?, r.get(1)?.clone()))).collect())
+    }
+
+    /// The numeric counters of `SHOW GLOBAL STATUS`.
+    pub fn status(&self) -> Result<Vec<(String, i64)>, String> {
+        let rows = self.query("SHOW GLOBAL STATUS")?;
+        Ok(rows.iter().filter_map(|r| Some((r.first()?.clone(), r.get(1)?.parse::<i64>().ok()?))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_unix_sockets_are_found_by_inode() {
+        let table = "\
+Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 41234 /run/mysqld/mysqld.sock
+0000000000000000: 00000002 00000000 00000000 0001 03 41235 /run/mysqld/mysqld.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 777 /run/other.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 41236 @abstract
+";
+        assert_eq!(
+            listening_paths(table, &[41234, 41235, 41236]),
+            [PathBuf::from("/run/mysqld/mysqld.sock")]
+        );
+        assert!(listening_paths(table, &[1]).is_empty());
+    }
+}
