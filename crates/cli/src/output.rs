@@ -83,21 +83,6 @@ pub(crate) fn bytes(n: u64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn number_formatting() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-    }
-}
-
 /// A server's counters over the recording: `server     1234 SHOW GLOBAL STATUS, over 21.9 s:`
 /// then the key counters that changed, wrapped within 100 columns.
 pub(crate) fn status_line(d: &mysql_io_format::StatusDelta) -> String {
@@ -135,5 +120,20 @@ fn thousands_i(v: i64) -> String {
         format!("-{}", thousands(v.unsigned_abs()))
     } else {
         thousands(v as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
     }
 }
