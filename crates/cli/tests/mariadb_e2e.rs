@@ -101,7 +101,7 @@ fn mysql_io() -> Command {
 
 /// `mysql-io record -p PID -o TRACE` in the background, attached once it says so.
 fn start_recording(pid: u32, trace: &Path) -> Child {
-    let child = mysql_io()
+    let mut child = mysql_io()
         .args(["record", "-p", &pid.to_string(), "-o"])
         .arg(trace)
         .stdout(Stdio::null())
@@ -116,11 +116,13 @@ fn start_recording(pid: u32, trace: &Path) -> Child {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("mysql-io record did not start writing {}", trace.display());
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("wait for mysql-io record");
+    panic!("mysql-io record did not start writing {}: {}", trace.display(), text(&out.stderr));
 }
 
 /// Stops the recording (SIGINT) and returns its stderr.
-fn stop_recording(mut child: Child) -> String {
+fn stop_recording(child: Child) -> String {
     // SAFETY: kill(2) on our own child's pid.
     #[allow(unsafe_code)]
     unsafe {
