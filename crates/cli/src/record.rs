@@ -77,6 +77,10 @@ pub(crate) struct RecordArgs {
     /// Do not ask the server anything (thread roles then come from OS thread names).
     #[arg(long, conflicts_with_all = ["mysql_socket", "mysql_user"])]
     no_server_queries: bool,
+    /// Replace file paths (each component by a token, extensions kept), the host name and
+    /// command lines in the trace, for sharing it (docs/running-in-production.md).
+    #[arg(long)]
+    redact: bool,
     /// A command to run and trace, after `--`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -119,6 +123,7 @@ impl TargetArgs {
             argv: std::env::args().collect(),
             zstd_level: 3,
             server: session::ServerOptions::default(),
+            redact: false,
         }
     }
 }
@@ -149,6 +154,7 @@ fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     opts.ringbuf_bytes = ringbuf_bytes as u32;
     opts.max_size = args.max_size;
     opts.zstd_level = args.zstd_level;
+    opts.redact = args.redact;
     opts.server = session::ServerOptions {
         off: args.no_server_queries,
         socket: args.mysql_socket.clone(),

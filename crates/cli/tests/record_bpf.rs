@@ -677,3 +677,35 @@ fn root_analysis_of_a_real_recording_agrees_with_the_helper() {
     assert_eq!(threads["threads"][0]["reads"], 68);
     assert_eq!(threads["threads"][0]["comm"], "reads");
 }
+
+/// `--redact`: the file's name, the host name and the command lines do not reach the trace; the
+/// extension and the reads do.
+#[test]
+fn root_redact_keeps_shapes_not_names() {
+    require_root();
+    let fs = LoopFs::new(64, 128);
+    let data = fs.create_file("customer_orders.ibd", 1 << 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace_path = dir.path().join("r.mio");
+    let reads = helper("reads");
+    let cmd =
+        [reads.to_str().expect("path"), data.to_str().expect("path"), "pread:0:16384", "pread:65536:16384"];
+    record_command(&trace_path, &["--redact"], &cmd);
+    let bytes = std::fs::read(&trace_path).expect("read trace");
+    let file = TraceFile::open(&trace_path).expect("open trace");
+    let t = file.parse().expect("parse trace");
+    assert_eq!(t.header().host, "redacted");
+    assert!(t.header().command.iter().all(|a| !a.contains('/')), "{:?}", t.header().command);
+    let ino = ino_of(&data);
+    let f = t.files().iter().find(|f| f.ino == ino).expect("the data file is in the trace");
+    assert!(f.path.ends_with(".ibd") && !f.path.contains("customer_orders"), "{}", f.path);
+    // Nowhere in the file, compressed or not (the metadata records are not compressed).
+    let needle = b"customer_orders";
+    assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    let reads = read_trace(&trace_path)
+        .events
+        .iter()
+        .filter(|e| matches!(&e.body, EventBody::ReadEnter(r) if r.file.ino == ino))
+        .count();
+    assert_eq!(reads, 2);
+}

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod inventory;
 pub mod loader;
 pub mod plan;
+pub mod redact;
 pub mod server;
 pub mod session;
 

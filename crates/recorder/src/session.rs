@@ -22,6 +22,7 @@ use mysql_io_format::{
 use crate::inventory::{self, Mounts};
 use crate::loader::{self, LoadOptions};
 use crate::plan::{self, Availability, KernelFacts, ProbeChoice, ProbePlan};
+use crate::redact::Redactor;
 use crate::server::ServerLink;
 use crate::{abi, facts};
 
@@ -56,6 +57,8 @@ pub struct RecordOptions {
     pub zstd_level: i32,
     /// Asking the servers for their thread names and counters.
     pub server: ServerOptions,
+    /// Replace paths, the host name and command lines (see [`crate::redact`]).
+    pub redact: bool,
 }
 
 /// Whether and how to ask the traced servers (mysqld/mariadbd) about themselves.
@@ -376,6 +379,7 @@ struct Consumer {
     processes: HashSet<u32>,
     undecodable: u64,
     error: Option<mysql_io_format::Error>,
+    redact: Option<Redactor>,
 }
 
 /// Kernel addresses the BPF side uses as ids (open file descriptions, io_uring rings and
@@ -429,6 +433,14 @@ impl KernelIds {
 }
 
 impl Consumer {
+    /// Writes a metadata record, redacted when asked.
+    fn meta(&mut self, mut m: Metadata) -> mysql_io_format::Result<()> {
+        if let Some(r) = &self.redact {
+            r.metadata(&mut m);
+        }
+        self.writer.write_metadata(&m)
+    }
+
     fn on_record(&mut self, data: &[u8]) -> i32 {
         let mut ev = match abi::decode(data) {
             Ok(ev) => ev,
@@ -438,7 +450,11 @@ impl Consumer {
             }
         };
         self.ids.apply(&mut ev);
-        if let Err(e) = self.discover(&ev).and_then(|()| self.writer.push(&ev)) {
+        let discovered = self.discover(&ev);
+        if let Some(r) = &self.redact {
+            r.event(&mut ev.body);
+        }
+        if let Err(e) = discovered.and_then(|()| self.writer.push(&ev)) {
             self.error = Some(e);
             return -1;
         }
@@ -450,7 +466,7 @@ impl Consumer {
         if ev.tid != 0 && self.threads.insert(ev.tid) {
             if let Some(comm) = inventory::thread_comm(ev.pid, ev.tid) {
                 let t = ThreadInfo { pid: ev.pid, tid: ev.tid, comm, role: String::new(), ts: ev.ts };
-                self.writer.write_metadata(&Metadata::Thread(t))?;
+                self.meta(Metadata::Thread(t))?;
             }
         }
         match &ev.body {
@@ -469,7 +485,7 @@ impl Consumer {
                     role: String::new(),
                     ts: ev.ts,
                 };
-                self.writer.write_metadata(&Metadata::Thread(t))?;
+                self.meta(Metadata::Thread(t))?;
             }
             EventBody::TaskFork(f) if f.child_pid != ev.pid => {
                 self.note_cwd(f.child_pid);
@@ -521,7 +537,7 @@ impl Consumer {
                 }
             }
         };
-        self.writer.write_metadata(&Metadata::File(info))
+        self.meta(Metadata::File(info))
     }
 
     fn absolute(&mut self, pid: u32, path: &str) -> PathBuf {
@@ -547,7 +563,7 @@ impl Consumer {
             return Ok(());
         }
         if let Ok(s) = inventory::snapshot_process(pid, ts) {
-            self.writer.write_metadata(&Metadata::Process(s.info))?;
+            self.meta(Metadata::Process(s.info))?;
         }
         Ok(())
     }
@@ -744,7 +760,7 @@ pub fn record(
             snapshots.push(s);
         }
     }
-    let header = Header {
+    let mut header = Header {
         tool: format!("mysql-io {}", env!("CARGO_PKG_VERSION")),
         host: host.host,
         kernel_release: host.kernel_release,
@@ -760,6 +776,10 @@ pub fn record(
         devices: inventory::block_devices(),
         processes: snapshots.iter().map(|s| s.info.clone()).collect::<Vec<ProcessInfo>>(),
     };
+    let redact = opts.redact.then(Redactor::default);
+    if let Some(r) = &redact {
+        r.header(&mut header);
+    }
     let writer_opts = WriterOptions { zstd_level: opts.zstd_level, ..WriterOptions::default() };
     let writer = Writer::new(file, &header, writer_opts)?;
     cleanup.disarm();
@@ -778,6 +798,7 @@ pub fn record(
         processes: targets.iter().copied().collect(),
         undecodable: 0,
         error: None,
+        redact,
     }));
 
     // The probes are attached: records wait in the ring buffer until the loop below reads them.
@@ -797,13 +818,13 @@ pub fn record(
         for s in &snapshots {
             for t in &s.threads {
                 c.threads.insert(t.tid);
-                c.writer.write_metadata(&Metadata::Thread(t.clone()))?;
+                c.meta(Metadata::Thread(t.clone()))?;
             }
             for f in &s.fds {
                 if c.files.insert((f.file.dev, f.file.ino)) {
-                    c.writer.write_metadata(&Metadata::File(f.file.clone()))?;
+                    c.meta(Metadata::File(f.file.clone()))?;
                 }
-                c.writer.write_metadata(&Metadata::OpenFd(f.fd.clone()))?;
+                c.meta(Metadata::OpenFd(f.fd.clone()))?;
             }
         }
     }
