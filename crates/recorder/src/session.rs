@@ -569,8 +569,6 @@ impl Consumer {
     }
 }
 
-/// Records until a stop condition. `stop` is set by the caller's signal handler; `attached` is
-/// called once the probes are attached (with the plan); `progress` about once a second.
 /// Names the server gives a thread, as the background asker reports them.
 type NameReport = (u32, Result<HashMap<u32, String>, String>);
 
@@ -719,6 +717,8 @@ impl ServerWatch {
     }
 }
 
+/// Records until a stop condition. `stop` is set by the caller's signal handler; `attached` is
+/// called once the probes are attached (with the plan); `progress` about once a second.
 pub fn record(
     opts: &RecordOptions,
     stop: &Arc<AtomicBool>,
