@@ -240,6 +240,16 @@ impl FileCache {
         self.block(head / BLOCK).marker >> (head % BLOCK) & 1 == 1
     }
 
+    /// Sets the readahead mark on the folio starting at `head`, if cached.
+    pub(crate) fn set_marker(&mut self, head: u64) {
+        if let Some(blk) = self.blocks.get_mut(head / BLOCK) {
+            let bit = 1 << (head % BLOCK);
+            if blk.present & blk.head & bit != 0 {
+                blk.marker |= bit;
+            }
+        }
+    }
+
     /// Clears the readahead mark of the folio starting at `head`.
     pub(crate) fn clear_marker(&mut self, head: u64) {
         if let Some(blk) = self.blocks.get_mut(head / BLOCK) {

@@ -47,6 +47,14 @@ pub enum Op {
         /// Bytes copied (what the read returned; `count` when not recorded).
         copied: u64,
     },
+    /// A buffered read returned: the description's `prev_pos` is where it ended (threads
+    /// sharing a description see it from then on, not from the read's start).
+    ReadDone {
+        /// Stream index.
+        stream: u32,
+        /// Byte after the last one copied.
+        end: u64,
+    },
     /// The description was opened: its readahead state starts afresh.
     Open {
         /// Stream index.
@@ -104,6 +112,9 @@ pub struct Input {
     /// Per file: pages cached before the trace started (inferred: a read found them, or a
     /// deletion removed them, before the trace shows them inserted).
     pub cached_at_start: Vec<Vec<u64>>,
+    /// Per file: pages of `cached_at_start` that carried the readahead mark (the kernel made
+    /// an async decision on them before the trace shows them inserted).
+    pub marked_at_start: Vec<Vec<u64>>,
     /// Per file: the kernel's readahead decisions, in order.
     pub recorded: Vec<Vec<Decision>>,
     /// Per file: what the kernel did, as the trace shows it.
@@ -160,6 +171,7 @@ struct Builder {
     pending: FxHashMap<Key, (u64, u32, u64, u64)>,
     seen: Vec<Seen>,
     cached_at_start: Vec<Vec<u64>>,
+    marked_at_start: Vec<Vec<u64>>,
     recorded: Vec<Vec<Decision>>,
     /// Per tid: the file of its last trigger and that decision's place in `recorded` (windows
     /// attach to it).
@@ -203,6 +215,7 @@ impl Builder {
         self.file_ids.insert((dev, ino), id);
         self.seen.push(Seen::default());
         self.cached_at_start.push(Vec::new());
+        self.marked_at_start.push(Vec::new());
         self.recorded.push(Vec::new());
         self.first_ra_pages.push(None);
         self.fadvised.push(false);
@@ -241,7 +254,7 @@ impl Builder {
         self.pending.insert(key, (ts, s, pos.max(0) as u64, count));
     }
 
-    fn finish(&mut self, key: Key, ret: i64) {
+    fn finish(&mut self, done_ts: u64, key: Key, ret: i64) {
         let Some((ts, stream, pos, count)) = self.pending.remove(&key) else { return };
         if ret < 0 {
             return; // failed: nothing was read
@@ -263,6 +276,9 @@ impl Builder {
             self.peak = self.peak.max(self.resident);
         }
         self.ops.push((ts, Op::Read { stream, pos, count, copied }));
+        if copied > 0 {
+            self.ops.push((done_ts.max(ts), Op::ReadDone { stream, end: pos + copied }));
+        }
     }
 
     fn unfinished(&mut self) {
@@ -271,6 +287,7 @@ impl Builder {
         left.sort_unstable();
         for (ts, stream, pos, count) in left {
             self.ops.push((ts, Op::Read { stream, pos, count, copied: count }));
+            self.ops.push((ts, Op::ReadDone { stream, end: pos + count }));
         }
     }
 
@@ -280,15 +297,15 @@ impl Builder {
             EventBody::ReadEnter(r) => {
                 self.start(ts, Key::Syscall(tid), pid, r.fd, &r.file, (r.pos, r.count));
             }
-            EventBody::ReadExit(r) => self.finish(Key::Syscall(tid), r.ret),
+            EventBody::ReadExit(r) => self.finish(ts, Key::Syscall(tid), r.ret),
             EventBody::AioSubmit(a) if matches!(a.opcode, AioOpcode::Pread | AioOpcode::Preadv) => {
                 self.start(ts, Key::Aio(a.ctx, a.iocb), pid, a.fd, &a.file, (a.offset, a.nbytes));
             }
-            EventBody::AioComplete(a) => self.finish(Key::Aio(a.ctx, a.iocb), a.res),
+            EventBody::AioComplete(a) => self.finish(ts, Key::Aio(a.ctx, a.iocb), a.res),
             EventBody::UringSubmit(u) => {
                 self.start(ts, Key::Uring(u.ring, u.req), pid, u.fd, &u.file, (u.offset, u64::from(u.len)));
             }
-            EventBody::UringComplete(u) => self.finish(Key::Uring(u.ring, u.req), i64::from(u.res)),
+            EventBody::UringComplete(u) => self.finish(ts, Key::Uring(u.ring, u.req), i64::from(u.res)),
             EventBody::FileOpen(o) if !o.file.is_direct() => {
                 let s = self.stream(pid, o.fd, &o.file, true);
                 self.ops.push((ts, Op::Open { stream: s }));
@@ -336,6 +353,20 @@ impl Builder {
                 let s = t.state;
                 if self.first_ra_pages[f as usize].is_none() && !self.fadvised[f as usize] {
                     self.first_ra_pages[f as usize] = Some(u64::from(s.ra_pages));
+                }
+                if t.trigger == RaTrigger::Async {
+                    // A marked folio nothing in the trace inserted: cached, mark and all, before
+                    // the trace started (a readahead window of the server's start-up).
+                    let (start, marked) =
+                        (&mut self.cached_at_start[f as usize], &mut self.marked_at_start[f as usize]);
+                    let mut fresh = 0;
+                    self.seen[f as usize].mark(t.index, t.index, |p| {
+                        start.push(p);
+                        marked.push(p);
+                        fresh += 1;
+                    });
+                    self.resident += fresh;
+                    self.peak = self.peak.max(self.resident);
                 }
                 self.last_trigger.insert(tid, (f, self.recorded[f as usize].len()));
                 self.recorded[f as usize].push(Decision {
@@ -420,6 +451,7 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         pending: FxHashMap::default(),
         seen: Vec::new(),
         cached_at_start: Vec::new(),
+        marked_at_start: Vec::new(),
         recorded: Vec::new(),
         last_trigger: FxHashMap::default(),
         first_ra_pages: Vec::new(),
@@ -495,6 +527,7 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         streams: b.streams,
         ops: b.ops.into_iter().map(|(_, op)| op).collect(),
         cached_at_start: b.cached_at_start,
+        marked_at_start: b.marked_at_start,
         recorded: b.recorded,
         recorded_start,
         variant,

@@ -651,6 +651,16 @@ impl Engine {
     /// `filemap_read` does: find the pages, readahead where they miss or a mark is reached,
     /// create the page the readahead did not bring, copy).
     pub fn read(&mut self, s: &mut Stream, pos: u64, count: u64, copied: u64) {
+        self.read_start(s, pos, count, copied);
+        let end_byte = (pos + copied.min(count)).min(self.isize(s.file));
+        if end_byte > pos {
+            s.ra.prev_pos = end_byte as i64;
+        }
+    }
+
+    /// [`Self::read`] without its end: the description's `prev_pos` is left for the caller to
+    /// set when the read returns (other threads' reads on the description may come first).
+    pub fn read_start(&mut self, s: &mut Stream, pos: u64, count: u64, copied: u64) {
         let f = s.file;
         let isize = self.isize(f);
         if count == 0 || pos >= isize {
@@ -683,9 +693,6 @@ impl Engine {
             page = stop;
         }
         self.demand = (u32::MAX, 0, 0);
-        if end_byte > pos {
-            s.ra.prev_pos = end_byte as i64;
-        }
     }
 
     /// `posix_fadvise(WILLNEED)` or `readahead(2)` on `offset..offset + len` (0: to the end).
@@ -712,6 +719,11 @@ impl Engine {
                 counters[g as usize].evicted_unused += r.ahead;
             });
         }
+    }
+
+    /// The folio starting at `head` carries the readahead mark (one cached before the trace).
+    pub fn mark(&mut self, f: u32, head: u64) {
+        self.cache.file_mut(f).set_marker(head);
     }
 
     /// Read-ahead pages still unread, per file (at the end of the run).

@@ -70,6 +70,9 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec
         for &p in &input.cached_at_start[f as usize] {
             e.external(l as u32, p, 1);
         }
+        for &p in &input.marked_at_start[f as usize] {
+            e.mark(l as u32, p);
+        }
     }
     let bdi_pages = |file: u32| ra_kb.unwrap_or(input.files[file as usize].recorded_ra_kb) / 4;
     let fresh = |stream: u32| {
@@ -81,7 +84,13 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec
         match input.ops[i as usize] {
             Op::Read { stream, pos, count, copied } => {
                 let s = streams.entry(stream).or_insert_with(|| fresh(stream));
-                e.read(s, pos, count, copied);
+                e.read_start(s, pos, count, copied);
+            }
+            Op::ReadDone { stream, end } => {
+                let isize = input.files[input.streams[stream as usize].file as usize].size;
+                if let Some(s) = streams.get_mut(&stream) {
+                    s.ra.prev_pos = end.min(isize.max(1)) as i64;
+                }
             }
             Op::Open { stream } => {
                 streams.insert(stream, fresh(stream));
@@ -139,9 +148,10 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec
 /// The file each operation belongs to.
 pub(crate) fn op_file(input: &Input, op: &Op) -> u32 {
     match *op {
-        Op::Read { stream, .. } | Op::Open { stream } | Op::Fadvise { stream, .. } => {
-            input.streams[stream as usize].file
-        }
+        Op::Read { stream, .. }
+        | Op::ReadDone { stream, .. }
+        | Op::Open { stream }
+        | Op::Fadvise { stream, .. } => input.streams[stream as usize].file,
         Op::Add { file, .. } | Op::Delete { file, .. } => file,
     }
 }
