@@ -1,10 +1,12 @@
 //! `mysql-io`: the command-line front end. Glue only: parse arguments, call the library crates,
 //! print. Errors print as one sentence (with their causes) and exit with status 2.
 
+#[cfg(feature = "analysis")]
 mod analyze;
 mod info;
 mod output;
 mod record;
+#[cfg(feature = "analysis")]
 mod simulate;
 mod synth;
 
@@ -38,11 +40,14 @@ enum Command {
     /// Check what recording can capture on this machine, and how to run it.
     Doctor(record::DoctorArgs),
     /// Analyze a trace: sequentiality, files, threads, readahead.
+    #[cfg(feature = "analysis")]
     #[command(subcommand)]
     Analyze(analyze::Analysis),
     /// What other read_ahead_kb settings would have done, with the model checked against the trace.
+    #[cfg(feature = "analysis")]
     Simulate(simulate::SimulateArgs),
     /// Export a trace as Parquet or CSV tables.
+    #[cfg(feature = "analysis")]
     Export(analyze::ExportArgs),
     /// Show what a trace holds: header, events per kind, chunks, time range, drops, compression.
     Info(info::InfoArgs),
@@ -55,8 +60,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Record(a) => record::run_record(&a),
         Command::Doctor(a) => record::run_doctor(&a),
+        #[cfg(feature = "analysis")]
         Command::Analyze(a) => analyze::run(&a),
+        #[cfg(feature = "analysis")]
         Command::Simulate(a) => simulate::run(&a),
+        #[cfg(feature = "analysis")]
         Command::Export(a) => analyze::run_export(&a),
         Command::Info(a) => info::run(&a),
         Command::Synth(a) => synth::run(&a),

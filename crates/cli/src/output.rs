@@ -24,6 +24,7 @@ pub(crate) enum TableFormat {
 }
 
 /// Shortens `s` to at most `max` characters, keeping its end (paths end with what matters).
+#[cfg_attr(not(feature = "analysis"), allow(dead_code))] // used by the analyses
 pub(crate) fn tail(s: &str, max: usize) -> String {
     let n = s.chars().count();
     if n <= max {
@@ -35,6 +36,7 @@ pub(crate) fn tail(s: &str, max: usize) -> String {
 }
 
 /// `0.4321` as `43.2%`.
+#[cfg_attr(not(feature = "analysis"), allow(dead_code))] // used by the analyses
 pub(crate) fn pct(r: f64) -> String {
     format!("{:.1}%", r * 100.0)
 }
