@@ -45,15 +45,18 @@ const WORKLOADS: &[Workload] = &[
     Workload { name: "strided 16 KiB / 32 KiB", specs: &["1:{a}:stride:16384:512:32768"] },
     Workload { name: "random 16 KiB", specs: &["1:{a}:random:16384:1000:7"] },
     Workload { name: "two streams, one fd", specs: &["1:{a}:inter:16384:1024:8388608"] },
-    Workload { name: "two streams, two fds", specs: &["1:{a}:seq:16384:512", "2:{a}:seq:16384:512:8388608"] },
+    // Two threads, each with its own descriptor on file a, 4 MiB apart: further than any window
+    // reaches, so neither reads the other's pages (see the mix below).
+    Workload { name: "two streams, two fds", specs: &["1:{a}:seq:16384:256", "2:{a}:seq:16384:256:8388608"] },
     Workload { name: "1 MiB scan", specs: &["1:{a}:seq:1048576:16"] },
-    // Threads share file a but not its pages: when two threads race for the same pages, which
-    // one reads them from disk depends on timing, and a recording at another setting can go the
-    // other way (docs/simulate.md, "Limits").
+    // Threads share file a but not its pages, nor the pages their readahead reaches: when two
+    // threads race for the same pages, which one reads them from disk depends on timing (on a
+    // loaded machine more so), and a recording at another setting can go the other way
+    // (docs/simulate.md, "Limits").
     Workload {
         name: "mix: 3 files, 4 threads",
         specs: &[
-            "1:{a}:seq:16384:512",
+            "1:{a}:seq:16384:256",
             "2:{b}:random:16384:500:3",
             "3:{c}:stride:4096:1000:12288",
             "4:{a}:seq:65536:100:8388608",
