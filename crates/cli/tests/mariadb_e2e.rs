@@ -4,25 +4,15 @@
 //! `simulate` then say, checked against what the server itself counted. Test names start with
 //! `root_`; they fail (never skip) without root, MariaDB or sysbench (scripts/test installs them).
 
+#[path = "../../recorder/tests/support/mod.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test loads BPF programs and mounts a filesystem: run it as root (scripts/test does)"
-    );
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use support::{require_root, text};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -14,21 +14,10 @@ use std::time::{Duration, Instant};
 
 use mysql_io_format::{Event, EventBody, EventKind, ProbeMode, RaDecision, ReadSyscall, TraceFile};
 use serde_json::Value;
-use support::{helper, json_lines, HelperProcess, LoopFs};
-
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(euid, 0, "this test loads BPF programs: run it as root (scripts/test does)");
-}
+use support::{helper, json_lines, require_root, text, HelperProcess, LoopFs};
 
 fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Runs `mysql-io record ARGS -o TRACE -- CMD...` and returns its output (the command's stdout).

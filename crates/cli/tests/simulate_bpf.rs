@@ -16,21 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{helper, LoopFs};
-
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(euid, 0, "this test loads BPF programs: run it as root (scripts/test does)");
-}
+use support::{helper, require_root, text, LoopFs};
 
 fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// A workload: `pattern` specs with `{a}`, `{b}`, `{c}` standing for the three files.

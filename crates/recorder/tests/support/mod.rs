@@ -65,6 +65,20 @@ fn command_line(program: &str, args: &[&OsStr]) -> String {
     line
 }
 
+/// Fails the test unless it runs as root: the BPF tests load programs and mount filesystems, and
+/// never skip.
+pub(crate) fn require_root() {
+    assert!(
+        is_root(),
+        "this test loads BPF programs and mounts filesystems: run it as root (scripts/test does)"
+    );
+}
+
+/// Output bytes as text.
+pub(crate) fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).trim().to_owned()
 }
