@@ -652,10 +652,15 @@ impl Engine {
     /// create the page the readahead did not bring, copy).
     pub fn read(&mut self, s: &mut Stream, pos: u64, count: u64, copied: u64) {
         self.read_start(s, pos, count, copied);
-        let end_byte = (pos + copied.min(count)).min(self.isize(s.file));
-        if end_byte > pos {
-            s.ra.prev_pos = end_byte as i64;
+        if copied > 0 && pos < self.isize(s.file) {
+            self.read_done(s, pos + copied.min(count));
         }
+    }
+
+    /// A read on `s` returned, having copied up to byte `end`: the description's `prev_pos`
+    /// (capped at the end of the file).
+    pub fn read_done(&self, s: &mut Stream, end: u64) {
+        s.ra.prev_pos = end.min(self.isize(s.file)) as i64;
     }
 
     /// [`Self::read`] without its end: the description's `prev_pos` is left for the caller to

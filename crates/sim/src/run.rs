@@ -87,9 +87,8 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec
                 e.read_start(s, pos, count, copied);
             }
             Op::ReadDone { stream, end } => {
-                let isize = input.files[input.streams[stream as usize].file as usize].size;
                 if let Some(s) = streams.get_mut(&stream) {
-                    s.ra.prev_pos = end.min(isize.max(1)) as i64;
+                    e.read_done(s, end);
                 }
             }
             Op::Open { stream } => {
