@@ -141,7 +141,7 @@ fn root_mariadb_buffered_reads_end_to_end() {
     let t = trace.to_str().expect("utf-8 path");
 
     let rec = start_recording(pid, &trace);
-    sb.sysbench(&["oltp_read_only", "--tables=4", "--table-size=100000", "--threads=4", "--time=8", "run"]);
+    sb.sysbench(&["oltp_read_only", "--tables=4", "--table-size=100000", "--threads=4", "--time=15", "run"]);
     sb.sql("SELECT SUM(LENGTH(c)) FROM sbtest.sbtest5 FORCE INDEX (PRIMARY)");
     let log = stop_recording(rec);
 
