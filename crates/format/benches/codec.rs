@@ -1,7 +1,8 @@
 //! Format benchmark: encode and decode throughput on one core and bytes per event on disk, for the
 //! synthetic MariaDB-like stream (`mysql_io_format::synth`).
 //!
-//! Run: `cargo bench -p mysql-io-format --bench codec` (options: `-- --events N --level L`).
+//! Run: `cargo bench -p mysql-io-format --bench codec` (options: `-- --events N --level L`;
+//! `--profile-columns` only decodes columns, over and over, for a profiler).
 //! Encode is measured on the caller's thread only (column encoding), and separately end to end
 //! through the writer (encode + zstd on the worker + framing), as a recorder would use it. Decode
 //! is one thread decoding every chunk of the file: CRC check, zstd decompression, column decoding,
@@ -40,6 +41,17 @@ fn main() {
     let n = arg("--events", 10_000_000) as usize;
     let level = arg("--level", 3) as i32;
     let events: Vec<Event> = SyntheticStream::new(1, 20_000).take(n).collect();
+    if std::env::args().any(|a| a == "--profile-columns") {
+        // For a profiler: the column decoding alone, repeated, nothing else.
+        let mut raws: Vec<Vec<u8>> = events.chunks(200_000).map(chunk::encode_for_diagnostics).collect();
+        let mut cols = ChunkColumns::default();
+        for _ in 0..20 {
+            for r in &mut raws {
+                chunk::columns_from_raw_payload(black_box(r), &mut cols).expect("decode");
+            }
+        }
+        return;
+    }
     let per_s = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
 
     // Column encoding alone (what the producer thread pays per event), in ~1 s chunks.
@@ -87,6 +99,32 @@ fn main() {
         counts.into_iter().map(|r| r.expect("decode")).sum::<u64>()
     });
 
+    // The decode to columns split in two: zstd alone, and the column decoding alone (no CRC, no
+    // decompression) on the same ~1 s payloads.
+    let mut raws: Vec<Vec<u8>> = events.chunks(200_000).map(chunk::encode_for_diagnostics).collect();
+    let packed: Vec<Vec<u8>> =
+        raws.iter().map(|r| zstd::bulk::compress(r, level).expect("zstd compress")).collect();
+    let (unzstd, _) = best_of(5, || {
+        let mut buf = Vec::new();
+        for (z, r) in packed.iter().zip(&raws) {
+            buf.clear();
+            buf.reserve(r.len());
+            zstd::bulk::Decompressor::new()
+                .and_then(|mut d| d.decompress_to_buffer(black_box(z), &mut buf))
+                .expect("zstd decompress");
+        }
+        buf.len()
+    });
+    let (columns_only, _) = best_of(5, || {
+        let mut cols = ChunkColumns::default();
+        let mut n = 0;
+        for r in &mut raws {
+            chunk::columns_from_raw_payload(black_box(r), &mut cols).expect("decode");
+            n += black_box(cols.len());
+        }
+        n
+    });
+
     // Where the bytes go: each column of one ~1 s chunk compressed on its own.
     let sample = chunk::encode_for_diagnostics(&events[..200_000.min(n)]);
     let mut columns: Vec<(usize, String)> = chunk::payload_streams(&sample)
@@ -127,6 +165,16 @@ fn main() {
     println!(
         "  decode to columns, 1 core {:6.1} M events/s  (CRC + zstd + columns, no Event structs)",
         per_s(cols)
+    );
+    println!(
+        "    of which zstd alone   {:8.1} M events/s  ({:.1} ns/event)",
+        per_s(unzstd),
+        unzstd.as_secs_f64() * 1e9 / n as f64
+    );
+    println!(
+        "    of which columns alone {:7.1} M events/s  ({:.1} ns/event; no CRC, no zstd)",
+        per_s(columns_only),
+        columns_only.as_secs_f64() * 1e9 / n as f64
     );
     println!(
         "  decode to events, all cores {:4.1} M events/s  ({} threads, a chunk per thread)",

@@ -5,7 +5,7 @@
 //! [`ChunkColumns`] and, on request, events. The byte layout is specified in `docs/format.md`
 //! ("Chunk record", "Chunk payload").
 
-use crate::columns::{BulkCx, Codec, ColumnIn, ColumnOut, EncodeCx, OrderCx, TakeCx, Text, SLOTS};
+use crate::columns::{BulkCx, Codec, ColumnIn, ColumnOut, EncodeCx, SharedPredictors, TakeCx, Text};
 use crate::event::{Event, EventBody, EventKind};
 use crate::tables::{FifoTable, RecallLists};
 use crate::varint::{self, Cursor, StreamError};
@@ -116,27 +116,6 @@ impl TaskCache {
     }
 }
 
-/// The cross-kind predictors of [`Shared`](crate::columns) codecs, one set per thread (direct-mapped
-/// by `tid % 64`): a read, its readahead decision and its page inserts come from one thread, while
-/// other threads' events land in between.
-#[derive(Debug, Clone)]
-struct SharedByTask(Vec<[u64; SLOTS]>);
-
-const SHARED_SLOTS: usize = 64;
-
-impl Default for SharedByTask {
-    fn default() -> Self {
-        SharedByTask(vec![[0; SLOTS]; SHARED_SLOTS])
-    }
-}
-
-impl SharedByTask {
-    #[inline]
-    fn of(&mut self, tid: u32) -> &mut [u64; SLOTS] {
-        &mut self.0[tid as usize % SHARED_SLOTS]
-    }
-}
-
 /// Accumulates events into column streams until the writer closes the chunk.
 #[derive(Debug)]
 pub(crate) struct ChunkEncoder {
@@ -154,7 +133,7 @@ pub(crate) struct ChunkEncoder {
     fields: Vec<Vec<ColumnOut>>,
     /// Kind codes with events in the open chunk.
     active: Vec<u8>,
-    shared: SharedByTask,
+    shared: SharedPredictors,
     recall: RecallLists,
     kind_counts: Vec<u64>,
     base_ts: u64,
@@ -176,7 +155,7 @@ impl Default for ChunkEncoder {
             last_exception: (0, 0, 0),
             fields: (0..256).map(|_| Vec::new()).collect(),
             active: Vec::new(),
-            shared: SharedByTask::default(),
+            shared: SharedPredictors::default(),
             recall: RecallLists::default(),
             kind_counts: vec![0; 256],
             base_ts: 0,
@@ -313,7 +292,7 @@ impl ChunkEncoder {
         }
         self.kind_counts.iter_mut().for_each(|n| *n = 0);
         self.active.clear();
-        self.shared = SharedByTask::default();
+        self.shared = SharedPredictors::default();
         self.recall.clear();
         self.t_min = u64::MAX;
         self.t_max = 0;
@@ -470,6 +449,25 @@ pub(crate) fn decode_columns<F: FnMut(Event)>(
     result
 }
 
+/// Adds the number of events of each kind code in `kinds` to `counts` (256 entries). Four
+/// tables, summed at the end, so that runs of one kind do not wait on their own increments.
+fn count_kinds(kinds: &[u8], counts: &mut [usize]) {
+    let mut t = [[0u32; 256]; 4];
+    let mut quads = kinds.chunks_exact(4);
+    for q in &mut quads {
+        t[0][q[0] as usize] += 1;
+        t[1][q[1] as usize] += 1;
+        t[2][q[2] as usize] += 1;
+        t[3][q[3] as usize] += 1;
+    }
+    for &k in quads.remainder() {
+        t[0][k as usize] += 1;
+    }
+    for (c, n) in counts.iter_mut().enumerate().take(256) {
+        *n += (t[0][c] + t[1][c] + t[2][c] + t[3][c]) as usize;
+    }
+}
+
 fn decode_into<F: FnMut(Event)>(
     out: &mut ChunkColumns,
     payload: &[u8],
@@ -489,9 +487,7 @@ fn decode_into<F: FnMut(Event)>(
     out.kind.extend_from_slice(kinds);
     out.rows.clear();
     out.rows.resize(256, 0);
-    for &k in kinds {
-        out.rows[k as usize] += 1;
-    }
+    count_kinds(kinds, &mut out.rows);
     out.fields.resize_with(256, Vec::new);
     out.unknown_kind = 0;
     out.ts.clear();
@@ -558,22 +554,28 @@ fn decode_into<F: FnMut(Event)>(
     };
     let mut exception = next_gap(&mut task_col, 0)?;
     let (mut exc_pid, mut exc_cpu) = (0u32, 0u16);
-    let mut shared = SharedByTask::default();
+    let mut shared = SharedPredictors::default();
     let mut recall = RecallLists::default();
     let mut next_row = [0usize; 256];
     let mut take_row = [0usize; 256];
     let mut block_rows = [0usize; 256];
     let mut stats = DecodeStats { events: 0, unknown_kind: out.unknown_kind };
     let mut start = 0;
+    let mut high = Vec::with_capacity(BLOCK);
     while start < n {
         let end = (start + BLOCK).min(n);
         // Common columns.
-        for &l in &low[start..end] {
-            let high = ts_high.number().map_err(err("time"))?;
-            t = t.wrapping_add(varint::unzigzag((high << 8) | u64::from(l)) as u64);
-            out.ts.push(t);
-        }
-        for i in start..end {
+        high.clear();
+        ts_high.bulk(end - start, &mut high, |_, v| v).map_err(err("time"))?;
+        out.ts.extend(low[start..end].iter().zip(&high).map(|(&l, &h)| {
+            t = t.wrapping_add(varint::unzigzag((h << 8) | u64::from(l)) as u64);
+            t
+        }));
+        out.tid.resize(end, 0);
+        out.pid.resize(end, 0);
+        out.cpu.resize(end, 0);
+        let rows = out.tid[start..end].iter_mut().zip(&mut out.pid[start..end]).zip(&mut out.cpu[start..end]);
+        for (i, ((tid_out, pid_out), cpu_out)) in (start..end).zip(rows) {
             let tid = tids.get(&mut tid_col.cur).map_err(err("tid"))? as u32;
             let slot = tasks.slot(tid);
             if i == exception {
@@ -585,15 +587,13 @@ fn decode_into<F: FnMut(Event)>(
             } else if slot.0 != tid {
                 return Err(format!("task column: event {i} (thread {tid}) has no pid and cpu"));
             }
-            out.tid.push(tid);
-            out.pid.push(slot.1);
-            out.cpu.push(slot.2);
+            *tid_out = tid;
+            *pid_out = slot.1;
+            *cpu_out = slot.2;
         }
         // Phase 1: each field column on its own.
         block_rows.fill(0);
-        for &k in &kinds[start..end] {
-            block_rows[k as usize] += 1;
-        }
+        count_kinds(&kinds[start..end], &mut block_rows);
         for code in 0..256usize {
             if block_rows[code] == 0 || !known[code] {
                 continue;
@@ -604,23 +604,27 @@ fn decode_into<F: FnMut(Event)>(
             EventBody::bulk_columns(kind, &mut cx).map_err(|e| format!("{} columns: {e}", kind.name()))?;
         }
         // Phase 2: what depends on other kinds, in file order.
-        for (i, &code) in kinds.iter().enumerate().take(end).skip(start) {
+        // Runs of one kind (a readahead's page inserts) are dispatched once.
+        let mut i = start;
+        while i < end {
+            let code = kinds[i];
+            let run_end = kinds[i + 1..end].iter().position(|&k| k != code).map_or(end, |p| i + 1 + p);
             let c = code as usize;
-            if !ordered[c] {
-                continue;
+            if ordered[c] {
+                let kind = EventKind::from_code(code).unwrap_or(EventKind::Lost);
+                EventBody::order_run(
+                    kind,
+                    &mut ins[c],
+                    &mut out.fields[c],
+                    next_row[c],
+                    &out.tid[i..run_end],
+                    &mut shared,
+                    &mut recall,
+                )
+                .map_err(|e| format!("{} columns: {e}", kind.name()))?;
+                next_row[c] += run_end - i;
             }
-            let row = next_row[c];
-            next_row[c] += 1;
-            let mut cx = OrderCx {
-                ins: &mut ins[c],
-                outs: &mut out.fields[c],
-                next: 0,
-                row,
-                shared: shared.of(out.tid[i]),
-                recall: &mut recall,
-            };
-            let kind = EventKind::from_code(code).unwrap_or(EventKind::Lost);
-            EventBody::order_columns(kind, &mut cx).map_err(|e| format!("{} columns: {e}", kind.name()))?;
+            i = run_end;
         }
         // Phase 3, when events are wanted: assemble while the block is hot.
         if let Some(f) = sink.as_mut() {
@@ -709,6 +713,28 @@ pub fn encode_for_diagnostics(events: &[Event]) -> Vec<u8> {
     let mut e = ChunkEncoder::default();
     events.iter().for_each(|ev| e.push(ev));
     e.take().1
+}
+
+/// Diagnostic: decodes `payload` (an uncompressed chunk payload, as [`encode_for_diagnostics`]
+/// makes) into `out`'s columns, with no CRC check and no decompression: the column decoding
+/// alone, for the benchmark's breakdown.
+#[doc(hidden)]
+pub fn columns_from_raw_payload(payload: &mut Vec<u8>, out: &mut ChunkColumns) -> Result<(), String> {
+    let (common, _) = stream_table(payload)?;
+    let events = common[STREAM_KIND as usize].map_or(0, |(_, l)| l as u64);
+    let info = ChunkInfo {
+        events,
+        base_ts: 0,
+        t_min: 0,
+        t_max: 0,
+        uncompressed_len: payload.len() as u64,
+        kind_counts: vec![],
+    };
+    // The payload is lent to `out` and given back, not copied.
+    std::mem::swap(payload, &mut out.payload);
+    let result = decode_columns(out, &info, None::<&mut fn(Event)>).map(|_| ());
+    std::mem::swap(payload, &mut out.payload);
+    result
 }
 
 /// Diagnostic and fuzzing entry: decodes `payload` as an uncompressed chunk payload whose header

@@ -108,24 +108,10 @@ impl<'a> ColumnIn<'a> {
         ColumnIn { cur: Cursor::new(data), base, zeros: 0, prev: 0, present }
     }
 
-    /// Reads one number of a number column.
-    #[inline(always)]
-    pub(crate) fn number(&mut self) -> Result<u64, StreamError> {
-        if self.zeros > 0 {
-            self.zeros -= 1;
-            return Ok(0);
-        }
-        let v = self.cur.varint()?;
-        if v == 0 {
-            self.zeros = self.cur.varint()?;
-        }
-        Ok(v)
-    }
-
     /// Appends the next `rows` numbers to `out`, each mapped by `f(previous output, number)`.
     /// Runs of zeros map to `f(previous, 0)` repeated, computed once.
     #[inline]
-    fn bulk(
+    pub(crate) fn bulk(
         &mut self,
         rows: usize,
         out: &mut Vec<u64>,
@@ -166,6 +152,27 @@ impl<'a> ColumnIn<'a> {
 pub(crate) const SLOT_POS: usize = 0;
 pub(crate) const SLOT_INO: usize = 1;
 pub(crate) const SLOTS: usize = 2;
+
+/// The cross-kind predictors of [`Shared`] codecs, one set per thread (direct-mapped by
+/// `tid % 64`): a read, its readahead decision and its page inserts come from one thread, while
+/// other threads' events land in between.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedPredictors([[u64; SLOTS]; SHARED_SLOTS]);
+
+const SHARED_SLOTS: usize = 64;
+
+impl Default for SharedPredictors {
+    fn default() -> Self {
+        SharedPredictors([[0; SLOTS]; SHARED_SLOTS])
+    }
+}
+
+impl SharedPredictors {
+    #[inline(always)]
+    pub(crate) fn of(&mut self, tid: u32) -> &mut [u64; SLOTS] {
+        &mut self.0[tid as usize % SHARED_SLOTS]
+    }
+}
 
 /// Encoding: writes the fields of one event into its kind's columns.
 #[derive(Debug)]

@@ -13,9 +13,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{
-    AioData, AioIocb, BulkCx, BytePos, BytePosNear, Codec, ColumnDoc, Columns, Delta, Dev, EncodeCx, Ino,
-    Nested, Ofd, OrderCx, PagePos, TakeCx, Text, UringData, UringReq,
+    AioData, AioIocb, BulkCx, BytePos, BytePosNear, Codec, ColumnDoc, ColumnIn, Columns, Delta, Dev,
+    EncodeCx, Ino, Nested, Ofd, OrderCx, PagePos, SharedPredictors, TakeCx, Text, UringData, UringReq,
 };
+use crate::tables::RecallLists;
 use crate::varint::StreamError;
 
 /// Open flag that makes reads bypass the page cache (`O_DIRECT`, octal 040000 on x86-64).
@@ -414,9 +415,34 @@ macro_rules! events {
                 match kind { $(EventKind::$kind => <$kind as Columns>::bulk(cx),)* }
             }
 
+            /// Phase 2 for a run of consecutive events of one kind (`tids` are theirs, the first
+            /// is row `row` of the kind): one dispatch on the kind per run, not per event.
             #[inline]
-            pub(crate) fn order_columns(kind: EventKind, cx: &mut OrderCx<'_, '_>) -> Result<(), StreamError> {
-                match kind { $(EventKind::$kind => <$kind as Columns>::order(cx),)* }
+            pub(crate) fn order_run(
+                kind: EventKind,
+                ins: &mut [ColumnIn<'_>],
+                outs: &mut [Vec<u64>],
+                row: usize,
+                tids: &[u32],
+                shared: &mut SharedPredictors,
+                recall: &mut RecallLists,
+            ) -> Result<(), StreamError> {
+                match kind {
+                    $(EventKind::$kind => {
+                        for (r, &tid) in tids.iter().enumerate() {
+                            let mut cx = OrderCx {
+                                ins: &mut *ins,
+                                outs: &mut *outs,
+                                next: 0,
+                                row: row + r,
+                                shared: shared.of(tid),
+                                recall: &mut *recall,
+                            };
+                            <$kind as Columns>::order(&mut cx)?;
+                        }
+                        Ok(())
+                    })*
+                }
             }
 
             #[inline]

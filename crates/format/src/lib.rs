@@ -34,7 +34,9 @@ mod tables;
 /// Internals exposed for the format benchmark's per-column report; not a stable API.
 #[doc(hidden)]
 pub mod diagnostics {
-    pub use crate::chunk::{decode_raw_payload, encode_for_diagnostics, payload_streams};
+    pub use crate::chunk::{
+        columns_from_raw_payload, decode_raw_payload, encode_for_diagnostics, payload_streams,
+    };
 }
 mod varint;
 mod writer;
