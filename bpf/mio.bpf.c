@@ -852,9 +852,16 @@ static __always_inline int fn_get_pages(struct kiocb *iocb, __u64 count)
 			 (pos + count - 1) >> PAGE_SHIFT);
 }
 
+/* The second argument is the read's size since 6.5; before (6.1), it is the struct iov_iter
+ * that holds it. A kprobe can tell them apart by value: a size is below 2^31 (MAX_RW_COUNT), a
+ * kernel address on x86-64 has its top bit set. (fentry cannot: the verifier types the argument
+ * from BTF, so fe_get_pages does not load on the older kernels and the kprobe is used.) */
 SEC("?kprobe/filemap_get_pages")
-int BPF_KPROBE(kp_get_pages, struct kiocb *iocb, size_t count)
+int BPF_KPROBE(kp_get_pages, struct kiocb *iocb, unsigned long count_or_iter)
 {
+	__u64 count = count_or_iter;
+	if ((long)count_or_iter < 0)
+		count = BPF_CORE_READ((struct iov_iter *)count_or_iter, count);
 	return fn_get_pages(iocb, count);
 }
 
