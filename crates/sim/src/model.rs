@@ -5,9 +5,12 @@
 //! - [`Variant::Split`] (6.11 and later, written after 6.18): `page_cache_sync_ra` and
 //!   `page_cache_async_ra` decide separately; async windows ramp the folio order by 2 and end on
 //!   an aligned boundary; sync windows start at order 0.
-//! - [`Variant::Ondemand`] (up to 6.10, written after Debian's 6.1): one `ondemand_readahead` for
-//!   both; a sync miss at the window's end also ramps; a window whose marker the read would reach
-//!   at once is merged with the next one.
+//! - [`Variant::Ondemand`] (up to 6.10, written after Debian's 6.1 and checked against it in a
+//!   guest, crates/cli/tests/guest_kprobe.rs): one `ondemand_readahead` for both; a sync miss at
+//!   the window's end also ramps; a window whose marker the read would reach at once is merged
+//!   with the next one; `filemap_read` moves `prev_pos` as it copies each batch of up to 15
+//!   folios (so a trigger inside a long read sees where that batch began), and
+//!   `page_cache_next_miss` reports the last slot it looked at when it finds no gap.
 //!
 //! Indices are 4 KiB page indices and arithmetic wraps like the kernel's unsigned longs. Every
 //! decision is logged as the kernel's tracepoints (or probes) report it: the trigger with the
@@ -200,6 +203,9 @@ fn next_size(cur: u64, max: u64) -> u64 {
     }
 }
 
+/// Folios `filemap_read` takes per batch in 6.1 (`PAGEVEC_SIZE`).
+const OLD_BATCH: u64 = 15;
+
 impl Engine {
     /// An engine for `files` (geometry, size in bytes); `capacity` bounds the cache (free mode).
     pub fn new(variant: Variant, files: Vec<(Geometry, u64)>, capacity: Option<u64>, log: bool) -> Self {
@@ -221,6 +227,17 @@ impl Engine {
 
     fn isize(&self, f: u32) -> u64 {
         self.files[f as usize].1
+    }
+
+    /// `page_cache_next_miss`. Until 6.10 a walk that finds no gap reports the last slot it
+    /// read, `index + n - 1`, one less than later kernels (which the cache model follows).
+    fn next_miss(&self, f: u32, index: u64, n: u64) -> u64 {
+        let miss = self.cache.file(f).next_miss(index, n);
+        if self.variant == Variant::Ondemand && n > 0 && miss == index.wrapping_add(n) {
+            miss.wrapping_sub(1)
+        } else {
+            miss
+        }
     }
 
     fn log_decision(&mut self, f: u32, d: Decision) {
@@ -406,7 +423,7 @@ impl Engine {
             s.ra.start = ra.start.wrapping_add(ra.size);
             s.ra.size = ra.size.max(next_size(ra.size, max));
         } else {
-            let start = self.cache.file(f).next_miss(index.wrapping_add(1), max);
+            let start = self.next_miss(f, index.wrapping_add(1), max);
             if start == 0 || start.wrapping_sub(index) > max {
                 return;
             }
@@ -520,7 +537,7 @@ impl Engine {
                 break 'decide false;
             }
             if folio.is_some() {
-                let start = self.cache.file(f).next_miss(index.wrapping_add(1), max);
+                let start = self.next_miss(f, index.wrapping_add(1), max);
                 if start == 0 || start.wrapping_sub(index) > max {
                     return;
                 }
@@ -679,8 +696,21 @@ impl Engine {
         self.counters[f as usize].pages_requested += end.saturating_sub(first);
         self.demand = (f, first, end);
         let mut page = first;
+        // Until 6.10 `filemap_read` sets `prev_pos` after each folio it copies, and the
+        // triggers come at the start of a batch (a miss) or at its last folio (the marked one,
+        // which ends a batch): a trigger inside a long read sees where its batch began. Folios
+        // left in the batch being copied (0: the next folio starts one).
+        let batches = self.variant == Variant::Ondemand;
+        let mut left = 0u64;
         while page < end {
-            if !self.cache.file(f).is_present(page) {
+            let missing = !self.cache.file(f).is_present(page);
+            if batches && (left == 0 || missing) {
+                if page > first {
+                    s.ra.prev_pos = (page << 12) as i64;
+                }
+                left = OLD_BATCH;
+            }
+            if missing {
                 self.sync_ra(s, page, last - page);
                 if !self.cache.file(f).is_present(page) {
                     // No readahead brought it: the page is read on its own.
@@ -689,13 +719,15 @@ impl Engine {
                 }
             }
             let Some(folio) = self.cache.file(f).folio(page) else { break };
-            if self.cache.file(f).has_marker(folio.index) {
+            let marked = self.cache.file(f).has_marker(folio.index);
+            if marked {
                 self.async_ra(s, folio, last - folio.index);
             }
             let stop = (folio.index + folio.pages).min(end);
             let used = self.cache.file_mut(f).access(page, stop - 1);
             self.counters[f as usize].used += used;
             page = stop;
+            left = if marked { 0 } else { left.saturating_sub(1) };
         }
         self.demand = (u32::MAX, 0, 0);
     }
@@ -823,6 +855,55 @@ mod tests {
             // 120 pages read in 5 submissions; only the first read's 4 pages were waited for.
             let c = e.counters[0];
             assert_eq!((c.pages_read, c.read_ios, c.demand_inserts), (120, 5, 4), "{variant:?}");
+        }
+    }
+
+    #[test]
+    fn ondemand_one_mib_reads_see_prev_pos_move_batch_by_batch() {
+        // Recorded on Debian's 6.1 (guest_kprobe.rs), ext4 on virtio, read_ahead_kb 128: 1 MiB
+        // reads from page 0. The first read's async trigger, at page 128, comes in its ninth
+        // batch of 15 folios, when prev_pos is the start of that batch (page 120); the next
+        // ones come at the start of a read and see the previous read's end.
+        let mut e = engine(Variant::Ondemand, false);
+        let mut s = stream(32);
+        for i in 0..3 {
+            e.read(&mut s, i << 20, 1 << 20, 1 << 20);
+        }
+        let log = &e.log.as_ref().expect("logging")[0];
+        let seen: Vec<(Trigger, u64, u64, i64)> =
+            log.iter().map(|d| (d.trigger, d.index, d.req, d.before.prev_pos)).collect();
+        use Trigger::{Async as A, Sync as S};
+        assert_eq!(
+            seen,
+            [(S, 0, 256, -1), (A, 128, 128, 120 * 4096), (A, 256, 256, 1 << 20), (A, 512, 256, 2 << 20)]
+        );
+        assert_eq!(
+            log[1].windows[0],
+            Window { unbounded: false, index: 256, size: 256, async_size: 256, order: 0 }
+        );
+        // The split variant (6.11+) sets prev_pos once a read is done.
+        let mut e = engine(Variant::Split, false);
+        let mut s = stream(32);
+        e.read(&mut s, 0, 1 << 20, 1 << 20);
+        let log = &e.log.as_ref().expect("logging")[0];
+        assert_eq!(log[1].before.prev_pos, -1);
+    }
+
+    #[test]
+    fn ondemand_next_miss_without_a_gap_reports_the_last_slot() {
+        // A marked page 99 followed by 32 cached pages, reached without readahead state: 6.1's
+        // page_cache_next_miss(100, 32) finds no gap and says 131, which is 32 pages on, so a
+        // window starts there (decided, then read as it is); later kernels say 132, too far,
+        // and decide nothing.
+        for (variant, want) in [(Variant::Ondemand, vec![(131, 32, 32, 0); 2]), (Variant::Split, vec![])] {
+            let mut e = engine(variant, false);
+            for p in 99..132 {
+                e.external(0, p, 1);
+            }
+            e.mark(0, 99);
+            let mut s = stream(32);
+            e.read(&mut s, 99 * 4096, 4096, 4096);
+            assert_eq!(decisions(&e), [(Trigger::Async, 99, want)], "{variant:?}");
         }
     }
 
