@@ -715,21 +715,26 @@ pub fn encode_for_diagnostics(events: &[Event]) -> Vec<u8> {
     e.take().1
 }
 
-/// Diagnostic: decodes `payload` (an uncompressed chunk payload, as [`encode_for_diagnostics`]
-/// makes) into `out`'s columns, with no CRC check and no decompression: the column decoding
-/// alone, for the benchmark's breakdown.
-#[doc(hidden)]
-pub fn columns_from_raw_payload(payload: &mut Vec<u8>, out: &mut ChunkColumns) -> Result<(), String> {
+/// The chunk header a bare payload implies: as many events as its kind column holds.
+fn raw_payload_info(payload: &[u8]) -> Result<ChunkInfo, String> {
     let (common, _) = stream_table(payload)?;
     let events = common[STREAM_KIND as usize].map_or(0, |(_, l)| l as u64);
-    let info = ChunkInfo {
+    Ok(ChunkInfo {
         events,
         base_ts: 0,
         t_min: 0,
         t_max: 0,
         uncompressed_len: payload.len() as u64,
         kind_counts: vec![],
-    };
+    })
+}
+
+/// Diagnostic: decodes `payload` (an uncompressed chunk payload, as [`encode_for_diagnostics`]
+/// makes) into `out`'s columns, with no CRC check and no decompression: the column decoding
+/// alone, for the benchmark's breakdown.
+#[doc(hidden)]
+pub fn columns_from_raw_payload(payload: &mut Vec<u8>, out: &mut ChunkColumns) -> Result<(), String> {
+    let info = raw_payload_info(payload)?;
     // The payload is lent to `out` and given back, not copied.
     std::mem::swap(payload, &mut out.payload);
     let result = decode_columns(out, &info, None::<&mut fn(Event)>).map(|_| ());
@@ -741,16 +746,7 @@ pub fn columns_from_raw_payload(payload: &mut Vec<u8>, out: &mut ChunkColumns) -
 /// claims as many events as its kind column holds. Returns the events decoded.
 #[doc(hidden)]
 pub fn decode_raw_payload(payload: &[u8]) -> Result<u64, String> {
-    let (common, _) = stream_table(payload)?;
-    let events = common[STREAM_KIND as usize].map_or(0, |(_, l)| l as u64);
-    let info = ChunkInfo {
-        events,
-        base_ts: 0,
-        t_min: 0,
-        t_max: 0,
-        uncompressed_len: payload.len() as u64,
-        kind_counts: vec![],
-    };
+    let info = raw_payload_info(payload)?;
     let mut out = ChunkColumns { payload: payload.to_vec(), ..ChunkColumns::default() };
     let mut n = 0u64;
     let stats = decode_columns(
