@@ -22,6 +22,12 @@ use serde::Serialize;
 
 use crate::cache::{bits, pieces};
 
+/// How far back (in events of the chunk) an insert looks for its task's previous event, to tell
+/// whether it continues that task's run. Other tasks' events come in between: where folios are
+/// one page (ext4 before 6.16), another thread's readahead alone is one event per page, and a
+/// 512 KiB window is 128 of them.
+const RUN_LOOKBACK: usize = 4096;
+
 /// What the trace shows of one file's page cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Recorded {
@@ -372,7 +378,7 @@ impl Pass {
                         row.pages_read += last - first + 1;
                         // A device request per contiguous run of one task's inserts (its
                         // previous event was the insert just before), split at io_pages.
-                        let prev = (i.saturating_sub(64)..i).rev().find(|&j| tids[j] == tid);
+                        let prev = (i.saturating_sub(RUN_LOOKBACK)..i).rev().find(|&j| tids[j] == tid);
                         let io = self.io_pages(file);
                         let ios = |n: u64| n.div_ceil(io);
                         let run = self.runs.get(&tid).copied().filter(|&(rf, next, _, at)| {
