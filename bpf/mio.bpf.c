@@ -516,28 +516,28 @@ static __always_inline bool uring_is_read(__u8 op)
 	return op == IORING_OP_READV || op == IORING_OP_READ_FIXED || op == IORING_OP_READ;
 }
 
-SEC("?tracepoint/io_uring/io_uring_submit_req")
-int tp_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+/* A request being submitted: its ring, the io_kiocb (prepared: fd, position, length are set),
+ * the user data and the opcode, as the submission tracepoint reports them. */
+static __always_inline int uring_submit(void *ring, struct io_kiocb *req, __u64 user_data, __u8 op)
 {
 	if (!is_target())
 		return 0;
-	__u8 op = ctx->opcode;
 	if (!uring_is_read(op))
 		return 0;
-	struct io_kiocb *req = ctx->req;
 	struct io_rw *rw = (struct io_rw *)&req->cmd;
 	struct mio_file mf = {};
 	int fd = BPF_CORE_READ(req, cqe.fd);
-	__u64 flags = BPF_CORE_READ(req, flags);
+	__u64 flags = 0; /* 32 bits on 6.1, 64 on 6.18 */
+	bpf_core_read(&flags, bpf_core_field_size(req->flags), &req->flags);
 	/* A fixed file's fd indexes the ring's file table, not the task's: left unresolved. */
 	bool resolved = !(flags & REQ_F_FIXED_FILE) && fill_file(&mf, fd_file(fd));
 	struct mio_uring_submit *e = RESERVE(mio_uring_submit, MIO_URING_SUBMIT);
 	if (!e)
 		return 0;
 	e->file = mf;
-	e->ring = (__u64)ctx->ctx;
+	e->ring = (__u64)ring;
 	e->req = (__u64)req;
-	e->user_data = ctx->user_data;
+	e->user_data = user_data;
 	e->offset = BPF_CORE_READ(rw, kiocb.ki_pos);
 	e->fd = fd;
 	/* READV's length counts iovecs (in the submitter's memory): report bytes, as for readv(2). */
@@ -553,6 +553,29 @@ int tp_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
 	__u8 one = 1;
 	bpf_map_update_elem(&inflight, &key, &one, BPF_ANY);
 	return 0;
+}
+
+SEC("?tracepoint/io_uring/io_uring_submit_req")
+int tp_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	return uring_submit(ctx->ctx, ctx->req, ctx->user_data, ctx->opcode);
+}
+
+/* The same tracepoint in older kernels (Debian 12's 6.1), at the same place in io_submit_sqe,
+ * under its old name; its record differs (32-bit flags, force_nonblock), hence the relocatable
+ * layout. */
+struct trace_event_raw_io_uring_submit_sqe {
+	struct trace_entry ent;
+	void *ctx;
+	void *req;
+	unsigned long long user_data;
+	u8 opcode;
+} __attribute__((preserve_access_index));
+
+SEC("?tracepoint/io_uring/io_uring_submit_sqe")
+int tp_uring_submit_sqe(struct trace_event_raw_io_uring_submit_sqe *ctx)
+{
+	return uring_submit(ctx->ctx, ctx->req, ctx->user_data, ctx->opcode);
 }
 
 SEC("?tracepoint/io_uring/io_uring_complete")

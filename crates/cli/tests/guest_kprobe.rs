@@ -8,7 +8,8 @@
 //!   on the syscalls; the page-cache inserts of the pages they read; readahead triggers and
 //!   windows from kprobes on page_cache_sync_ra / page_cache_async_ra / page_cache_ra_order /
 //!   page_cache_ra_unbounded, carrying the device's setting; the page range of each read;
-//! - libaio submissions and completions (kprobes on io_submit and io_getevents);
+//! - libaio submissions and completions (kprobes on io_submit and io_getevents), and io_uring
+//!   reads (6.1's `io_uring:io_uring_submit_sqe` tracepoint);
 //! - the simulator's ondemand (6.1) model against the guest's readahead decisions, on the
 //!   workloads of simulate_bpf.rs at read_ahead_kb 128, 32 and 512: at least 99% exact in
 //!   oracle mode, pages and requests within 5% in free mode, and 32/512 predicted from 128
@@ -339,6 +340,45 @@ fn root_guest_aio_comes_from_kprobes() {
             }
             EventBody::AioComplete(c) => {
                 assert!(iocbs.contains_key(&c.iocb));
+                assert_eq!(c.res, 16384);
+                completed += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((submitted, completed), (16, 16));
+}
+
+/// io_uring reads: 6.1 names the submission tracepoint `io_uring_submit_sqe`.
+#[test]
+fn root_guest_io_uring_reads_are_recorded() {
+    require_root();
+    let dir = guest();
+    let trace_path = dir.join("uring.mio");
+    let (counts, modes) = info(&trace_path);
+    for kind in ["uring_submit", "uring_complete"] {
+        assert_eq!(modes.get(kind).map(String::as_str), Some("tracepoint"), "{kind}: {modes:?}");
+        assert_eq!(counts.get(kind), Some(&16), "{kind}: {counts:?}");
+    }
+    let lines = helper_lines(&dir.join("uring.jsonl"));
+    let sqes: BTreeMap<u64, &Value> =
+        lines.iter().filter(|l| l["op"] == "sqe").map(|l| (l["data"].as_u64().expect("data"), l)).collect();
+    assert_eq!(sqes.len(), 16);
+    let t = read_trace(&trace_path);
+    let &(dev, ino) = t.files.get("/data/data").expect("the data file is in the trace");
+    let (mut submitted, mut completed) = (0, 0);
+    for e in &t.events {
+        match &e.body {
+            EventBody::UringSubmit(s) => {
+                let l = sqes.get(&s.user_data).unwrap_or_else(|| panic!("unknown request {}", s.user_data));
+                assert_eq!((s.file.dev, s.file.ino), (dev, ino), "{s:?}");
+                assert_eq!(s.fd as i64, l["fd"].as_i64().expect("fd"));
+                assert_eq!(s.offset, l["offset"].as_i64().expect("offset"));
+                assert_eq!(u64::from(s.len), l["len"].as_u64().expect("len"));
+                submitted += 1;
+            }
+            EventBody::UringComplete(c) => {
+                assert!(sqes.contains_key(&c.user_data), "{c:?}");
                 assert_eq!(c.res, 16384);
                 completed += 1;
             }

@@ -136,8 +136,18 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
                 }
             }
         };
-        variants
-            .insert((v.kind, mode_name(v.mode)), VariantReport { mode: mode_name(v.mode), status, attach });
+        // Variants of one mode (an attach point under its old and new names) show as one: the
+        // one that works, else the one that fails, else the absent one.
+        let report = VariantReport { mode: mode_name(v.mode), status, attach };
+        let rank = |r: &VariantReport| match r.status.as_str() {
+            s if s.starts_with("works") => 2,
+            "not on this kernel" => 0,
+            _ => 1,
+        };
+        let slot = variants.entry((v.kind, mode_name(v.mode))).or_insert_with(|| report.clone());
+        if rank(&report) > rank(slot) {
+            *slot = report;
+        }
     }
     let plan = match plan::plan(&facts, opts.probes) {
         Ok(p) => Some(p),

@@ -75,7 +75,8 @@ pub struct ProgramSpec {
     pub attach: AttachPoint,
 }
 
-/// The programs that capture one event kind in one mode.
+/// The programs that capture one event kind in one mode. A kind may have several variants of one
+/// mode, for kernels that name the attach point differently: the first the kernel offers is used.
 #[derive(Debug, Clone, Copy)]
 pub struct Variant {
     /// The event kind.
@@ -226,6 +227,12 @@ pub static CATALOG: &[Variant] = &{
             kind: EventKind::UringSubmit,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("tp_uring_submit", "io_uring:io_uring_submit_req")],
+        },
+        // The same tracepoint under its older name (Debian 12's 6.1).
+        Variant {
+            kind: EventKind::UringSubmit,
+            mode: ProbeMode::Tracepoint,
+            programs: &[tracepoint("tp_uring_submit_sqe", "io_uring:io_uring_submit_sqe")],
         },
         Variant {
             kind: EventKind::UringComplete,
@@ -544,21 +551,26 @@ pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanE
                 skipped.push(format!("no {} variant", mode_name(forced)));
             }
         }
-        let candidates = order.iter().filter_map(|m| variants.iter().copied().find(|v| v.mode == *m));
+        let candidates = order.iter().flat_map(|m| variants.iter().copied().filter(move |v| v.mode == *m));
         let mut chosen = None;
+        // Why each variant was passed over, with its mode: a later variant of the same mode that
+        // works makes its siblings' notes moot (the attach point under another name).
+        let mut passed: Vec<(ProbeMode, String)> = Vec::new();
         for v in candidates {
             let offered: Vec<&ProgramSpec> = v.programs.iter().filter(|p| facts.offers(p, v.mode)).collect();
             // A program that failed here disqualifies its variant: better another mode than a
             // kind captured in part (an attach point the kernel lacks only drops that program).
             if offered.is_empty() || offered.iter().any(|p| facts.broken.contains_key(p.program)) {
-                skipped.push(why_not(facts, v));
+                passed.push((v.mode, why_not(facts, v)));
                 continue;
             }
+            passed.retain(|(m, _)| *m != v.mode);
             let missing: Vec<String> =
                 v.programs.iter().filter(|p| !facts.offers(p, v.mode)).map(|p| p.attach.describe()).collect();
             chosen = Some((v, offered, missing));
             break;
         }
+        skipped.extend(passed.into_iter().map(|(_, why)| why));
         let (mode, programs, attach, mut note) = match chosen {
             Some((v, offered, missing)) => {
                 let mut note = skipped.join("; ");
