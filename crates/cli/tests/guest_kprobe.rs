@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use mysql_io_format::{Event, EventBody, EventKind, ProbeMode, RaDecision, TraceFile};
 use serde_json::Value;
-use support::{json_lines, require_root, text};
+use support::{json_lines, read_calls, require_root, text, triggers_of, windows_of};
 
 fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))
@@ -202,12 +202,7 @@ fn root_guest_reads_and_readahead_come_from_kprobes() {
         assert_eq!(modes.get("page_cache_add").map(String::as_str), Some("tracepoint"), "{modes:?}");
         assert!(counts.get("page_cache_add").is_some_and(|&n| n > 0), "{counts:?}");
 
-        let did: Vec<Value> = helper_lines(&dir.join(format!("reads-{ra_kb}.jsonl")))
-            .into_iter()
-            .filter(|l| {
-                ["pread64", "read", "preadv", "readv", "preadv2"].contains(&l["op"].as_str().unwrap_or(""))
-            })
-            .collect();
+        let did = read_calls(helper_lines(&dir.join(format!("reads-{ra_kb}.jsonl"))));
         assert_eq!(did.len(), 7, "{did:?}");
         let t = read_trace(&trace_path);
         for kind in [EventKind::ReadEnter, EventKind::ReadaheadTrigger, EventKind::ReadaheadWindow] {
@@ -275,25 +270,11 @@ fn root_guest_reads_and_readahead_come_from_kprobes() {
         // Readahead triggers and windows carry the device's setting; the cold file's first read
         // starts a window at page 0.
         let want_pages = ra_kb / 4;
-        let triggers: Vec<_> = t
-            .events
-            .iter()
-            .filter_map(|e| match &e.body {
-                EventBody::ReadaheadTrigger(r) if r.ino == ino => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
+        let triggers = triggers_of(&t.events, ino);
         assert!(!triggers.is_empty());
         assert!(triggers.iter().all(|r| r.state.ra_pages == want_pages), "{triggers:?}");
         assert_eq!((triggers[0].index, triggers[0].req_count, triggers[0].state.prev_pos), (0, 4, -1));
-        let windows: Vec<_> = t
-            .events
-            .iter()
-            .filter_map(|e| match &e.body {
-                EventBody::ReadaheadWindow(w) if w.ino == ino => Some(w.clone()),
-                _ => None,
-            })
-            .collect();
+        let windows = windows_of(&t.events, ino);
         let decided: Vec<_> = windows.iter().filter(|w| w.decision == RaDecision::Order).collect();
         assert!(!decided.is_empty());
         assert!(decided.iter().all(|w| w.ra_pages == want_pages), "{decided:?}");

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use mysql_io_format::{Event, EventBody, EventKind, ProbeMode, RaDecision, ReadSyscall, TraceFile};
 use serde_json::Value;
-use support::{helper, json_lines, require_root, text, HelperProcess, LoopFs};
+use support::{
+    helper, json_lines, read_calls, require_root, text, triggers_of, windows_of, HelperProcess, LoopFs,
+};
 
 fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))
@@ -99,12 +101,7 @@ fn root_known_reads_are_recorded_exactly() {
         let mut cmd: Vec<&str> = vec![reads.to_str().expect("path"), data.to_str().expect("path")];
         cmd.extend(script);
         let out = record_command(&trace_path, &[], &cmd);
-        let did: Vec<Value> = json_lines(&out.stdout)
-            .into_iter()
-            .filter(|l| {
-                ["pread64", "read", "preadv", "readv", "preadv2"].contains(&l["op"].as_str().unwrap_or(""))
-            })
-            .collect();
+        let did = read_calls(json_lines(&out.stdout));
         assert_eq!(did.len(), 7, "{did:?}");
 
         let t = read_trace(&trace_path);
@@ -155,26 +152,11 @@ fn root_known_reads_are_recorded_exactly() {
         }
         // Readahead decisions carry the device's setting.
         let want_pages = ra_kb / 4;
-        let triggers: Vec<_> = t
-            .events
-            .iter()
-            .filter_map(|e| match &e.body {
-                EventBody::ReadaheadTrigger(r) if r.ino == ino => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
+        let triggers = triggers_of(&t.events, ino);
         assert!(!triggers.is_empty());
         assert!(triggers.iter().all(|r| r.state.ra_pages == want_pages), "{triggers:?}");
-        let windows: Vec<_> = t
-            .events
-            .iter()
-            .filter_map(|e| match &e.body {
-                EventBody::ReadaheadWindow(w) if w.ino == ino && w.decision == RaDecision::Order => {
-                    Some(w.clone())
-                }
-                _ => None,
-            })
-            .collect();
+        let windows: Vec<_> =
+            windows_of(&t.events, ino).into_iter().filter(|w| w.decision == RaDecision::Order).collect();
         assert!(!windows.is_empty());
         assert!(windows.iter().all(|w| w.ra_pages == want_pages), "{windows:?}");
         // The first read of the cold file starts a window at page 0 of at most ra_pages pages.

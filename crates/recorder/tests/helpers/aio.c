@@ -17,31 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#define HELPER_NAME "aio"
+#include "helper.h"
+
 #define MAX_IOCBS 64
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("aio: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static unsigned long long number(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-')
-		die("bad %s '%s'", what, s);
-	return v;
-}
 
 int main(int argc, char **argv)
 {
@@ -55,9 +34,9 @@ int main(int argc, char **argv)
 
 	if (argc != 4 && argc != 5)
 		die("usage: aio FILE N LEN [STRIDE]");
-	n = number(argv[2], "N");
-	len = number(argv[3], "LEN");
-	stride = argc == 5 ? number(argv[4], "STRIDE") : len;
+	n = number_arg(argv[2], "N");
+	len = number_arg(argv[3], "LEN");
+	stride = argc == 5 ? number_arg(argv[4], "STRIDE") : len;
 	if (n == 0 || n > MAX_IOCBS)
 		die("N must be 1..%d", MAX_IOCBS);
 	if (len == 0)

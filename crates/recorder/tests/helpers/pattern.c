@@ -30,6 +30,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define HELPER_NAME "pattern"
+#include "helper.h"
+
 #define MAX_SPECS 64
 #define MAX_THREADS 16
 #define MAX_SHARED 16
@@ -53,18 +56,6 @@ static struct {
 	int fd;
 } shared[MAX_SHARED];
 static int nshared;
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("pattern: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
 
 static unsigned long long number(const char *s, const char *what, const char *spec)
 {

@@ -19,19 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#define HELPER_NAME "reads"
+#include "helper.h"
+
 #define MAX_IOV 16
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("reads: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
 
 static long tid(void)
 {

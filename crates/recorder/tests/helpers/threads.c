@@ -17,35 +17,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define HELPER_NAME "threads"
+#include "helper.h"
+
 #define MAX_THREADS 64
 
 static int fd;
 static unsigned long long len;
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("threads: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static unsigned long long number(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-')
-		die("bad %s '%s'", what, s);
-	return v;
-}
 
 static void *worker(void *arg)
 {
@@ -93,8 +72,8 @@ int main(int argc, char **argv)
 
 	if (argc != 4)
 		die("usage: threads FILE NTHREADS LEN");
-	n = number(argv[2], "NTHREADS");
-	len = number(argv[3], "LEN");
+	n = number_arg(argv[2], "NTHREADS");
+	len = number_arg(argv[3], "LEN");
 	if (n == 0 || n > MAX_THREADS)
 		die("NTHREADS must be 1..%d", MAX_THREADS);
 	if (len == 0)

@@ -20,31 +20,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define HELPER_NAME "uring"
+#include "helper.h"
+
 #define MAX_COUNT 32
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("uring: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static unsigned long long number(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-')
-		die("bad %s '%s'", what, s);
-	return v;
-}
 
 static void *map_ring(int ring, size_t len, off_t what)
 {
@@ -59,8 +38,8 @@ int main(int argc, char **argv)
 {
 	if (argc != 5)
 		die("usage: uring FILE COUNT LEN STRIDE");
-	unsigned long long count = number(argv[2], "count"), len = number(argv[3], "length"),
-			   stride = number(argv[4], "stride");
+	unsigned long long count = number_arg(argv[2], "count"), len = number_arg(argv[3], "length"),
+			   stride = number_arg(argv[4], "stride");
 	if (count == 0 || count > MAX_COUNT)
 		die("COUNT must be 1 to %d", MAX_COUNT);
 	int fd = open(argv[1], O_RDONLY);

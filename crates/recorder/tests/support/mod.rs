@@ -15,6 +15,7 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
+use mysql_io_format::{Event, EventBody, ReadaheadTrigger, ReadaheadWindow};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -462,4 +463,36 @@ impl Drop for HelperProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The readahead triggers about inode `ino`, in trace order.
+pub(crate) fn triggers_of(events: &[Event], ino: u64) -> Vec<ReadaheadTrigger> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::ReadaheadTrigger(r) if r.ino == ino => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The readahead windows about inode `ino` (decided and unbounded), in trace order.
+pub(crate) fn windows_of(events: &[Event], ino: u64) -> Vec<ReadaheadWindow> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::ReadaheadWindow(w) if w.ino == ino => Some(w.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The lines of the `reads` helper's output that are read calls (not opens or notes).
+pub(crate) fn read_calls(lines: Vec<Value>) -> Vec<Value> {
+    lines
+        .into_iter()
+        .filter(|l| {
+            ["pread64", "read", "preadv", "readv", "preadv2"].contains(&l["op"].as_str().unwrap_or(""))
+        })
+        .collect()
 }
