@@ -205,16 +205,20 @@ fn root_mariadb_buffered_reads_end_to_end() {
     assert_eq!(settings, [16, 32, 128, 512]);
     assert!(sim["recorded"]["total"]["reads"].as_u64().expect("reads") > 0);
     assert_eq!(sim["recorded"]["total"]["ra_kb"], 128);
-    // The model on a real server: totals close to the kernel's; single decisions mostly
-    // reproduced although threads race on the shared descriptors (92-95% measured).
-    let err = sim["model_error"].as_array().and_then(|a| a.last()).expect("total").clone();
-    assert!(err["pages_read"].as_f64().expect("f").abs() <= 0.05, "{err}");
-    assert!(err["read_ios"].as_f64().expect("f").abs() <= 0.05, "{err}");
+    // The model on a real server, with the kernel's own cache residency (oracle mode): totals
+    // close to the kernel's, single decisions mostly reproduced although threads race on the
+    // shared descriptors (92.7-94.6% measured, within 0.2% of pages and 0.6% of requests).
     let oracle =
         json(&["simulate", t, "--ra-kb", "128", "--mode", "oracle", "--file", "*.ibd", "--format", "json"]);
-    let exact =
-        oracle["model_error"].as_array().and_then(|a| a.last()).expect("total")["decisions_exact"].clone();
-    assert!(exact.as_f64().expect("rate") >= 0.85, "decisions exact: {exact}");
+    let err = oracle["model_error"].as_array().and_then(|a| a.last()).expect("total").clone();
+    assert!(err["pages_read"].as_f64().expect("f").abs() <= 0.05, "oracle: {err}");
+    assert!(err["read_ios"].as_f64().expect("f").abs() <= 0.05, "oracle: {err}");
+    assert!(err["decisions_exact"].as_f64().expect("rate") >= 0.85, "oracle: {err}");
+    // With its own cache (free mode, the default) the model evicts differently from the kernel,
+    // which moves later decisions: measured within 0.5-1.3%, once -4.5% of the requests.
+    let err = sim["model_error"].as_array().and_then(|a| a.last()).expect("total").clone();
+    assert!(err["pages_read"].as_f64().expect("f").abs() <= 0.10, "free: {err}");
+    assert!(err["read_ios"].as_f64().expect("f").abs() <= 0.10, "free: {err}");
     // The text table says the same to a person.
     let out = run(mysql_io().args(["simulate", t, "--ra-kb", "16,32,128,512", "--file", "*.ibd"]));
     let table = text(&out.stdout);
