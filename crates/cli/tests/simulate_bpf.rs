@@ -56,6 +56,12 @@ const WORKLOADS: &[Workload] = &[
 /// Records `w` at `ra_kb` (caches of the three files dropped first) into `trace`.
 fn record(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path) {
     fs.set_read_ahead_kb(ra_kb);
+    // Room for the workload first. On a machine whose memory is full of page cache (CI, after
+    // the build) reclaim during the recording evicts the workload's pages that were read once:
+    // the kernel's figures then depend on memory pressure, and free mode sizes its cache from
+    // those evictions (a CI run failed so: 68 pages read twice by the model, none by the
+    // kernel). Clean page cache is only dropped, never lost.
+    std::fs::write("/proc/sys/vm/drop_caches", "1").expect("write /proc/sys/vm/drop_caches");
     for f in files {
         fs.drop_cache(f);
     }
@@ -75,6 +81,17 @@ fn record(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path
         .output()
         .expect("run mysql-io record");
     assert!(out.status.success(), "{}: record failed: {}", w.name, text(&out.stderr));
+    // Evictions while recording are named with the results (they explain a free-mode miss).
+    let info =
+        mysql_io().arg("info").arg(trace).args(["--format", "json"]).output().expect("run mysql-io info");
+    let info: Value = serde_json::from_slice(&info.stdout).expect("info prints JSON");
+    let evicted = info["events_by_kind"]["page_cache_delete"].as_u64().unwrap_or(0);
+    if evicted > 0 {
+        println!(
+            "{} at {ra_kb} KiB: the kernel evicted {evicted} folios of the files while recording",
+            w.name
+        );
+    }
 }
 
 /// `mysql-io simulate TRACE --ra-kb KB --mode MODE` over the loop filesystem's files, as JSON.
