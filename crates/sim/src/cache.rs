@@ -203,6 +203,43 @@ impl FileCache {
         }
     }
 
+    /// Caches pages `index..index + pages` as one-page folios (the caller checked they were
+    /// missing), the one at `mark` (if among them) marked, none read ahead yet.
+    pub(crate) fn insert_pages(&mut self, index: u64, pages: u64, mark: Option<u64>) {
+        let last = index + pages - 1;
+        for (b, lo, hi) in pieces(index, last) {
+            let m = bits(lo, hi);
+            let blk = self.blocks.entry(b);
+            blk.present |= m;
+            blk.head |= m;
+            blk.marker &= !m;
+            blk.referenced &= !m;
+            blk.ahead &= !m;
+        }
+        if let Some(p) = mark.filter(|p| (index..=last).contains(p)) {
+            self.blocks.entry(p / BLOCK).marker |= 1 << (p % BLOCK);
+        }
+        let next = last + 1;
+        if self.is_present(next) {
+            self.blocks.entry(next / BLOCK).head |= 1 << (next % BLOCK);
+        }
+    }
+
+    /// How many pages from `page` on (at most `n`) are missing, one after another.
+    pub(crate) fn missing_run(&self, page: u64, n: u64) -> u64 {
+        let mut p = page;
+        let end = page + n;
+        while p < end {
+            let (b, bit) = (p / BLOCK, p % BLOCK);
+            let here = self.block(b).present >> bit;
+            if here != 0 {
+                return (p + u64::from(here.trailing_zeros())).min(end) - page;
+            }
+            p = (b + 1) * BLOCK;
+        }
+        n
+    }
+
     /// Removes pages `first..=last` (a deleted folio, or a range being dropped).
     pub(crate) fn remove(&mut self, first: u64, last: u64) -> Removed {
         let mut out = Removed::default();
@@ -270,6 +307,34 @@ impl FileCache {
             }
         }
         used
+    }
+
+    /// A read of pages `first..=last` that needs no decision: all of them cached in one block,
+    /// none of their folios (including the one the first page is part of) marked. Does what
+    /// [`Self::access`] does and returns the read-ahead pages it used; `None` (nothing changed)
+    /// when the read is not such a plain hit.
+    #[inline]
+    pub(crate) fn plain_hit(&mut self, first: u64, last: u64) -> Option<u64> {
+        let b = first / BLOCK;
+        if last / BLOCK != b {
+            return None;
+        }
+        let blk = self.blocks.get_mut(b)?;
+        let (lo, hi) = (first % BLOCK, last % BLOCK);
+        let m = bits(lo, hi);
+        let heads = blk.head & bits(0, lo);
+        if blk.present & m != m || heads == 0 {
+            return None;
+        }
+        // The first page's folio starts at the nearest head at or below it; marks sit on heads.
+        let head = 63 - u64::from(heads.leading_zeros());
+        if blk.marker & bits(head, hi) != 0 {
+            return None;
+        }
+        let used = u64::from((blk.ahead & m).count_ones());
+        blk.ahead &= !m;
+        blk.referenced |= m;
+        Some(used)
     }
 
     /// How far below `page` the kernel's xarray walk reads slots when it starts at `page`.
@@ -421,6 +486,18 @@ impl Cache {
             self.clock.push_back((f, index));
         }
         self.files[f as usize].insert(index, pages, marker, ahead);
+        self.resident += pages;
+    }
+
+    /// Whether the cache has a capacity (free mode's eviction).
+    pub(crate) fn bounded(&self) -> bool {
+        self.capacity.is_some()
+    }
+
+    /// [`FileCache::insert_pages`] in an unbounded cache.
+    pub(crate) fn insert_pages(&mut self, f: u32, index: u64, pages: u64, mark: Option<u64>) {
+        debug_assert!(self.capacity.is_none());
+        self.files[f as usize].insert_pages(index, pages, mark);
         self.resident += pages;
     }
 

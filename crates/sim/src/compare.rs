@@ -94,17 +94,35 @@ pub fn agree(
     // Each recorded decision takes an unused simulated one with the same key within LOOKAHEAD
     // of where the last match was (an exact one first): threads reading one file at once can
     // make their decisions in a slightly different order than the model replays them.
+    // The keys side by side, so the search near the last pair stays within a few cache lines.
+    let key = |d: &Decision| (d.index, d.req, d.trigger);
+    let keys: Vec<_> = simulated.iter().map(key).collect();
     let mut used = vec![false; simulated.len()];
+    // Everything below this one is paired already.
+    let mut unused_from = 0usize;
     let mut last = 0usize;
     for rec in recorded {
-        let lo = last.saturating_sub(LOOKAHEAD);
+        let lo = last.saturating_sub(LOOKAHEAD).max(unused_from);
         let hi = (last + LOOKAHEAD + 1).min(simulated.len());
-        let candidates = || (lo..hi).filter(|&j| !used[j] && same_key(rec, &simulated[j]));
-        let pick =
-            candidates().find(|&j| exact(rec, &simulated[j], with_start)).or_else(|| candidates().next());
+        let k = key(rec);
+        // The first unpaired one with the same key that agrees in full, else the first one.
+        let mut pick = None;
+        for j in lo..hi {
+            if used[j] || keys[j] != k {
+                continue;
+            }
+            if exact(rec, &simulated[j], with_start) {
+                pick = Some(j);
+                break;
+            }
+            pick = pick.or(Some(j));
+        }
         match pick {
             Some(j) => {
                 used[j] = true;
+                while unused_from < used.len() && used[unused_from] {
+                    unused_from += 1;
+                }
                 last = j;
                 a.matched += 1;
                 if exact(rec, &simulated[j], with_start) {

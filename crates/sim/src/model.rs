@@ -273,6 +273,20 @@ impl Engine {
         self.cache.insert(f, index, pages, marker, false, &mut |g, r: Removed| {
             counters[g as usize].evicted_unused += r.ahead;
         });
+        self.count_inserted(f, index, pages);
+        true
+    }
+
+    /// [`Self::add`] of `pages` one-page folios from `index`, all missing (the caller checked),
+    /// the one at `mark` (if inside) marked, in an unbounded cache (nothing to evict).
+    fn add_pages(&mut self, f: u32, index: u64, pages: u64, mark: Option<u64>) {
+        self.cache.insert_pages(f, index, pages, mark);
+        self.count_inserted(f, index, pages);
+    }
+
+    /// Counts pages `index..index + pages` just inserted: read ahead or waited for, and the
+    /// device requests they add to the submission being built.
+    fn count_inserted(&mut self, f: u32, index: u64, pages: u64) {
         // Pages outside the read being served were read ahead.
         let io = self.geo(f).io_pages.max(1);
         let (df, first, end) = self.demand;
@@ -309,7 +323,6 @@ impl Engine {
                 self.run = Some((f, index + pages, pages));
             }
         }
-        true
     }
 
     /// `page_cache_ra_unbounded`: reads `nr` pages from `index` one by one, skipping cached ones,
@@ -317,13 +330,30 @@ impl Engine {
     fn unbounded(&mut self, f: u32, index: u64, nr: u64, lookahead: u64) {
         self.log_window(f, Window { unbounded: true, index, size: nr, async_size: lookahead, order: 0 });
         let mark = (lookahead <= nr).then(|| nr - lookahead);
-        for i in 0..nr {
-            let page = index.wrapping_add(i);
-            if self.cache.file(f).is_present(page) {
-                self.submit();
-                continue;
+        if self.cache.bounded() || index.checked_add(nr).is_none() {
+            for i in 0..nr {
+                let page = index.wrapping_add(i);
+                if self.cache.file(f).is_present(page) {
+                    self.submit();
+                    continue;
+                }
+                self.add(f, page, 1, mark == Some(i));
             }
-            self.add(f, page, 1, mark == Some(i));
+        } else {
+            // Nothing to evict: each run of missing pages goes in at once, as the same one-page
+            // folios.
+            let mark = mark.map(|m| index + m);
+            let mut page = index;
+            while page < index + nr {
+                let missing = self.cache.file(f).missing_run(page, index + nr - page);
+                if missing == 0 {
+                    self.submit();
+                    page += 1;
+                    continue;
+                }
+                self.add_pages(f, page, missing, mark);
+                page += missing;
+            }
         }
         self.submit();
     }
@@ -694,13 +724,21 @@ impl Engine {
         let end = end_byte.div_ceil(4096); // the page after what was copied
         self.counters[f as usize].reads += 1;
         self.counters[f as usize].pages_requested += end.saturating_sub(first);
+        // Most reads find their pages cached and unmarked: nothing to decide. (Until 6.10 a read
+        // of more than a batch also moves `prev_pos` as it goes: those take the long way.)
+        let batches = self.variant == Variant::Ondemand;
+        if end > first && (!batches || end - first <= OLD_BATCH) {
+            if let Some(used) = self.cache.file_mut(f).plain_hit(first, end - 1) {
+                self.counters[f as usize].used += used;
+                return;
+            }
+        }
         self.demand = (f, first, end);
         let mut page = first;
         // Until 6.10 `filemap_read` sets `prev_pos` after each folio it copies, and the
         // triggers come at the start of a batch (a miss) or at its last folio (the marked one,
         // which ends a batch): a trigger inside a long read sees where its batch began. Folios
         // left in the batch being copied (0: the next folio starts one).
-        let batches = self.variant == Variant::Ondemand;
         let mut left = 0u64;
         while page < end {
             let missing = !self.cache.file(f).is_present(page);

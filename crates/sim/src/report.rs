@@ -239,21 +239,22 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
 
     // Operations per file: files are independent unless a bounded cache ties them together.
     let nfiles = input.files.len();
-    let mut by_file: Vec<Vec<u32>> = vec![Vec::new(); nfiles];
+    // Each group's operations are copied out in time order, so a run reads them in a row.
+    let mut by_file: Vec<Vec<Op>> = vec![Vec::new(); nfiles];
     // Free mode ignores the recorded inserts and deletions: leave them out of the lists.
     let wanted = |op: &Op| o.mode == Mode::Oracle || !matches!(op, Op::Add { .. } | Op::Delete { .. });
-    for (i, op) in input.ops.iter().enumerate() {
-        if wanted(op) {
-            by_file[op_file(input, op) as usize].push(i as u32);
+    let groups: Vec<(Vec<u32>, Vec<Op>)> = if capacity.is_none() {
+        for op in input.ops.iter().filter(|op| wanted(op)) {
+            by_file[op_file(input, op) as usize].push(*op);
         }
-    }
-    let groups: Vec<(Vec<u32>, Vec<u32>)> = if capacity.is_none() {
-        (0..nfiles as u32)
-            .filter(|&f| !by_file[f as usize].is_empty())
-            .map(|f| (vec![f], by_file[f as usize].clone()))
+        by_file
+            .into_iter()
+            .enumerate()
+            .filter(|(_, ops)| !ops.is_empty())
+            .map(|(f, ops)| (vec![f as u32], ops))
             .collect()
     } else {
-        let all = (0..input.ops.len() as u32).filter(|&i| wanted(&input.ops[i as usize])).collect();
+        let all = input.ops.iter().filter(|op| wanted(op)).copied().collect();
         vec![((0..nfiles as u32).collect(), all)]
     };
     // Settings: the recorded one first (with the decision log), then the asked ones.

@@ -1,7 +1,6 @@
 //! Running the model over a trace's operations at one `read_ahead_kb` setting.
 
 use mysql_io_format::FadviseAdvice;
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::input::{Input, Op};
@@ -55,13 +54,15 @@ pub(crate) struct RunSpec {
     pub log: bool,
 }
 
-/// Runs the model for `files` over their operations (`ops`: indices into `input.ops`, in time
-/// order). Returns per-file results in the order of `files`.
-pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec) -> Vec<FileRun> {
+/// Runs the model for `files` over their operations (`ops`, in time order). Returns per-file
+/// results in the order of `files`.
+pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[Op], spec: RunSpec) -> Vec<FileRun> {
     let RunSpec { ra_kb, mode, variant, capacity, log } = spec;
-    let mut local: FxHashMap<u32, u32> = FxHashMap::default();
+    // Dense tables, no hashing: a file's place in this group, and each stream's state.
+    const NONE: u32 = u32::MAX;
+    let mut local = vec![NONE; input.files.len()];
     for (i, &f) in files.iter().enumerate() {
-        local.insert(f, i as u32);
+        local[f as usize] = i as u32;
     }
     let geos =
         files.iter().map(|&f| (input.files[f as usize].geometry, input.files[f as usize].size)).collect();
@@ -77,26 +78,37 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec
     let bdi_pages = |file: u32| ra_kb.unwrap_or(input.files[file as usize].recorded_ra_kb) / 4;
     let fresh = |stream: u32| {
         let file = input.streams[stream as usize].file;
-        Stream { file: local[&file], ra: RaState::opened(bdi_pages(file)), random: false }
+        Stream { file: local[file as usize], ra: RaState::opened(bdi_pages(file)), random: false }
     };
-    let mut streams: FxHashMap<u32, Stream> = FxHashMap::default();
-    for &i in ops {
-        match input.ops[i as usize] {
+    // Streams not seen yet have `file == NONE`.
+    let unseen = Stream { file: NONE, ra: RaState::default(), random: false };
+    let mut streams: Vec<Stream> = vec![unseen; input.streams.len()];
+    let state = |streams: &mut Vec<Stream>, stream: u32| -> usize {
+        let i = stream as usize;
+        if streams[i].file == NONE {
+            streams[i] = fresh(stream);
+        }
+        i
+    };
+    for op in ops {
+        match *op {
             Op::Read { stream, pos, count, copied } => {
-                let s = streams.entry(stream).or_insert_with(|| fresh(stream));
-                e.read_start(s, pos, count, copied);
+                let i = state(&mut streams, stream);
+                e.read_start(&mut streams[i], pos, count, copied);
             }
             Op::ReadDone { stream, end } => {
-                if let Some(s) = streams.get_mut(&stream) {
+                let s = &mut streams[stream as usize];
+                if s.file != NONE {
                     e.read_done(s, end);
                 }
             }
             Op::Open { stream } => {
-                streams.insert(stream, fresh(stream));
+                streams[stream as usize] = fresh(stream);
             }
             Op::Fadvise { stream, advice, offset, len } => {
                 let file = input.streams[stream as usize].file;
-                let s = streams.entry(stream).or_insert_with(|| fresh(stream));
+                let i = state(&mut streams, stream);
+                let s = &mut streams[i];
                 match advice {
                     FadviseAdvice::Normal => {
                         s.ra.ra_pages = bdi_pages(file);
@@ -113,18 +125,20 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[u32], spec: RunSpec
                     }
                     FadviseAdvice::DontNeed if mode == Mode::Free => {
                         let last = if len == 0 { u64::MAX >> 12 } else { (offset + len - 1) >> 12 };
-                        e.remove(local[&file], offset.div_ceil(4096), last);
+                        e.remove(local[file as usize], offset.div_ceil(4096), last);
                     }
                     _ => {}
                 }
             }
             Op::Add { file, index, pages } if mode == Mode::Oracle => {
-                if let Some(&l) = local.get(&file) {
+                let l = local[file as usize];
+                if l != NONE {
                     e.external(l, index, pages);
                 }
             }
             Op::Delete { file, index, pages } if mode == Mode::Oracle => {
-                if let Some(&l) = local.get(&file) {
+                let l = local[file as usize];
+                if l != NONE {
                     e.remove(l, index, index + pages - 1);
                 }
             }
