@@ -12,7 +12,7 @@
 //! 4 KiB pages those reads asked for. Trace decoding and extraction are timed apart.
 //!
 //! Run: `cargo bench --profile release -p mysql-io-sim --bench simulate` (options after `--`:
-//! `--events N`, default 20M).
+//! `--events N`, default 20M; `--only TEXT`: the runs whose name has TEXT, e.g. for a profiler).
 
 use std::time::Instant;
 
@@ -56,7 +56,11 @@ fn main() {
     );
     println!("  run                                           settings  threads   accesses   seconds   M accesses/s   M accesses/s/core");
     let select = |_: &str| true;
+    let only = arg("--only");
     let run = |name: &str, ra: &[u64], mode: Mode, cache_mb: Option<u64>, threads: usize| {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            return;
+        }
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         let opts =
             Options { ra_kb: ra, mode, cache_mb, variant: None, select: &select, log_decisions: false };

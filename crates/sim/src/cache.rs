@@ -70,6 +70,19 @@ impl Blocks {
 
     #[inline]
     fn entry(&mut self, b: u64) -> &mut Block {
+        let l = (b / LEAF) as usize;
+        if !self.leaves.get(l).is_some_and(Option::is_some) {
+            return self.new_entry(b);
+        }
+        match &mut self.leaves[l] {
+            Some(leaf) => &mut leaf[(b % LEAF) as usize],
+            None => unreachable!("checked above"),
+        }
+    }
+
+    /// [`Self::entry`] when its leaf is missing.
+    #[cold]
+    fn new_entry(&mut self, b: u64) -> &mut Block {
         let l = b / LEAF;
         if l >= MAX_LEAVES {
             return self.far.entry(b).or_default();
@@ -122,10 +135,12 @@ pub(crate) struct FileCache {
 }
 
 impl FileCache {
+    #[inline]
     fn block(&self, b: u64) -> Block {
         self.blocks.get(b)
     }
 
+    #[inline]
     pub(crate) fn is_present(&self, page: u64) -> bool {
         self.block(page / BLOCK).present >> (page % BLOCK) & 1 == 1
     }
@@ -178,6 +193,20 @@ impl FileCache {
     /// Caches pages `index..index + pages` as one folio (the caller checked they were missing).
     pub(crate) fn insert(&mut self, index: u64, pages: u64, marker: bool, ahead: bool) {
         let last = index + pages - 1;
+        let (b, lo, hi) = (index / BLOCK, index % BLOCK, last % BLOCK);
+        if last / BLOCK == b && hi < BLOCK - 1 {
+            // Within one block, and so is the page after it.
+            let m = bits(lo, hi);
+            let blk = self.blocks.entry(b);
+            blk.present |= m;
+            blk.head = blk.head & !m | 1 << lo;
+            blk.marker = blk.marker & !m | u64::from(marker) << lo;
+            blk.referenced &= !m;
+            blk.ahead = if ahead { blk.ahead | m } else { blk.ahead & !m };
+            // A folio ends where the next one starts.
+            blk.head |= blk.present & 1 << (hi + 1);
+            return;
+        }
         for (b, lo, hi) in pieces(index, last) {
             let m = bits(lo, hi);
             let blk = self.blocks.entry(b);
@@ -489,14 +518,17 @@ impl Cache {
         self.resident += pages;
     }
 
-    /// Whether the cache has a capacity (free mode's eviction).
-    pub(crate) fn bounded(&self) -> bool {
-        self.capacity.is_some()
+    /// Whether `pages` more fit without evicting anything.
+    pub(crate) fn has_room(&self, pages: u64) -> bool {
+        self.capacity.is_none_or(|cap| self.resident + pages <= cap)
     }
 
-    /// [`FileCache::insert_pages`] in an unbounded cache.
+    /// [`FileCache::insert_pages`], when the cache has room for them ([`Self::has_room`]).
     pub(crate) fn insert_pages(&mut self, f: u32, index: u64, pages: u64, mark: Option<u64>) {
-        debug_assert!(self.capacity.is_none());
+        debug_assert!(self.has_room(pages));
+        if self.capacity.is_some() {
+            self.clock.extend((index..index + pages).map(|p| (f, p)));
+        }
         self.files[f as usize].insert_pages(index, pages, mark);
         self.resident += pages;
     }

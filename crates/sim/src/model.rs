@@ -269,24 +269,28 @@ impl Engine {
         if self.cache.file(f).any_present(index, pages) {
             return false;
         }
+        // A folio the read being served does not touch is read ahead as a whole.
+        let (df, first, end) = self.demand;
+        let ahead = df != f || end <= index || first >= index + pages;
         let counters = &mut self.counters;
-        self.cache.insert(f, index, pages, marker, false, &mut |g, r: Removed| {
+        self.cache.insert(f, index, pages, marker, ahead, &mut |g, r: Removed| {
             counters[g as usize].evicted_unused += r.ahead;
         });
-        self.count_inserted(f, index, pages);
+        self.count_inserted(f, index, pages, ahead);
         true
     }
 
     /// [`Self::add`] of `pages` one-page folios from `index`, all missing (the caller checked),
-    /// the one at `mark` (if inside) marked, in an unbounded cache (nothing to evict).
+    /// the one at `mark` (if inside) marked, when the cache has room for them all.
     fn add_pages(&mut self, f: u32, index: u64, pages: u64, mark: Option<u64>) {
         self.cache.insert_pages(f, index, pages, mark);
-        self.count_inserted(f, index, pages);
+        self.count_inserted(f, index, pages, false);
     }
 
-    /// Counts pages `index..index + pages` just inserted: read ahead or waited for, and the
-    /// device requests they add to the submission being built.
-    fn count_inserted(&mut self, f: u32, index: u64, pages: u64) {
+    /// Counts pages `index..index + pages` just inserted (`marked_ahead`: all marked read ahead
+    /// already): read ahead or waited for, and the device requests they add to the submission
+    /// being built.
+    fn count_inserted(&mut self, f: u32, index: u64, pages: u64, marked_ahead: bool) {
         // Pages outside the read being served were read ahead.
         let io = self.geo(f).io_pages.max(1);
         let (df, first, end) = self.demand;
@@ -297,7 +301,7 @@ impl Engine {
         c.pages_read += pages;
         c.demand_inserts += demand;
         c.pages_read_ahead += pages - demand;
-        if demand < pages {
+        if demand < pages && !marked_ahead {
             let fc = self.cache.file_mut(f);
             if demand == 0 {
                 fc.set_ahead(index, last);
@@ -330,7 +334,7 @@ impl Engine {
     fn unbounded(&mut self, f: u32, index: u64, nr: u64, lookahead: u64) {
         self.log_window(f, Window { unbounded: true, index, size: nr, async_size: lookahead, order: 0 });
         let mark = (lookahead <= nr).then(|| nr - lookahead);
-        if self.cache.bounded() || index.checked_add(nr).is_none() {
+        if index.checked_add(nr).is_none() {
             for i in 0..nr {
                 let page = index.wrapping_add(i);
                 if self.cache.file(f).is_present(page) {
@@ -340,8 +344,8 @@ impl Engine {
                 self.add(f, page, 1, mark == Some(i));
             }
         } else {
-            // Nothing to evict: each run of missing pages goes in at once, as the same one-page
-            // folios.
+            // Each run of missing pages goes in at once, as the same one-page folios, when the
+            // cache has room for all of them (else page by page, evicting as it goes).
             let mark = mark.map(|m| index + m);
             let mut page = index;
             while page < index + nr {
@@ -351,7 +355,13 @@ impl Engine {
                     page += 1;
                     continue;
                 }
-                self.add_pages(f, page, missing, mark);
+                if self.cache.has_room(missing) {
+                    self.add_pages(f, page, missing, mark);
+                } else {
+                    for p in page..page + missing {
+                        self.add(f, p, 1, mark == Some(p));
+                    }
+                }
                 page += missing;
             }
         }
@@ -793,6 +803,25 @@ impl Engine {
             self.cache.insert(f, index, pages, false, false, &mut |g, r: Removed| {
                 counters[g as usize].evicted_unused += r.ahead;
             });
+        }
+    }
+
+    /// Pages `index..index + pages` were cached before the trace, each a folio of its own, in
+    /// this order (those cached already are skipped): they take room, and were not read ahead.
+    pub fn cached_before(&mut self, f: u32, index: u64, pages: u64) {
+        let end = index.saturating_add(pages);
+        let mut p = index;
+        while p < end {
+            let missing = self.cache.file(f).missing_run(p, end - p);
+            if missing == 0 {
+                p += 1;
+            } else if self.cache.has_room(missing) {
+                self.cache.insert_pages(f, p, missing, None);
+                p += missing;
+            } else {
+                self.cache.preload(f, p);
+                p += 1;
+            }
         }
     }
 

@@ -68,8 +68,16 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[Op], spec: RunSpec)
         files.iter().map(|&f| (input.files[f as usize].geometry, input.files[f as usize].size)).collect();
     let mut e = Engine::new(variant, geos, capacity, log);
     for (l, &f) in files.iter().enumerate() {
-        for &p in &input.cached_at_start[f as usize] {
-            e.external(l as u32, p, 1);
+        // Runs of consecutive pages (a read's pages) go in together, in the list's order.
+        let cached = &input.cached_at_start[f as usize];
+        let mut i = 0;
+        while i < cached.len() {
+            let mut n = 1;
+            while i + n < cached.len() && cached[i + n] == cached[i] + n as u64 {
+                n += 1;
+            }
+            e.cached_before(l as u32, cached[i], n as u64);
+            i += n;
         }
         for &p in &input.marked_at_start[f as usize] {
             e.mark(l as u32, p);
