@@ -227,6 +227,19 @@ fn rel(model: u64, kernel: u64) -> f64 {
     }
 }
 
+/// Pages the kernel inserted into the traced files' cache while recording.
+fn kernel_inserts(input: &Input) -> u64 {
+    input.kernel.iter().map(|k| k.pages_read).sum()
+}
+
+/// Whether free mode bounds its cache by default: when the kernel evicted the traced files'
+/// pages while recording, at least 1% of what it read. A handful of evictions (reclaim taking
+/// a few pages read once, a file truncated) say little about how much cache the files may use,
+/// and bounding them to the most they held would make every larger setting evict.
+fn cache_bounded(input: &Input) -> bool {
+    input.evictions > 0 && input.evictions * 100 >= kernel_inserts(input)
+}
+
 /// Runs every asked setting (and the recorded one) over `input`.
 pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     let started = Instant::now();
@@ -234,7 +247,7 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     let capacity = match (o.mode, o.cache_mb) {
         (Mode::Oracle, _) => None,
         (Mode::Free, Some(mb)) => Some(mb * 256),
-        (Mode::Free, None) => (input.evictions > 0).then_some(input.peak_resident.max(1)),
+        (Mode::Free, None) => cache_bounded(input).then_some(input.peak_resident.max(1)),
     };
 
     // Operations per file: files are independent unless a bounded cache ties them together.
@@ -414,11 +427,19 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
                 .into(),
         );
     }
-    if o.mode == Mode::Free && capacity.is_some() && o.cache_mb.is_none() {
-        warnings.push(format!(
-            "the kernel evicted pages of the traced files while recording: the simulated cache holds {} MiB, the most they held at once (--cache-mb changes it)",
-            capacity.unwrap_or(0) / 256
-        ));
+    if o.mode == Mode::Free && o.cache_mb.is_none() && input.evictions > 0 {
+        let share = 100.0 * input.evictions as f64 / kernel_inserts(input).max(1) as f64;
+        warnings.push(match capacity {
+            Some(pages) => format!(
+                "the kernel evicted {} pages of the traced files while recording ({share:.1}% of the pages it read): the simulated cache holds {} MiB, the most they held at once (--cache-mb changes it)",
+                input.evictions,
+                pages / 256
+            ),
+            None => format!(
+                "the kernel evicted {} pages of the traced files while recording, {share:.2}% of the pages it read: too few to tell how much cache they may use, so the simulated cache is unbounded (--cache-mb bounds it)",
+                input.evictions
+            ),
+        });
     }
     let decision_logs = if o.log_decisions {
         shown
@@ -544,5 +565,85 @@ fn recommend(
         suggested_ra_kb: Some(best.ra_kb),
         advice,
         caveats,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{FileIn, StreamIn};
+    use crate::model::Geometry;
+    use crate::Recorded;
+
+    /// One 16 MiB file read from start to end in 16 KiB reads, after a kernel that read 4096
+    /// pages for it and evicted `evictions`, holding at most 4000 at once.
+    fn input(evictions: u64) -> Input {
+        let ops = (0..1024u64)
+            .flat_map(|i| {
+                let pos = i * 16384;
+                [
+                    Op::Read { stream: 0, pos, count: 16384, copied: 16384 },
+                    Op::ReadDone { stream: 0, end: pos + 16384 },
+                ]
+            })
+            .collect();
+        Input {
+            files: vec![FileIn {
+                dev: 1,
+                ino: 2,
+                path: "/data/t.ibd".into(),
+                size: 16 << 20,
+                geometry: Geometry { io_pages: 320, large_folios: false, max_order: 0 },
+                recorded_ra_kb: 128,
+                direct_reads: 0,
+            }],
+            streams: vec![StreamIn { file: 0, opened: true }],
+            ops,
+            cached_at_start: vec![Vec::new()],
+            marked_at_start: vec![Vec::new()],
+            recorded: vec![Vec::new()],
+            kernel: vec![Recorded { pages_read: 4096, ..Recorded::default() }],
+            recorded_start: false,
+            variant: Variant::Split,
+            peak_resident: 4000,
+            evictions,
+            direct_reads: 0,
+            damaged: Vec::new(),
+        }
+    }
+
+    fn run(input: &Input, cache_mb: Option<u64>) -> SimReport {
+        let all = |_: &str| true;
+        let o = Options {
+            ra_kb: &[512],
+            mode: Mode::Free,
+            cache_mb,
+            variant: None,
+            select: &all,
+            log_decisions: false,
+        };
+        simulate(input, &o)
+    }
+
+    #[test]
+    fn free_mode_bounds_its_cache_only_when_the_kernel_evicted_a_real_share() {
+        // No evictions, or a handful (under 1% of the 4096 pages read): unbounded, said so when
+        // there were some.
+        let r = run(&input(0), None);
+        assert_eq!(r.capacity_pages, None);
+        assert!(r.warnings.iter().all(|w| !w.contains("evicted")), "{:?}", r.warnings);
+        let r = run(&input(40), None);
+        assert_eq!(r.capacity_pages, None);
+        assert!(r.warnings.iter().any(|w| w.contains("evicted 40 pages") && w.contains("unbounded")));
+        // At 512 KiB the whole file is read once, nothing twice.
+        assert_eq!(r.settings[0].total.pages_read, 4096);
+        // 1% or more: bounded to the most the file held.
+        let r = run(&input(41), None);
+        assert_eq!(r.capacity_pages, Some(4000));
+        assert!(r.warnings.iter().any(|w| w.contains("holds 15 MiB")));
+        // --cache-mb decides whatever the trace shows.
+        let r = run(&input(41), Some(64));
+        assert_eq!(r.capacity_pages, Some(64 * 256));
+        assert!(r.warnings.iter().all(|w| !w.contains("evicted")), "{:?}", r.warnings);
     }
 }
