@@ -16,7 +16,13 @@ const STREAM_TS_LOW: u64 = 1;
 const STREAM_TASK: u64 = 2;
 const STREAM_TID: u64 = 3;
 const STREAM_TS_HIGH: u64 = 4;
-const COMMON_STREAMS: usize = 5;
+/// Format 2: the time high parts that do not fit below 255 in their byte.
+const STREAM_TS_OVER: u64 = 5;
+const COMMON_STREAMS: usize = 6;
+
+/// Format 2 time column: a high part of this value or more is stored as this byte, and the rest
+/// (`high - TS_HIGH_ESCAPE`) as a varint in the overflow column.
+const TS_HIGH_ESCAPE: u64 = 255;
 
 /// Threads the tid column's table remembers (a power of two).
 const TID_TABLE_LEN: usize = 32;
@@ -121,7 +127,8 @@ impl TaskCache {
 pub(crate) struct ChunkEncoder {
     kinds: Vec<u8>,
     ts_low: Vec<u8>,
-    ts_high: ColumnOut,
+    ts_high: Vec<u8>,
+    ts_over: Vec<u8>,
     prev_ts: u64,
     tid: Vec<u8>,
     tids: FifoTable,
@@ -146,7 +153,8 @@ impl Default for ChunkEncoder {
         ChunkEncoder {
             kinds: Vec::new(),
             ts_low: Vec::new(),
-            ts_high: ColumnOut::default(),
+            ts_high: Vec::new(),
+            ts_over: Vec::new(),
             prev_ts: 0,
             tid: Vec::new(),
             tids: FifoTable::new(TID_TABLE_LEN),
@@ -181,8 +189,12 @@ impl ChunkEncoder {
 
     /// Bytes the payload would take now, before compression (close to exact).
     pub(crate) fn raw_len(&self) -> usize {
-        let common =
-            self.kinds.len() + self.ts_low.len() + self.ts_high.buf.len() + self.tid.len() + self.task.len();
+        let common = self.kinds.len()
+            + self.ts_low.len()
+            + self.ts_high.len()
+            + self.ts_over.len()
+            + self.tid.len()
+            + self.task.len();
         let fields = self.active.iter().flat_map(|&k| &self.fields[k as usize]).map(|c| c.buf.len());
         common + fields.sum::<usize>()
     }
@@ -201,7 +213,13 @@ impl ChunkEncoder {
         let d = varint::zigzag(ev.ts.wrapping_sub(self.prev_ts) as i64);
         self.prev_ts = ev.ts;
         self.ts_low.push(d as u8);
-        self.ts_high.put_number(d >> 8);
+        let high = d >> 8;
+        if high < TS_HIGH_ESCAPE {
+            self.ts_high.push(high as u8);
+        } else {
+            self.ts_high.push(TS_HIGH_ESCAPE as u8);
+            varint::put(&mut self.ts_over, high - TS_HIGH_ESCAPE);
+        }
         self.t_min = self.t_min.min(ev.ts);
         self.t_max = self.t_max.max(ev.ts);
         let kind = ev.body.kind();
@@ -232,7 +250,6 @@ impl ChunkEncoder {
 
     /// Serializes the open chunk's payload and resets the encoder for the next chunk.
     pub(crate) fn take(&mut self) -> (ChunkInfo, Vec<u8>) {
-        self.ts_high.end_run();
         for (code, cols) in self.fields.iter_mut().enumerate() {
             if self.kind_counts[code] > 0 {
                 cols.iter_mut().for_each(ColumnOut::end_run);
@@ -243,7 +260,8 @@ impl ChunkEncoder {
             (STREAM_TS_LOW, &self.ts_low),
             (STREAM_TASK, &self.task),
             (STREAM_TID, &self.tid),
-            (STREAM_TS_HIGH, &self.ts_high.buf),
+            (STREAM_TS_HIGH, &self.ts_high),
+            (STREAM_TS_OVER, &self.ts_over),
         ];
         for (code, cols) in self.fields.iter().enumerate() {
             if self.kind_counts[code] == 0 {
@@ -279,7 +297,8 @@ impl ChunkEncoder {
         };
         self.kinds.clear();
         self.ts_low.clear();
-        self.ts_high.reset();
+        self.ts_high.clear();
+        self.ts_over.clear();
         self.tid.clear();
         self.tids.clear();
         self.task.clear();
@@ -437,14 +456,17 @@ const BLOCK: usize = 4096;
 /// Decodes the payload in `out`'s buffer into `out`'s columns. With `sink`, also delivers every
 /// event of a known kind, block by block. Errors are descriptions; the caller adds the chunk
 /// number and offset.
+/// `major` is the file's format major version (1 or 2: they code the time column and zero runs
+/// differently).
 pub(crate) fn decode_columns<F: FnMut(Event)>(
     out: &mut ChunkColumns,
     info: &ChunkInfo,
+    major: u16,
     mut sink: Option<&mut F>,
 ) -> Result<DecodeStats, String> {
     // The payload is borrowed out of `out` while the columns beside it are filled.
     let payload = std::mem::take(&mut out.payload);
-    let result = decode_into(out, &payload, info, &mut sink);
+    let result = decode_into(out, &payload, info, major < 2, &mut sink);
     out.payload = payload;
     result
 }
@@ -472,9 +494,14 @@ fn decode_into<F: FnMut(Event)>(
     out: &mut ChunkColumns,
     payload: &[u8],
     info: &ChunkInfo,
+    legacy: bool,
     sink: &mut Option<&mut F>,
 ) -> Result<DecodeStats, String> {
-    let (common, found) = stream_table(payload)?;
+    let (mut common, found) = stream_table(payload)?;
+    if legacy {
+        // Format 1 has no overflow column (its high parts are a number column).
+        common[STREAM_TS_OVER as usize] = Some((0, 0));
+    }
     let kinds = common[STREAM_KIND as usize].map_or(&[][..], |(o, l)| &payload[o..o + l]);
     if kinds.len() as u64 != info.events {
         return Err(format!("kind column holds {} bytes for {} events", kinds.len(), info.events));
@@ -509,12 +536,18 @@ fn decode_into<F: FnMut(Event)>(
         });
     let zeros = if missing { vec![0u8; 2 * n] } else { Vec::new() };
     let column = |s: Option<(usize, usize)>| match s {
-        Some((o, l)) => ColumnIn::new(&payload[o..o + l], o, true),
-        None => ColumnIn::new(&zeros, 0, false),
+        Some((o, l)) => ColumnIn::new(&payload[o..o + l], o, true, legacy),
+        None => ColumnIn::new(&zeros, 0, false, legacy),
     };
     let err = |what: &'static str| move |e: StreamError| format!("{what} column: {e}");
     let mut ts_low = column(common[STREAM_TS_LOW as usize]);
     let mut ts_high = column(common[STREAM_TS_HIGH as usize]);
+    let high_bytes = if legacy { &[][..] } else { ts_high.cur.bytes(n).map_err(err("time"))? };
+    // An absent overflow column is an empty one: a high part that needs it is an error.
+    let mut ts_over = match common[STREAM_TS_OVER as usize] {
+        Some((o, l)) => Cursor::new(&payload[o..o + l]),
+        None => Cursor::new(&[]),
+    };
     let mut tid_col = column(common[STREAM_TID as usize]);
     let mut task_col = column(common[STREAM_TASK as usize]);
     let low = ts_low.cur.bytes(n).map_err(err("time"))?;
@@ -565,12 +598,23 @@ fn decode_into<F: FnMut(Event)>(
     while start < n {
         let end = (start + BLOCK).min(n);
         // Common columns.
-        high.clear();
-        ts_high.bulk(end - start, &mut high, |_, v| v).map_err(err("time"))?;
-        out.ts.extend(low[start..end].iter().zip(&high).map(|(&l, &h)| {
-            t = t.wrapping_add(varint::unzigzag((h << 8) | u64::from(l)) as u64);
-            t
-        }));
+        if legacy {
+            high.clear();
+            ts_high.bulk(end - start, &mut high, |_, v| v).map_err(err("time"))?;
+            out.ts.extend(low[start..end].iter().zip(&high).map(|(&l, &h)| {
+                t = t.wrapping_add(varint::unzigzag((h << 8) | u64::from(l)) as u64);
+                t
+            }));
+        } else {
+            for (&l, &h) in low[start..end].iter().zip(&high_bytes[start..end]) {
+                let mut h = u64::from(h);
+                if h == TS_HIGH_ESCAPE {
+                    h = h.wrapping_add(ts_over.varint().map_err(err("time"))?);
+                }
+                t = t.wrapping_add(varint::unzigzag((h << 8) | u64::from(l)) as u64);
+                out.ts.push(t);
+            }
+        }
         out.tid.resize(end, 0);
         out.pid.resize(end, 0);
         out.cpu.resize(end, 0);
@@ -637,6 +681,9 @@ fn decode_into<F: FnMut(Event)>(
     }
     for (what, c) in [("time", &ts_low), ("time", &ts_high), ("tid", &tid_col), ("task", &task_col)] {
         c.check_end().map_err(err(what))?;
+    }
+    if !ts_over.is_empty() {
+        return Err(err("time")(StreamError::Trailing));
     }
     for (code, cols) in ins.iter().enumerate() {
         for c in cols {
@@ -737,21 +784,29 @@ pub fn columns_from_raw_payload(payload: &mut Vec<u8>, out: &mut ChunkColumns) -
     let info = raw_payload_info(payload)?;
     // The payload is lent to `out` and given back, not copied.
     std::mem::swap(payload, &mut out.payload);
-    let result = decode_columns(out, &info, None::<&mut fn(Event)>).map(|_| ());
+    let result = decode_columns(out, &info, crate::VERSION_MAJOR, None::<&mut fn(Event)>).map(|_| ());
     std::mem::swap(payload, &mut out.payload);
     result
 }
 
-/// Diagnostic and fuzzing entry: decodes `payload` as an uncompressed chunk payload whose header
-/// claims as many events as its kind column holds. Returns the events decoded.
+/// Diagnostic and fuzzing entry: decodes `payload` as an uncompressed chunk payload of the current
+/// format whose header claims as many events as its kind column holds. Returns the events decoded.
 #[doc(hidden)]
 pub fn decode_raw_payload(payload: &[u8]) -> Result<u64, String> {
+    decode_raw_payload_of(payload, crate::VERSION_MAJOR)
+}
+
+/// [`decode_raw_payload`] for a payload of format major version `major` (1 takes the format 1
+/// decoding path).
+#[doc(hidden)]
+pub fn decode_raw_payload_of(payload: &[u8], major: u16) -> Result<u64, String> {
     let info = raw_payload_info(payload)?;
     let mut out = ChunkColumns { payload: payload.to_vec(), ..ChunkColumns::default() };
     let mut n = 0u64;
     let stats = decode_columns(
         &mut out,
         &info,
+        major,
         Some(&mut |e: Event| {
             n += 1;
             std::hint::black_box(e);

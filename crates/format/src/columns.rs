@@ -22,48 +22,52 @@
 //! builds field values from the decoded arrays (only when whole events are wanted).
 
 use crate::tables::RecallLists;
-use crate::varint::{self, Cursor, StreamError};
+use crate::varint::{self, Cursor, Number, StreamError};
 
 /// Column output: the stream under construction and the last value written to it.
 ///
-/// Number columns store one varint per value, except that zeros are run-length coded: a 0 is
-/// followed by a varint count of the zeros that come right after it. Unchanged fields (the same
-/// device, inode, flags, CPU as predicted) are the common case, and a run of them costs two bytes
-/// however long it is, which keeps the payload small for zstd and cheap to decode.
+/// Number columns store one varint per value. A run of [`MIN_ZERO_RUN`] or more zeros is written
+/// as the two bytes `80 00` (an overlong varint of 0, which a plain varint never uses) and a
+/// varint count of the zeros; shorter runs are plain `00` bytes. Unchanged fields (the same
+/// device, inode, flags as predicted) are the common case, and a long run of them costs three
+/// bytes however long it is, while a lone zero between other values is one byte that the decoder
+/// reads like any other value (format 1 wrote every zero as `00` and a count, which cost the
+/// decoder a mispredicted branch per lone zero).
 #[derive(Debug, Default)]
 pub(crate) struct ColumnOut {
     pub(crate) buf: Vec<u8>,
     prev: u64,
-    /// Zeros seen after the first of the current run.
+    /// Zeros not written yet.
     zeros: u64,
-    in_run: bool,
 }
+
+/// Shortest run of zeros the writer codes as a run (format 2).
+pub(crate) const MIN_ZERO_RUN: u64 = 4;
 
 impl ColumnOut {
     /// Appends one number (already zigzag-mapped where signed).
     #[inline]
     pub(crate) fn put_number(&mut self, v: u64) {
         if v == 0 {
-            if self.in_run {
-                self.zeros += 1;
-            } else {
-                self.buf.push(0);
-                self.in_run = true;
-                self.zeros = 0;
-            }
+            self.zeros += 1;
             return;
         }
         self.end_run();
         varint::put(&mut self.buf, v);
     }
 
-    /// Writes the count of a pending zero run.
+    /// Writes the pending zeros.
     #[inline]
     pub(crate) fn end_run(&mut self) {
-        if self.in_run {
-            varint::put(&mut self.buf, self.zeros);
-            self.in_run = false;
+        match self.zeros {
+            0 => return,
+            k if k < MIN_ZERO_RUN => self.buf.extend(std::iter::repeat_n(0, k as usize)),
+            k => {
+                self.buf.extend_from_slice(&[0x80, 0]);
+                varint::put(&mut self.buf, k);
+            }
         }
+        self.zeros = 0;
     }
 
     /// Appends `bits` as a zigzag delta against the previous value.
@@ -84,7 +88,6 @@ impl ColumnOut {
         self.buf.clear();
         self.prev = 0;
         self.zeros = 0;
-        self.in_run = false;
     }
 }
 
@@ -101,17 +104,73 @@ pub(crate) struct ColumnIn<'a> {
     prev: u64,
     /// False for a stand-in for an absent column: it is not checked for leftover bytes.
     present: bool,
+    /// True for a format 1 chunk: every zero is followed by a count of further zeros.
+    legacy: bool,
 }
 
 impl<'a> ColumnIn<'a> {
-    pub(crate) fn new(data: &'a [u8], base: usize, present: bool) -> Self {
-        ColumnIn { cur: Cursor::new(data), base, zeros: 0, prev: 0, present }
+    pub(crate) fn new(data: &'a [u8], base: usize, present: bool, legacy: bool) -> Self {
+        ColumnIn { cur: Cursor::new(data), base, zeros: 0, prev: 0, present, legacy }
     }
 
     /// Appends the next `rows` numbers to `out`, each mapped by `f(previous output, number)`.
     /// Runs of zeros map to `f(previous, 0)` repeated, computed once.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn bulk(
+        &mut self,
+        rows: usize,
+        out: &mut Vec<u64>,
+        f: impl Fn(u64, u64) -> u64,
+    ) -> Result<(), StreamError> {
+        if self.legacy {
+            return self.bulk_v1(rows, out, f);
+        }
+        let target = out.len() + rows;
+        out.reserve(rows);
+        let mut prev = self.prev;
+        if self.zeros > 0 {
+            let k = usize::try_from(self.zeros).unwrap_or(usize::MAX).min(rows);
+            prev = f(prev, 0);
+            out.resize(out.len() + k, prev);
+            self.zeros -= k as u64;
+        }
+        let data = self.cur.data;
+        let mut pos = self.cur.pos;
+        while out.len() < target {
+            // One-byte values (zeros included) are the common case and take no other branch.
+            if let Some(&b) = data.get(pos) {
+                if b < 0x80 {
+                    pos += 1;
+                    prev = f(prev, u64::from(b));
+                    out.push(prev);
+                    continue;
+                }
+            }
+            self.cur.pos = pos;
+            match self.cur.number_or_run()? {
+                Number::Value(v) => {
+                    prev = f(prev, v);
+                    out.push(prev);
+                }
+                Number::Zeros(k) => {
+                    let take = usize::try_from(k).unwrap_or(usize::MAX).min(target - out.len());
+                    if take > 0 {
+                        prev = f(prev, 0);
+                        out.resize(out.len() + take, prev);
+                    }
+                    self.zeros = k - take as u64;
+                }
+            }
+            pos = self.cur.pos;
+        }
+        self.cur.pos = pos;
+        self.prev = prev;
+        Ok(())
+    }
+
+    /// [`Self::bulk`] for a format 1 column.
+    #[inline(never)]
+    fn bulk_v1(
         &mut self,
         rows: usize,
         out: &mut Vec<u64>,

@@ -101,6 +101,8 @@ pub struct ChunkRef<'a> {
     /// What the chunk holds (from the footer's index or the chunk's own header).
     pub info: ChunkInfo,
     record: &'a [u8],
+    /// The file's format major version (it decides how the payload is coded).
+    major: u16,
 }
 
 impl<'a> ChunkRef<'a> {
@@ -160,7 +162,7 @@ impl<'a> ChunkRef<'a> {
     /// [`ChunkColumns`] avoids allocating for each).
     pub fn columns_into(&self, out: &mut ChunkColumns) -> Result<()> {
         let info = self.payload_into(out.payload_buf())?;
-        chunk::decode_columns(out, &info, None::<&mut fn(Event)>).map_err(|d| self.corrupt(d))?;
+        chunk::decode_columns(out, &info, self.major, None::<&mut fn(Event)>).map_err(|d| self.corrupt(d))?;
         Ok(())
     }
 
@@ -168,7 +170,7 @@ impl<'a> ChunkRef<'a> {
     /// (faster than decoding the columns and walking them afterwards).
     pub fn for_each_into(&self, out: &mut ChunkColumns, mut f: impl FnMut(Event)) -> Result<DecodeStats> {
         let info = self.payload_into(out.payload_buf())?;
-        chunk::decode_columns(out, &info, Some(&mut f)).map_err(|d| self.corrupt(d))
+        chunk::decode_columns(out, &info, self.major, Some(&mut f)).map_err(|d| self.corrupt(d))
     }
 
     /// Decodes the chunk into new columns (the fast path for columnar consumers).
@@ -303,6 +305,7 @@ impl<'a> Trace<'a> {
                 offset: e.offset,
                 info: chunk_info_from_index(e),
                 record,
+                major: self.version.0,
             });
         }
         for (n, &off) in footer.metadata.iter().enumerate() {
@@ -383,6 +386,7 @@ impl<'a> Trace<'a> {
                         offset: offset as u64,
                         info,
                         record: rec.bytes,
+                        major: self.version.0,
                     });
                 }),
                 Some(RecordKind::Footer) => {

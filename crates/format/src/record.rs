@@ -8,9 +8,11 @@ use crate::varint::Cursor;
 pub const MAGIC: [u8; 8] = *b"\x89MIO\r\n\x1a\n";
 /// Last 8 bytes of a finished trace.
 pub const END_MAGIC: [u8; 8] = *b"\x89MIOEND\n";
-/// Format major version this build writes and reads. A reader refuses a larger major version.
-pub const VERSION_MAJOR: u16 = 1;
-/// Format minor version this build writes. Minor versions only add; any 1.x reads any 1.y.
+/// Format major version this build writes. It reads this one and every earlier one (1.x, whose
+/// chunk payloads code the time column and zero runs differently); a reader refuses a larger major
+/// version.
+pub const VERSION_MAJOR: u16 = 2;
+/// Format minor version this build writes. Minor versions only add; any 2.x reads any 2.y.
 pub const VERSION_MINOR: u16 = 0;
 /// Bytes before the first record: magic, major, minor.
 pub const PREAMBLE_LEN: usize = 12;

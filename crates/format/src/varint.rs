@@ -49,11 +49,20 @@ impl std::fmt::Display for StreamError {
     }
 }
 
+/// What [`Cursor::number_or_run`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Number {
+    /// One value.
+    Value(u64),
+    /// A run of this many zeros.
+    Zeros(u64),
+}
+
 /// A read position in one byte stream.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Cursor<'a> {
-    data: &'a [u8],
-    pos: usize,
+    pub(crate) data: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -104,6 +113,17 @@ impl<'a> Cursor<'a> {
             }
         }
         Err(StreamError::Overlong)
+    }
+
+    /// Reads one value of a format 2 number column: a varint, or the run marker `80 00` and the
+    /// varint count of the zeros it stands for.
+    #[inline(never)]
+    pub(crate) fn number_or_run(&mut self) -> Result<Number, StreamError> {
+        if self.data.get(self.pos..self.pos + 2) == Some(&[0x80, 0][..]) {
+            self.pos += 2;
+            return Ok(Number::Zeros(self.varint()?));
+        }
+        self.varint().map(Number::Value)
     }
 
     /// Reads `n` raw bytes.
