@@ -505,6 +505,16 @@ impl Engine {
             let mark = start.wrapping_add(s.ra.size).wrapping_sub(s.ra.async_size);
             let order = geo.max_order.min(s.ra.order).min(ilog2(s.ra.size));
             s.ra.order = order;
+            // When every page of the window is missing and the cache has room for them all, no
+            // folio can fail or evict: they go in without the checks, and are counted at once.
+            let total = if index <= limit { limit - index + 1 } else { 0 };
+            let clear = total > 0
+                && self.cache.has_room(total)
+                && self.cache.file(f).missing_run(index, total) == total;
+            if clear && order == 0 {
+                self.cache.insert_pages(f, index, total, Some(mark));
+                index += total;
+            }
             while index <= limit {
                 let mut k = order;
                 if index & ((1u64 << k) - 1) != 0 {
@@ -515,11 +525,16 @@ impl Engine {
                 }
                 let n = 1u64 << k;
                 let marked = index == mark & !(n - 1);
-                if !self.add(f, index, n, marked) {
+                if clear {
+                    self.cache.insert(f, index, n, marked, false, &mut |_, _| {});
+                } else if !self.add(f, index, n, marked) {
                     failed = true;
                     break;
                 }
                 index += n;
+            }
+            if clear {
+                self.count_inserted(f, start, total, false);
             }
             self.submit();
         } else {
