@@ -45,9 +45,11 @@ fn the_model_agrees_with_the_recorded_kernel() {
     // The kernel evicted 79 pages of these files while recording, 0.2% of what it read: too few
     // to bound the cache by.
     assert!(free["capacity_pages"].is_null(), "cache bounded: {}", free["capacity_pages"]);
-    let warned = free["warnings"].as_array().expect("warnings").iter().any(|w| {
-        w.as_str().is_some_and(|w| w.contains("evicted 79 pages") && w.contains("unbounded"))
-    });
+    let warned = free["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .any(|w| w.as_str().is_some_and(|w| w.contains("evicted 79 pages") && w.contains("unbounded")));
     assert!(warned, "no eviction warning in {}", free["warnings"]);
     // Larger windows read more pages in fewer requests, as the kernel's own 128 KiB row sits
     // between the 32 and 512 KiB predictions.
