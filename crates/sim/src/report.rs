@@ -253,10 +253,10 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     // Operations per file: files are independent unless a bounded cache ties them together.
     let nfiles = input.files.len();
     // Each group's operations are copied out in time order, so a run reads them in a row.
-    let mut by_file: Vec<Vec<Op>> = vec![Vec::new(); nfiles];
     // Free mode ignores the recorded inserts and deletions: leave them out of the lists.
     let wanted = |op: &Op| o.mode == Mode::Oracle || !matches!(op, Op::Add { .. } | Op::Delete { .. });
     let groups: Vec<(Vec<u32>, Vec<Op>)> = if capacity.is_none() {
+        let mut by_file: Vec<Vec<Op>> = vec![Vec::new(); nfiles];
         for op in input.ops.iter().filter(|op| wanted(op)) {
             by_file[op_file(input, op) as usize].push(*op);
         }
