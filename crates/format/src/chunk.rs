@@ -576,17 +576,7 @@ fn decode_into<F: FnMut(Event)>(
 
     let mut t = info.base_ts;
     let mut tids = FifoTable::new(TID_TABLE_LEN);
-    let mut tasks = TaskCache::default();
-    // Index of the next event whose pid/cpu the task column lists (usize::MAX: none left).
-    let next_gap = |c: &mut ColumnIn<'_>, from: usize| -> Result<usize, String> {
-        if c.cur.is_empty() {
-            return Ok(usize::MAX);
-        }
-        let gap = c.cur.varint().map_err(err("task"))?;
-        Ok(usize::try_from(gap).ok().and_then(|g| from.checked_add(g)).unwrap_or(usize::MAX))
-    };
-    let mut exception = next_gap(&mut task_col, 0)?;
-    let (mut exc_pid, mut exc_cpu) = (0u32, 0u16);
+    let mut tasks = TaskDecoder::new(&mut task_col.cur)?;
     let mut shared = SharedPredictors::default();
     let mut recall = RecallLists::default();
     let mut next_row = [0usize; 256];
@@ -606,35 +596,20 @@ fn decode_into<F: FnMut(Event)>(
                 t
             }));
         } else {
-            for (&l, &h) in low[start..end].iter().zip(&high_bytes[start..end]) {
-                let mut h = u64::from(h);
-                if h == TS_HIGH_ESCAPE {
-                    h = h.wrapping_add(ts_over.varint().map_err(err("time"))?);
-                }
-                t = t.wrapping_add(varint::unzigzag((h << 8) | u64::from(l)) as u64);
-                out.ts.push(t);
-            }
+            ts_block(&low[start..end], &high_bytes[start..end], &mut ts_over, &mut t, &mut out.ts)
+                .map_err(err("time"))?;
         }
         out.tid.resize(end, 0);
         out.pid.resize(end, 0);
         out.cpu.resize(end, 0);
-        let rows = out.tid[start..end].iter_mut().zip(&mut out.pid[start..end]).zip(&mut out.cpu[start..end]);
-        for (i, ((tid_out, pid_out), cpu_out)) in (start..end).zip(rows) {
-            let tid = tids.get(&mut tid_col.cur).map_err(err("tid"))? as u32;
-            let slot = tasks.slot(tid);
-            if i == exception {
-                let c = &mut task_col.cur;
-                exc_pid = (i64::from(exc_pid) + varint::unzigzag(c.varint().map_err(err("task"))?)) as u32;
-                exc_cpu = (i64::from(exc_cpu) + varint::unzigzag(c.varint().map_err(err("task"))?)) as u16;
-                *slot = (tid, exc_pid, exc_cpu);
-                exception = next_gap(&mut task_col, i + 1)?;
-            } else if slot.0 != tid {
-                return Err(format!("task column: event {i} (thread {tid}) has no pid and cpu"));
-            }
-            *tid_out = tid;
-            *pid_out = slot.1;
-            *cpu_out = slot.2;
-        }
+        tid_block(&mut tid_col.cur, &mut tids, &mut out.tid[start..end]).map_err(err("tid"))?;
+        tasks.block(
+            start,
+            &out.tid[start..end],
+            &mut out.pid[start..end],
+            &mut out.cpu[start..end],
+            &mut task_col.cur,
+        )?;
         // Phase 1: each field column on its own.
         block_rows.fill(0);
         count_kinds(&kinds[start..end], &mut block_rows);
@@ -676,7 +651,7 @@ fn decode_into<F: FnMut(Event)>(
         }
         start = end;
     }
-    if exception != usize::MAX {
+    if tasks.exception != usize::MAX {
         return Err("task column: lists events past the end of the chunk".into());
     }
     for (what, c) in [("time", &ts_low), ("time", &ts_high), ("tid", &tid_col), ("task", &task_col)] {
@@ -694,6 +669,94 @@ fn decode_into<F: FnMut(Event)>(
         stats.events = n as u64 - stats.unknown_kind;
     }
     Ok(stats)
+}
+
+/// Format 2 time column for a block: low bytes, high bytes (255 escapes to the overflow column),
+/// zigzag deltas summed from `t`.
+#[inline(never)]
+fn ts_block(
+    low: &[u8],
+    high: &[u8],
+    over: &mut Cursor<'_>,
+    t: &mut u64,
+    out: &mut Vec<u64>,
+) -> Result<(), StreamError> {
+    let from = out.len();
+    out.resize(from + low.len(), 0);
+    let mut acc = *t;
+    for ((o, &l), &h) in out[from..].iter_mut().zip(low).zip(high) {
+        let mut h = u64::from(h);
+        if h == TS_HIGH_ESCAPE {
+            h = h.wrapping_add(over.varint()?);
+        }
+        acc = acc.wrapping_add(varint::unzigzag((h << 8) | u64::from(l)) as u64);
+        *o = acc;
+    }
+    *t = acc;
+    Ok(())
+}
+
+/// The tid column for a block.
+#[inline(never)]
+fn tid_block(cur: &mut Cursor<'_>, tids: &mut FifoTable, out: &mut [u32]) -> Result<(), StreamError> {
+    for o in out {
+        *o = tids.get(cur)? as u32;
+    }
+    Ok(())
+}
+
+/// Decoding state of the task column: the per-thread cache and the next listed event.
+#[derive(Debug)]
+struct TaskDecoder {
+    cache: TaskCache,
+    /// Index of the next event whose pid/cpu the task column lists (usize::MAX: none left).
+    exception: usize,
+    pid: u32,
+    cpu: u16,
+}
+
+impl TaskDecoder {
+    fn new(cur: &mut Cursor<'_>) -> Result<Self, String> {
+        let mut d = TaskDecoder { cache: TaskCache::default(), exception: 0, pid: 0, cpu: 0 };
+        d.exception = Self::next_gap(cur, 0)?;
+        Ok(d)
+    }
+
+    fn next_gap(c: &mut Cursor<'_>, from: usize) -> Result<usize, String> {
+        if c.is_empty() {
+            return Ok(usize::MAX);
+        }
+        let gap = c.varint().map_err(|e| format!("task column: {e}"))?;
+        Ok(usize::try_from(gap).ok().and_then(|g| from.checked_add(g)).unwrap_or(usize::MAX))
+    }
+
+    /// Fills pid and cpu of the events `start..` whose tids are `tids`.
+    #[inline(never)]
+    fn block(
+        &mut self,
+        start: usize,
+        tids: &[u32],
+        pid: &mut [u32],
+        cpu: &mut [u16],
+        c: &mut Cursor<'_>,
+    ) -> Result<(), String> {
+        for (j, ((&tid, p), u)) in tids.iter().zip(pid).zip(cpu).enumerate() {
+            let i = start + j;
+            let slot = self.cache.slot(tid);
+            if i == self.exception {
+                let e = |e: StreamError| format!("task column: {e}");
+                self.pid = (i64::from(self.pid) + varint::unzigzag(c.varint().map_err(e)?)) as u32;
+                self.cpu = (i64::from(self.cpu) + varint::unzigzag(c.varint().map_err(e)?)) as u16;
+                *slot = (tid, self.pid, self.cpu);
+                self.exception = Self::next_gap(c, i + 1)?;
+            } else if slot.0 != tid {
+                return Err(format!("task column: event {i} (thread {tid}) has no pid and cpu"));
+            }
+            *p = slot.1;
+            *u = slot.2;
+        }
+        Ok(())
+    }
 }
 
 /// Common-stream slots and per-kind field-stream slots, as `(offset, length)` in the payload.
