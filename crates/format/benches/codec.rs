@@ -103,7 +103,7 @@ fn main() {
     // decompression) on the same ~1 s payloads.
     let mut raws: Vec<Vec<u8>> = events.chunks(200_000).map(chunk::encode_for_diagnostics).collect();
     let packed: Vec<Vec<u8>> =
-        raws.iter().map(|r| chunk::compress_for_diagnostics(r, level).expect("zstd compress")).collect();
+        raws.iter().map(|r| zstd::bulk::compress(r, level).expect("zstd compress")).collect();
     let (unzstd, _) = best_of(5, || {
         let mut buf = Vec::new();
         for (z, r) in packed.iter().zip(&raws) {
@@ -138,7 +138,7 @@ fn main() {
                     None => format!("stream {id}"),
                 },
             };
-            (chunk::compress_for_diagnostics(&data, level).map_or(data.len(), |z| z.len()), name)
+            (zstd::bulk::compress(&data, level).map_or(data.len(), |z| z.len()), name)
         })
         .collect();
     columns.sort_by_key(|c| std::cmp::Reverse(c.0));

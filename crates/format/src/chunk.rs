@@ -839,12 +839,6 @@ fn raw_payload_info(payload: &[u8]) -> Result<ChunkInfo, String> {
     })
 }
 
-/// Diagnostic: compresses a chunk payload as the writer does at zstd level `level`.
-#[doc(hidden)]
-pub fn compress_for_diagnostics(payload: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
-    crate::writer::compressor(level)?.compress(payload)
-}
-
 /// Diagnostic: decodes `payload` (an uncompressed chunk payload, as [`encode_for_diagnostics`]
 /// makes) into `out`'s columns, with no CRC check and no decompression: the column decoding
 /// alone, for the benchmark's breakdown.

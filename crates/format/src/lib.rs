@@ -35,8 +35,8 @@ mod tables;
 #[doc(hidden)]
 pub mod diagnostics {
     pub use crate::chunk::{
-        columns_from_raw_payload, compress_for_diagnostics, decode_raw_payload, decode_raw_payload_of,
-        encode_for_diagnostics, payload_streams,
+        columns_from_raw_payload, decode_raw_payload, decode_raw_payload_of, encode_for_diagnostics,
+        payload_streams,
     };
 }
 mod varint;

@@ -318,25 +318,6 @@ impl<W: Write + Send + 'static> Drop for Writer<W> {
     }
 }
 
-/// Shortest match zstd looks for at levels up to [`ZSTD_MIN_MATCH_MAX_LEVEL`] (level 3's own is
-/// 5). Measured on the synthetic MariaDB-like stream at level 3: decompression about 5% faster,
-/// compression as fast, size within 0.2%. Fewer short matches mean fewer sequences for zstd's
-/// decoder, whose sequence loop is most of its time on these payloads, while the bytes those
-/// matches covered cost about as little as entropy-coded literals.
-const ZSTD_MIN_MATCH: u32 = 6;
-/// Above this level zstd's own parameters are kept: its slow levels find 3- and 4-byte matches
-/// worth having (6-byte matches make a level 19 file 2.6% larger).
-const ZSTD_MIN_MATCH_MAX_LEVEL: i32 = 12;
-
-/// The zstd compressor the writer uses for chunk payloads.
-pub(crate) fn compressor(level: i32) -> std::io::Result<zstd::bulk::Compressor<'static>> {
-    let mut c = zstd::bulk::Compressor::new(level)?;
-    if level <= ZSTD_MIN_MATCH_MAX_LEVEL {
-        c.set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))?;
-    }
-    Ok(c)
-}
-
 /// The worker: compresses, frames and writes records in the order they were sent, keeps the
 /// index, and writes the footer at the end. Returns the sink and the final file length.
 fn run_worker<W: Write>(
@@ -346,7 +327,7 @@ fn run_worker<W: Write>(
     level: i32,
     live: &LiveStats,
 ) -> std::io::Result<(W, u64)> {
-    let mut compressor = compressor(level)?;
+    let mut compressor = zstd::bulk::Compressor::new(level)?;
     let mut chunks = Vec::new();
     let mut metadata = Vec::new();
     let mut uncompressed = 0u64;
@@ -400,23 +381,4 @@ fn run_worker<W: Write>(
         live.file_bytes.store(offset, Ordering::Relaxed);
     }
     Ok((sink, offset))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::synth::SyntheticStream;
-
-    /// Every level the CLI accepts builds a compressor (the minimum match is only set where it is
-    /// valid and wanted), and its output decompresses to the payload.
-    #[test]
-    fn compressor_round_trips_at_every_level() {
-        let events: Vec<_> = SyntheticStream::new(7, 20_000).take(5_000).collect();
-        let payload = crate::chunk::encode_for_diagnostics(&events);
-        for level in 1..=19 {
-            let packed = compressor(level).and_then(|mut c| c.compress(&payload)).expect("compress");
-            let back = zstd::bulk::decompress(&packed, payload.len()).expect("decompress");
-            assert!(back == payload, "level {level}");
-        }
-    }
 }
