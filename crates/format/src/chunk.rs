@@ -705,6 +705,11 @@ fn tid_block(cur: &mut Cursor<'_>, tids: &mut FifoTable, out: &mut [u32]) -> Res
     Ok(())
 }
 
+/// A task column stream error, described as the other columns' are.
+fn task_err(e: StreamError) -> String {
+    format!("task column: {e}")
+}
+
 /// Decoding state of the task column: the per-thread cache and the next listed event.
 #[derive(Debug)]
 struct TaskDecoder {
@@ -726,7 +731,7 @@ impl TaskDecoder {
         if c.is_empty() {
             return Ok(usize::MAX);
         }
-        let gap = c.varint().map_err(|e| format!("task column: {e}"))?;
+        let gap = c.varint().map_err(task_err)?;
         Ok(usize::try_from(gap).ok().and_then(|g| from.checked_add(g)).unwrap_or(usize::MAX))
     }
 
@@ -744,9 +749,8 @@ impl TaskDecoder {
             let i = start + j;
             let slot = self.cache.slot(tid);
             if i == self.exception {
-                let e = |e: StreamError| format!("task column: {e}");
-                self.pid = (i64::from(self.pid) + varint::unzigzag(c.varint().map_err(e)?)) as u32;
-                self.cpu = (i64::from(self.cpu) + varint::unzigzag(c.varint().map_err(e)?)) as u16;
+                self.pid = (i64::from(self.pid) + varint::unzigzag(c.varint().map_err(task_err)?)) as u32;
+                self.cpu = (i64::from(self.cpu) + varint::unzigzag(c.varint().map_err(task_err)?)) as u16;
                 *slot = (tid, self.pid, self.cpu);
                 self.exception = Self::next_gap(c, i + 1)?;
             } else if slot.0 != tid {
