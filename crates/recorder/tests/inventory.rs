@@ -170,11 +170,17 @@ fn spawn_child() -> (ChildGuard, ChildFiles) {
         .expect("spawn child");
     let guard = ChildGuard(child);
 
-    // The shell has set up every descriptor once it has become `sleep`.
-    let comm_path = format!("/proc/{}/comm", guard.pid());
+    // The shell has set up every descriptor once it has become `sleep`. The kernel renames the
+    // task during exec before it has placed the new argument vector, so a comm of `sleep` alone
+    // can come with an empty cmdline for a moment: wait for both.
+    let proc_dir = format!("/proc/{}", guard.pid());
+    let exec_done = || {
+        fs::read_to_string(format!("{proc_dir}/comm")).ok().as_deref() == Some("sleep\n")
+            && fs::read(format!("{proc_dir}/cmdline")).ok().as_deref() == Some(b"sleep\x0030\x00".as_slice())
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while fs::read_to_string(&comm_path).ok().as_deref() != Some("sleep\n") {
-        assert!(Instant::now() < deadline, "child did not become `sleep` in time");
+    while !exec_done() {
+        assert!(Instant::now() < deadline, "child did not become `sleep 30` in time");
         std::thread::sleep(Duration::from_millis(10));
     }
     let files = ChildFiles { _dir: dir, stdin_file, read_file, read_write_file, deleted_file, direct_file };
