@@ -170,17 +170,22 @@ fn spawn_child() -> (ChildGuard, ChildFiles) {
         .expect("spawn child");
     let guard = ChildGuard(child);
 
-    // The shell has set up every descriptor once it has become `sleep`. The kernel renames the
-    // task during exec before it has placed the new argument vector, so a comm of `sleep` alone
-    // can come with an empty cmdline for a moment: wait for both.
+    // The shell has set up every descriptor once it has become `sleep`, but that alone is not
+    // enough to take a snapshot: the kernel renames the task during exec before it places the new
+    // argument vector (an empty cmdline for a moment), and then the dynamic loader and `sleep`'s
+    // locale set-up open and close files of their own at fd 5. Wait for the child to be blocked
+    // in its sleep.
     let proc_dir = format!("/proc/{}", guard.pid());
+    let sleeping = libc::SYS_clock_nanosleep.to_string();
     let exec_done = || {
         fs::read_to_string(format!("{proc_dir}/comm")).ok().as_deref() == Some("sleep\n")
             && fs::read(format!("{proc_dir}/cmdline")).ok().as_deref() == Some(b"sleep\x0030\x00".as_slice())
+            && fs::read_to_string(format!("{proc_dir}/syscall"))
+                .is_ok_and(|s| s.split(' ').next() == Some(sleeping.as_str()))
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !exec_done() {
-        assert!(Instant::now() < deadline, "child did not become `sleep 30` in time");
+        assert!(Instant::now() < deadline, "child was not asleep in `sleep 30` within 10 s");
         std::thread::sleep(Duration::from_millis(10));
     }
     let files = ChildFiles { _dir: dir, stdin_file, read_file, read_write_file, deleted_file, direct_file };
