@@ -7,14 +7,11 @@
 #[path = "../../recorder/tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use support::{require_root, text};
+use support::{require_root, text, Recording};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -105,72 +102,17 @@ fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))
 }
 
-/// `mysql-io record -p PID -o TRACE` running in the background, and its stderr so far.
-struct Recording {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    reader: std::thread::JoinHandle<()>,
-    /// Lines up to and including the one that says it is recording.
-    early: String,
-}
-
-/// Starts `mysql-io record -p PID -o TRACE` and returns once it says it is recording: that line
-/// comes after every probe is attached and after the first SHOW GLOBAL STATUS snapshot, so
-/// whatever the test does next is both traced and counted in the status deltas. (The trace file
-/// itself appears earlier, before the probes are loaded.)
+/// `mysql-io record -p PID -o TRACE` in the background, once it is recording.
 fn start_recording(pid: u32, trace: &Path) -> Recording {
-    let mut child = mysql_io()
-        .args(["record", "-p", &pid.to_string(), "-o"])
-        .arg(trace)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mysql-io record");
-    let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
-    let (tx, lines) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut rec = Recording { child, lines, reader, early: String::new() };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rec.lines.recv_timeout(left) {
-            Ok(line) => {
-                let attached = line.contains("Ctrl-C stops");
-                rec.early.push_str(&line);
-                rec.early.push('\n');
-                if attached {
-                    return rec;
-                }
-            }
-            Err(e) => {
-                let _ = rec.child.kill();
-                let _ = rec.child.wait();
-                let why = match e {
-                    mpsc::RecvTimeoutError::Timeout => "did not say it was recording within 60 s",
-                    mpsc::RecvTimeoutError::Disconnected => "exited before it was recording",
-                };
-                panic!("mysql-io record {why}:\n{}", rec.early);
-            }
-        }
-    }
+    Recording::start(
+        mysql_io().args(["record", "-p", &pid.to_string(), "-o"]).arg(trace).stdout(Stdio::null()),
+    )
 }
 
 /// Stops the recording (SIGINT) and returns everything it printed on stderr.
-fn stop_recording(mut rec: Recording) -> String {
-    // SAFETY: kill(2) on our own child's pid.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::kill(rec.child.id() as i32, libc::SIGINT);
-    }
-    let status = rec.child.wait().expect("wait for mysql-io record");
-    rec.reader.join().expect("stderr reader");
-    let err: String = rec.early + &rec.lines.try_iter().map(|l| l + "\n").collect::<String>();
+fn stop_recording(rec: Recording) -> String {
+    rec.signal(libc::SIGINT);
+    let (status, err) = rec.wait();
     assert!(status.success(), "record failed: {err}");
     err
 }

@@ -6,16 +6,16 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use mysql_io_format::{Event, EventBody, EventKind, ProbeMode, RaDecision, ReadSyscall, TraceFile};
 use serde_json::Value;
 use support::{
     helper, json_lines, read_calls, require_root, text, triggers_of, windows_of, HelperProcess, LoopFs,
+    Recording,
 };
 
 fn mysql_io() -> Command {
@@ -249,28 +249,13 @@ fn root_attach_by_pid_follows_new_threads() {
     let pid = h.pid();
     assert_eq!(ready["pid"].as_u64(), Some(u64::from(pid)));
 
-    let mut rec = mysql_io()
-        .args(["record", "-p", &pid.to_string(), "-o"])
-        .arg(&trace_path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn record");
-    let mut stderr = BufReader::new(rec.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !line.contains("Ctrl-C stops") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).expect("read stderr") > 0, "recorder exited before attaching");
-        assert!(Instant::now() < deadline, "recorder did not attach");
-    }
+    let rec = Recording::start(mysql_io().args(["record", "-p", &pid.to_string(), "-o"]).arg(&trace_path));
     h.go();
     let lines = h.finish();
     // The recorder stops by itself once its only target has exited.
-    let status = rec.wait().expect("wait record");
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
-    assert!(status.success(), "{rest}");
-    assert!(rest.contains("every traced process exited"), "{rest}");
+    let (status, err) = rec.wait();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("every traced process exited"), "{err}");
 
     let tids: BTreeSet<u32> = lines
         .iter()
@@ -436,25 +421,15 @@ fn root_evictions_by_other_tasks_are_recorded() {
         HelperProcess::spawn("reads", &[data.to_str().expect("path"), "wait", "pread:0:262144", "wait"]);
     h.wait_ready();
     let pid = h.pid();
-    let mut rec = mysql_io()
-        .args(["record", "-p", &pid.to_string(), "-o"])
-        .arg(&trace_path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn record");
-    let mut stderr = BufReader::new(rec.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("Ctrl-C stops") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).expect("read stderr") > 0, "recorder exited before attaching");
-    }
+    let rec = Recording::start(mysql_io().args(["record", "-p", &pid.to_string(), "-o"]).arg(&trace_path));
     h.go(); // the target reads 256 KiB, then waits again
     h.wait_ready();
     fs.drop_cache(&data); // evicted by the test process
     std::thread::sleep(Duration::from_millis(300));
     h.go();
     h.finish();
-    assert!(rec.wait().expect("wait record").success());
+    let (status, err) = rec.wait();
+    assert!(status.success(), "{err}");
 
     let t = read_trace(&trace_path);
     let me = std::process::id();
@@ -494,25 +469,17 @@ fn root_processes_started_during_recording_are_followed() {
     let late = dir.path().join("mio-late-reader");
     std::fs::copy(helper("reads"), &late).expect("copy helper");
     let trace_path = dir.path().join("late.mio");
-    let mut rec = mysql_io()
-        .args(["record", "--comm", "mio-late-reader", "-d", "6s", "-o"])
-        .arg(&trace_path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn record");
-    let mut stderr = BufReader::new(rec.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("Ctrl-C stops") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).expect("read stderr") > 0, "recorder exited before attaching");
-    }
+    let rec = Recording::start(
+        mysql_io().args(["record", "--comm", "mio-late-reader", "-d", "6s", "-o"]).arg(&trace_path),
+    );
     let out = Command::new(&late)
         .args([data.to_str().expect("path"), "pread:0:4096", "pread:8192:4096"])
         .output()
         .expect("run late reader");
     assert!(out.status.success());
     let pid = json_lines(&out.stdout).iter().find_map(|l| l["tid"].as_u64()).expect("tid") as u32;
-    assert!(rec.wait().expect("wait record").success());
+    let (status, err) = rec.wait();
+    assert!(status.success(), "{err}");
     let t = read_trace(&trace_path);
     let reads: Vec<i64> = t
         .events
@@ -537,29 +504,14 @@ fn root_stop_conditions_and_file_mode() {
     let trace_path = dir.path().join("term.mio");
     std::fs::write(&trace_path, "old").expect("write");
     std::fs::set_permissions(&trace_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let mut rec = mysql_io()
-        .args(["record", "-p", &sleeper.id().to_string(), "-o"])
-        .arg(&trace_path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn record");
-    let mut stderr = BufReader::new(rec.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("Ctrl-C stops") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).expect("read stderr") > 0, "recorder exited before attaching");
-    }
-    // SAFETY: kill(2) on the recorder's pid.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::kill(rec.id() as i32, libc::SIGTERM) };
-    assert_eq!(rc, 0);
-    let status = rec.wait().expect("wait");
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    let rec =
+        Recording::start(mysql_io().args(["record", "-p", &sleeper.id().to_string(), "-o"]).arg(&trace_path));
+    rec.signal(libc::SIGTERM);
+    let (status, err) = rec.wait();
     let _ = sleeper.kill();
     let _ = sleeper.wait();
-    assert!(status.success(), "{rest}");
-    assert!(rest.contains("(interrupted)"), "{rest}");
+    assert!(status.success(), "{err}");
+    assert!(err.contains("(interrupted)"), "{err}");
     let mode = std::fs::metadata(&trace_path).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let file = TraceFile::open(&trace_path).expect("open");

@@ -10,10 +10,10 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mysql_io_format::{Event, EventBody, ReadaheadTrigger, ReadaheadWindow};
 use serde_json::Value;
@@ -457,6 +457,92 @@ impl HelperProcess {
 }
 
 impl Drop for HelperProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A `mysql-io record` a test started in the background. Its stderr is read on a thread, so that
+/// waiting for the recorder to start has a real deadline and every line it printed is at hand
+/// for failure messages. Killed on drop if still running.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    reader: Option<thread::JoinHandle<()>>,
+    /// What it printed so far.
+    stderr: String,
+}
+
+impl Recording {
+    /// Spawns `record` (a `mysql-io record ...` command) with stderr piped and returns once it
+    /// says it is recording ("... Ctrl-C stops"): that line comes after every probe is attached
+    /// and after the first SHOW GLOBAL STATUS snapshot, so whatever the test does next is traced.
+    /// Panics with its stderr if it exits first or takes more than 60 s.
+    pub(crate) fn start(record: &mut Command) -> Recording {
+        let mut child = record.stderr(Stdio::piped()).spawn().expect("spawn mysql-io record");
+        let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let (tx, lines) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut rec = Recording { child, lines, reader: Some(reader), stderr: String::new() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match rec.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    rec.stderr.push_str(&line);
+                    rec.stderr.push('\n');
+                    if line.contains("Ctrl-C stops") {
+                        return rec;
+                    }
+                }
+                Err(e) => {
+                    let why = match e {
+                        mpsc::RecvTimeoutError::Timeout => "did not say it was recording within 60 s",
+                        mpsc::RecvTimeoutError::Disconnected => "exited before it was recording",
+                    };
+                    panic!("mysql-io record {why}:\n{}", rec.stderr);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (SIGINT is Ctrl-C) to the recorder.
+    pub(crate) fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill({}, {signal}): {}", self.child.id(), std::io::Error::last_os_error());
+    }
+
+    /// Waits for the recorder to exit and returns its status and everything it printed on stderr.
+    pub(crate) fn wait(mut self) -> (ExitStatus, String) {
+        let status = self.child.wait().expect("wait for mysql-io record");
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("stderr reader");
+        }
+        let mut stderr = std::mem::take(&mut self.stderr);
+        for line in self.lines.try_iter() {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+        (status, stderr)
+    }
+}
+
+impl Drop for Recording {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
