@@ -6,7 +6,8 @@
 //! Encode is measured on the caller's thread only (column encoding), and separately end to end
 //! through the writer (encode + zstd on the worker + framing), as a recorder would use it. Decode
 //! is one thread decoding every chunk of the file: CRC check, zstd decompression, column decoding,
-//! a callback per event.
+//! a callback per event. The core's clock is estimated too (a chain of dependent multiplies), so
+//! the decode figures can also be read in cycles per event and compared across machines.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -35,6 +36,28 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
         out = Some(r);
     }
     (best, out.expect("at least one run"))
+}
+
+/// This core's clock while it runs the benchmark, in GHz, from a chain of dependent 64-bit
+/// multiplies (3 cycles each on x86-64 cores since Nehalem and Zen), so that figures can be read
+/// as cycles per event and compared across machines with different clocks. `None` elsewhere.
+fn clock_ghz() -> Option<f64> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    const MULS: u64 = 300_000_000;
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        // Squaring: each multiply waits on the one before, and there is no shortcut to compute.
+        let mut x = black_box(3u64);
+        for _ in 0..black_box(MULS) {
+            x = x.wrapping_mul(x);
+        }
+        black_box(x);
+        best = best.min(t.elapsed());
+    }
+    Some(3.0 * MULS as f64 / best.as_secs_f64() / 1e9)
 }
 
 fn main() {
@@ -181,6 +204,17 @@ fn main() {
         per_s(par),
         rayon::current_num_threads()
     );
+    if let Some(ghz) = clock_ghz() {
+        let cycles = |d: Duration| d.as_secs_f64() * ghz * 1e9 / n as f64;
+        println!(
+            "  clock {ghz:.2} GHz (dependent multiplies): decode to columns {:.0} cycles/event (zstd {:.0}, \
+             columns alone {:.0}); 50 M events/s is {:.0}",
+            cycles(cols),
+            cycles(unzstd),
+            cycles(columns_only),
+            ghz * 1e9 / 50e6
+        );
+    }
     let sample_n = 200_000.min(n) as f64;
     println!("  largest columns, compressed alone (bytes/event):");
     for (z, name) in columns.iter().take(8) {
