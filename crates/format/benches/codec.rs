@@ -2,7 +2,9 @@
 //! synthetic MariaDB-like stream (`mysql_io_format::synth`).
 //!
 //! Run: `cargo bench -p mysql-io-format --bench codec` (options: `-- --events N --level L`;
-//! `--profile-columns` only decodes columns, over and over, for a profiler).
+//! `--profile-columns` only decodes columns, over and over, for a profiler; `--trace FILE` gives
+//! the decoding figures and bytes per event of a recorded trace instead, e.g.
+//! `-- --trace $PWD/testdata/mariadb-sysbench.mio`: cargo runs benches in `crates/format`).
 //! Encode is measured on the caller's thread only (column encoding), and separately end to end
 //! through the writer (encode + zstd on the worker + framing), as a recorder would use it. Decode
 //! is one thread decoding every chunk of the file: CRC check, zstd decompression, column decoding,
@@ -60,9 +62,59 @@ fn clock_ghz() -> Option<f64> {
     Some(3.0 * MULS as f64 / best.as_secs_f64() / 1e9)
 }
 
+/// `--trace FILE`: decoding figures for a recorded trace instead of the synthetic stream.
+fn bench_trace(path: &str, level: i32) {
+    let fail = |e: &dyn std::fmt::Display| -> ! {
+        eprintln!("codec bench: {path}: {e} (give a .mio trace by absolute path)");
+        std::process::exit(2)
+    };
+    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&e));
+    let trace = Trace::parse(&bytes).unwrap_or_else(|e| fail(&e));
+    let n: u64 = trace.chunks().iter().map(|c| c.info.events).sum();
+    let (major, minor) = trace.version();
+    let mut cols = ChunkColumns::default();
+    let (dec, _) = best_of(15, || {
+        for c in trace.chunks() {
+            c.columns_into(&mut cols).expect("decode");
+            black_box(cols.len());
+        }
+    });
+    // The same events as this build would write them (payloads only, the chunks as recorded).
+    let repacked: usize = trace
+        .chunks()
+        .iter()
+        .map(|c| {
+            let raw = chunk::encode_for_diagnostics(&c.events().expect("decode"));
+            zstd::bulk::compress(&raw, level).expect("zstd compress").len()
+        })
+        .sum();
+    let per_event = |d: Duration| d.as_secs_f64() * 1e9 / n as f64;
+    println!(
+        "trace benchmark: {path}: {n} events in {} chunks, format {major}.{minor}",
+        trace.chunks().len()
+    );
+    println!("  bytes/event on disk      {:8.3}", bytes.len() as f64 / n as f64);
+    println!(
+        "  payload bytes/event as this build writes them (zstd level {level}) {:.3}",
+        repacked as f64 / n as f64
+    );
+    println!(
+        "  decode to columns, 1 core {:6.1} M events/s  ({:.1} ns/event; best of 15 passes, buffers reused)",
+        n as f64 / dec.as_secs_f64() / 1e6,
+        per_event(dec)
+    );
+    if let Some(ghz) = clock_ghz() {
+        println!("  clock {ghz:.2} GHz (dependent multiplies): {:.0} cycles/event", per_event(dec) * ghz);
+    }
+}
+
 fn main() {
     let n = arg("--events", 10_000_000) as usize;
     let level = arg("--level", 3) as i32;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = args.iter().position(|a| a == "--trace").and_then(|i| args.get(i + 1)) {
+        return bench_trace(path, level);
+    }
     let events: Vec<Event> = SyntheticStream::new(1, 20_000).take(n).collect();
     if std::env::args().any(|a| a == "--profile-columns") {
         // For a profiler: the column decoding alone, repeated, nothing else.
