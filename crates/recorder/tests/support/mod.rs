@@ -515,10 +515,6 @@ impl Recording {
         }
     }
 
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Sends `signal` (SIGINT is Ctrl-C) to the recorder.
     pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own child's pid.
