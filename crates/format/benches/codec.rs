@@ -62,6 +62,19 @@ fn clock_ghz() -> Option<f64> {
     Some(3.0 * MULS as f64 / best.as_secs_f64() / 1e9)
 }
 
+/// One pass of "decode to columns" over every chunk of `trace` (CRC, zstd, columns), into new
+/// column buffers as a fresh reader would; the synthetic and `--trace` figures both use it, so
+/// they compare. Returns the number of rows decoded.
+fn decode_to_columns(trace: &Trace<'_>) -> usize {
+    let mut cols = ChunkColumns::default();
+    let mut n = 0;
+    for c in trace.chunks() {
+        c.columns_into(&mut cols).expect("decode");
+        n += black_box(cols.len());
+    }
+    n
+}
+
 /// `--trace FILE`: decoding figures for a recorded trace instead of the synthetic stream.
 fn bench_trace(path: &str, level: i32) {
     let fail = |e: &dyn std::fmt::Display| -> ! {
@@ -72,14 +85,7 @@ fn bench_trace(path: &str, level: i32) {
     let trace = Trace::parse(&bytes).unwrap_or_else(|e| fail(&e));
     let n: u64 = trace.chunks().iter().map(|c| c.info.events).sum();
     let (major, minor) = trace.version();
-    // Measured as the synthetic stream's decode to columns is: new column buffers each pass.
-    let (dec, _) = best_of(15, || {
-        let mut cols = ChunkColumns::default();
-        for c in trace.chunks() {
-            c.columns_into(&mut cols).expect("decode");
-            black_box(cols.len());
-        }
-    });
+    let (dec, _) = best_of(15, || decode_to_columns(&trace));
     // The same events as this build would write them (payloads only, the chunks as recorded).
     let repacked: usize = trace
         .chunks()
@@ -156,15 +162,7 @@ fn main() {
         sum
     });
     black_box(sum);
-    let (cols, _) = best_of(5, || {
-        let mut cols = ChunkColumns::default();
-        let mut n = 0;
-        for c in trace.chunks() {
-            c.columns_into(&mut cols).expect("decode");
-            n += black_box(cols.len());
-        }
-        n
-    });
+    let (cols, _) = best_of(5, || decode_to_columns(&trace));
     let (par, _) = best_of(5, || {
         let counts = trace.par_map_columns(|_, cols| {
             cols.for_each_event(|e| {
