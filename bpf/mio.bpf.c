@@ -44,6 +44,18 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
+/* The fast target check, which every program makes first, for every task of the host: slot
+ * tgid % MIO_TARGET_SLOTS holds 0 when no target maps there, else the first target that did.
+ * An array lookup is a few instructions where a hash lookup is a function call; a slot holding
+ * another target's tgid sends the check to `targets`. Slots are only ever set, never cleared, so
+ * a target's slot is never 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MIO_TARGET_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} target_slots SEC(".maps");
+
 struct inode_key {
 	__u64 ino;
 	__u32 dev;
@@ -58,17 +70,36 @@ struct {
 	__type(value, __u8);
 } inodes SEC(".maps");
 
-/* What a thread is in the middle of, between a syscall's entry and exit. */
-enum pending_what { P_READ = 1, P_OPEN, P_AIO_SUBMIT, P_AIO_GETEVENTS };
+/* What a thread is in the middle of, between a syscall's entry and exit: one slot per traced
+ * thread, made at its first syscall of interest and kept (updated in place, never deleted per
+ * syscall) until the thread exits, so a read costs a lookup and no map update. */
+enum pending_what { P_IDLE = 0, P_READ, P_OPEN, P_AIO_SUBMIT, P_AIO_GETEVENTS };
 struct pending {
 	__u32 what;
 	__u32 sys; /* read syscall code */
 	__u64 a;   /* openat: filename; aio: ctx */
 	__u64 b;   /* io_submit: nr; io_getevents: events array */
+	/* A read syscall (what == P_READ): what its record will say. */
+	__u64 ts;
+	struct mio_file file;
+	__s64 pos;
+	__u64 count;
+	__s32 fd;
+	__u32 iovcnt;
+	__u32 rw_flags;
+	__u32 lookups;
+	__u64 first_page;
+	__u64 last_page;
+	__u64 mapping; /* the file's address_space, to know its lookups by */
+	/* The struct file and inode `file` and `mapping` were resolved from: a read of the same
+	 * file (the common case, a thread reading one tablespace) skips resolving them again. */
+	__u64 cache_file;
+	__u64 cache_inode;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct pending);
 } pending SEC(".maps");
@@ -97,6 +128,12 @@ static __always_inline __u32 cur_tid(void)
 
 static __always_inline bool is_target_tgid(__u32 tgid)
 {
+	__u32 k = tgid & (MIO_TARGET_SLOTS - 1);
+	__u32 *slot = bpf_map_lookup_elem(&target_slots, &k);
+	if (!slot || *slot == 0)
+		return false;
+	if (*slot == tgid)
+		return true;
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
@@ -133,6 +170,22 @@ static __always_inline void *reserve(__u64 size, __u8 kind)
 
 #define RESERVE(type, kind) ((struct type *)reserve(sizeof(struct type), (kind)))
 
+/* Commits a record without waking the consumer, which drains the ring on a short timer; only the
+ * record that takes the ring past cfg.wake_bytes wakes it, so a burst cannot fill the ring
+ * between two drains. (A wakeup per record, libbpf's default when the consumer keeps up, costs
+ * an interrupt each, and on a VM an exit to the hypervisor.) */
+static __always_inline void submit(void *e, __u64 size)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	/* The ring holds this record (and its 8-byte header) already. */
+	if (avail >= cfg.wake_bytes && avail < (__u64)cfg.wake_bytes + size + 8)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+#define SUBMIT(e) submit((e), sizeof(*(e)))
+
 static __always_inline void note_inode(__u32 dev, __u64 ino)
 {
 	struct inode_key k = { .ino = ino, .dev = dev };
@@ -149,6 +202,20 @@ static __always_inline bool inode_known(__u32 dev, __u64 ino)
 }
 
 /* The struct file behind `fd` in the current task. */
+/* The same for a program that can walk kernel pointers directly (tp_btf, Linux 6.2+ for the
+ * cast): one helper call instead of five. */
+static __always_inline struct file *fd_file_btf(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if (fd < 0 || fd >= fdt->max_fds)
+		return NULL;
+	struct file **fds = fdt->fd;
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
 static __always_inline struct file *fd_file(long fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -178,22 +245,49 @@ static __always_inline bool fill_file(struct mio_file *out, struct file *f)
 	return true;
 }
 
-static __always_inline void set_pending(__u32 what, __u32 sys, __u64 a, __u64 b)
+/* The current thread's slot, made on first use; NULL when the map is full (counted as a drop of
+ * `kind`). */
+static __always_inline struct pending *slot(__u32 kind)
 {
 	__u32 tid = cur_tid();
-	struct pending p = { .what = what, .sys = sys, .a = a, .b = b };
-	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+	if (p)
+		return p;
+	struct pending fresh = {};
+	bpf_map_update_elem(&pending, &tid, &fresh, BPF_NOEXIST);
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		count_drop(kind);
+	return p;
+}
+
+/* The current thread's slot if it is in the middle of `what`. */
+static __always_inline struct pending *pending_of(__u32 what)
+{
+	__u32 tid = cur_tid();
+	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+	return p && p->what == what ? p : NULL;
+}
+
+static __always_inline void set_pending(__u32 what, __u32 kind, __u64 a, __u64 b)
+{
+	struct pending *p = slot(kind);
+	if (!p)
+		return;
+	p->what = what;
+	p->a = a;
+	p->b = b;
 }
 
 /* Takes the thread's pending state if it is `what`. */
 static __always_inline bool take_pending(__u32 what, struct pending *out)
 {
-	__u32 tid = cur_tid();
-	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p || p->what != what)
+	struct pending *p = pending_of(what);
+	if (!p)
 		return false;
-	*out = *p;
-	bpf_map_delete_elem(&pending, &tid);
+	out->a = p->a;
+	out->b = p->b;
+	p->what = P_IDLE;
 	return true;
 }
 
@@ -214,97 +308,167 @@ static __always_inline __u64 iov_total(const struct iovec *vec, __u64 iovcnt)
 	return total;
 }
 
-/* pos < 0 means "at the file position" (read, readv, preadv2 with offset -1). */
-static __always_inline int read_enter(__u8 sys, long fd, __s64 pos, __u64 count, __u32 iovcnt, __u32 rw_flags)
+/* Resolves `f` into the slot's file (device, inode, description, flags) and mapping; false for
+ * anything but a regular file. The thread's previous file is not resolved again: when it is the
+ * same struct file on the same inode, only the flags are read (fcntl can change O_DIRECT). A
+ * struct file freed and reused for another file has another inode; reused for the same inode,
+ * it resolves to the same values. Its inode is noted for page-cache events when first resolved
+ * (the inodes map is an LRU of 65536: an inode would need that many others noted after it,
+ * while none of its own page-cache events refreshed it, to be dropped). */
+static __always_inline bool resolve_file(bool fast, struct pending *p, struct file *f)
+{
+	if (!f)
+		return false;
+	struct inode *inode;
+	if (fast) {
+		struct file *fb = bpf_core_cast(f, struct file);
+		inode = fb->f_inode;
+		if (p->cache_file == (__u64)f && p->cache_inode == (__u64)inode) {
+			p->file.flags = fb->f_flags;
+			return true;
+		}
+	} else {
+		inode = BPF_CORE_READ(f, f_inode);
+		if (p->cache_file == (__u64)f && p->cache_inode == (__u64)inode) {
+			p->file.flags = BPF_CORE_READ(f, f_flags);
+			return true;
+		}
+	}
+	p->cache_file = 0;
+	umode_t mode = BPF_CORE_READ(inode, i_mode);
+	if ((mode & S_IFMT) != S_IFREG)
+		return false;
+	p->file.ino = BPF_CORE_READ(inode, i_ino);
+	p->file.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	p->file.flags = BPF_CORE_READ(f, f_flags);
+	p->file.ofd = (__u64)f;
+	p->mapping = (__u64)BPF_CORE_READ(f, f_mapping);
+	p->cache_file = (__u64)f;
+	p->cache_inode = (__u64)inode;
+	note_inode(p->file.dev, p->file.ino);
+	return true;
+}
+
+/* A read syscall's entry: everything its record needs is kept in the thread's slot; the record is
+ * written once, at the return. pos < 0 means "at the file position" (read, readv, preadv2 with
+ * offset -1). */
+static __always_inline int read_enter(bool fast, __u8 sys, long fd, __s64 pos, __u64 count, __u32 iovcnt, __u32 rw_flags)
 {
 	if (!is_target())
 		return 0;
-	struct file *f = fd_file(fd);
-	struct mio_file mf;
-	if (!fill_file(&mf, f))
+	struct pending *p = slot(MIO_READ);
+	if (!p)
 		return 0;
-	struct mio_read_enter *e = RESERVE(mio_read_enter, MIO_READ_ENTER);
+	struct file *f = fast ? fd_file_btf(fd) : fd_file(fd);
+	if (!resolve_file(fast, p, f)) {
+		p->what = P_IDLE; /* a socket or a pipe: not recorded */
+		return 0;
+	}
+	p->what = P_READ;
+	p->sys = sys;
+	p->ts = bpf_ktime_get_ns();
+	if (pos >= 0)
+		p->pos = pos;
+	else if (fast)
+		p->pos = bpf_core_cast(f, struct file)->f_pos;
+	else
+		p->pos = BPF_CORE_READ(f, f_pos);
+	p->count = count;
+	p->fd = fd;
+	p->iovcnt = iovcnt;
+	p->rw_flags = rw_flags;
+	p->lookups = 0;
+	p->first_page = (__u64)p->pos >> PAGE_SHIFT;
+	p->last_page = count ? ((__u64)p->pos + count - 1) >> PAGE_SHIFT : p->first_page;
+	return 0;
+}
+
+static __always_inline int read_exit(__u8 sys, long ret)
+{
+	struct pending *p = pending_of(P_READ);
+	if (!p)
+		return 0;
+	p->what = P_IDLE;
+	if (p->sys != sys) /* an entry whose return was not seen */
+		return 0;
+	struct mio_read *e = RESERVE(mio_read, MIO_READ);
 	if (!e)
 		return 0;
-	e->file = mf;
-	e->pos = pos < 0 ? BPF_CORE_READ(f, f_pos) : pos;
-	e->count = count;
-	e->fd = fd;
-	e->iovcnt = iovcnt;
-	e->rw_flags = rw_flags;
+	e->file = p->file;
+	e->pos = p->pos;
+	e->count = p->count;
+	e->ret = ret;
+	e->latency_ns = e->h.ts - p->ts;
+	e->first_page = p->first_page;
+	e->last_page = p->last_page;
+	e->fd = p->fd;
+	e->iovcnt = p->iovcnt;
+	e->rw_flags = p->rw_flags;
+	e->lookups = p->lookups;
 	e->syscall = sys;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, 0);
-	note_inode(mf.dev, mf.ino);
-	set_pending(P_READ, sys, 0, 0);
+	SUBMIT(e);
 	return 0;
 }
 
-static __always_inline int read_exit(long ret)
+/* True while the current thread is inside a recorded read syscall. */
+static __always_inline bool in_read_syscall(void)
 {
-	struct pending p;
-	if (!take_pending(P_READ, &p))
-		return 0;
-	struct mio_read_exit *e = RESERVE(mio_read_exit, MIO_READ_EXIT);
-	if (!e)
-		return 0;
-	e->ret = ret;
-	e->syscall = p.sys;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, 0);
-	return 0;
+	return pending_of(P_READ) != NULL;
 }
 
-static __always_inline int h_read(__u64 fd, __u64 buf, __u64 count, __u64 a3, __u64 a4)
+static __always_inline int h_read(bool fast, __u64 fd, __u64 buf, __u64 count, __u64 a3, __u64 a4)
 {
-	return read_enter(MIO_SYS_READ, fd, -1, count, 1, 0);
+	return read_enter(fast, MIO_SYS_READ, fd, -1, count, 1, 0);
 }
 
-static __always_inline int h_pread64(__u64 fd, __u64 buf, __u64 count, __u64 pos, __u64 a4)
+static __always_inline int h_pread64(bool fast, __u64 fd, __u64 buf, __u64 count, __u64 pos, __u64 a4)
 {
-	return read_enter(MIO_SYS_PREAD64, fd, (__s64)pos, count, 1, 0);
+	return read_enter(fast, MIO_SYS_PREAD64, fd, (__s64)pos, count, 1, 0);
 }
 
-static __always_inline int h_readv(__u64 fd, __u64 vec, __u64 vlen, __u64 a3, __u64 a4)
+static __always_inline int h_readv(bool fast, __u64 fd, __u64 vec, __u64 vlen, __u64 a3, __u64 a4)
 {
 	if (!is_target())
 		return 0;
-	return read_enter(MIO_SYS_READV, fd, -1, iov_total((const struct iovec *)vec, vlen), vlen, 0);
+	return read_enter(fast, MIO_SYS_READV, fd, -1, iov_total((const struct iovec *)vec, vlen), vlen, 0);
 }
 
-static __always_inline int h_preadv(__u64 fd, __u64 vec, __u64 vlen, __u64 pos_l, __u64 pos_h)
+static __always_inline int h_preadv(bool fast, __u64 fd, __u64 vec, __u64 vlen, __u64 pos_l, __u64 pos_h)
 {
 	if (!is_target())
 		return 0;
 	/* x86-64 passes the 64-bit offset whole in pos_l. */
-	return read_enter(MIO_SYS_PREADV, fd, (__s64)pos_l, iov_total((const struct iovec *)vec, vlen), vlen, 0);
+	return read_enter(fast, MIO_SYS_PREADV, fd, (__s64)pos_l, iov_total((const struct iovec *)vec, vlen), vlen, 0);
 }
 
-static __always_inline int h_preadv2(__u64 fd, __u64 vec, __u64 vlen, __u64 pos_l, __u64 pos_h)
+static __always_inline int h_preadv2(bool fast, __u64 fd, __u64 vec, __u64 vlen, __u64 pos_l, __u64 pos_h)
 {
 	if (!is_target())
 		return 0;
 	/* The sixth argument (flags) is not available to every variant: recorded as 0. */
-	return read_enter(MIO_SYS_PREADV2, fd, (__s64)pos_l, iov_total((const struct iovec *)vec, vlen), vlen, 0);
+	return read_enter(fast, MIO_SYS_PREADV2, fd, (__s64)pos_l, iov_total((const struct iovec *)vec, vlen), vlen, 0);
 }
 
 /* Entry and exit programs of a syscall in each probe mode: syscall tracepoints, kprobes on the
- * syscall (libbpf resolves the arch prefix), and fentry/fexit on the x86-64 wrapper. */
+ * syscall (libbpf resolves the arch prefix), and fentry/fexit on the x86-64 wrapper. Returns have
+ * no kretprobe variant: the kprobe mode takes them from the syscall tracepoints (see the catalog
+ * in crates/recorder/src/plan.rs for why). */
 #define SYSCALL_ENTER(sys, handler)                                                                      \
 	SEC("?tracepoint/syscalls/sys_enter_" #sys)                                                      \
 	int tp_##sys##_enter(struct trace_event_raw_sys_enter *ctx)                                      \
 	{                                                                                                \
-		return handler(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4]);    \
+		return handler(false, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4]); \
 	}                                                                                                \
 	SEC("?ksyscall/" #sys)                                                                           \
 	int BPF_KSYSCALL(kp_##sys##_enter, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4)             \
 	{                                                                                                \
-		return handler(a0, a1, a2, a3, a4);                                                      \
+		return handler(false, a0, a1, a2, a3, a4);                                               \
 	}                                                                                                \
 	SEC("?fentry/__x64_sys_" #sys)                                                                   \
 	int BPF_PROG(fe_##sys##_enter, struct pt_regs *regs)                                             \
 	{                                                                                                \
-		return handler(PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),       \
+		return handler(false, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), \
 			       PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs),       \
 			       PT_REGS_PARM5_CORE_SYSCALL(regs));                                        \
 	}
@@ -315,34 +479,52 @@ static __always_inline int h_preadv2(__u64 fd, __u64 vec, __u64 vlen, __u64 pos_
 	{                                                                                                \
 		return handler(ctx->ret);                                                                \
 	}                                                                                                \
-	SEC("?kretsyscall/" #sys)                                                                        \
-	int BPF_KRETPROBE(kp_##sys##_exit, long ret)                                                     \
-	{                                                                                                \
-		return handler(ret);                                                                     \
-	}                                                                                                \
 	SEC("?fexit/__x64_sys_" #sys)                                                                    \
 	int BPF_PROG(fe_##sys##_exit, struct pt_regs *regs, long ret)                                    \
 	{                                                                                                \
 		return handler(ret);                                                                     \
 	}
 
+static __always_inline int x_read(long ret)
+{
+	return read_exit(MIO_SYS_READ, ret);
+}
+static __always_inline int x_pread64(long ret)
+{
+	return read_exit(MIO_SYS_PREAD64, ret);
+}
+static __always_inline int x_readv(long ret)
+{
+	return read_exit(MIO_SYS_READV, ret);
+}
+static __always_inline int x_preadv(long ret)
+{
+	return read_exit(MIO_SYS_PREADV, ret);
+}
+static __always_inline int x_preadv2(long ret)
+{
+	return read_exit(MIO_SYS_PREADV2, ret);
+}
+
+SYSCALL_EXIT(read, x_read)
 SYSCALL_ENTER(read, h_read)
-SYSCALL_EXIT(read, read_exit)
+SYSCALL_EXIT(pread64, x_pread64)
 SYSCALL_ENTER(pread64, h_pread64)
-SYSCALL_EXIT(pread64, read_exit)
+SYSCALL_EXIT(readv, x_readv)
 SYSCALL_ENTER(readv, h_readv)
-SYSCALL_EXIT(readv, read_exit)
+SYSCALL_EXIT(preadv, x_preadv)
 SYSCALL_ENTER(preadv, h_preadv)
-SYSCALL_EXIT(preadv, read_exit)
+SYSCALL_EXIT(preadv2, x_preadv2)
 SYSCALL_ENTER(preadv2, h_preadv2)
-SYSCALL_EXIT(preadv2, read_exit)
 
 /* ------------------------------------------------------------------------------------------ */
 /* vfs_read (kernel functions only: no tracepoint exists)                                       */
 
+/* vfs_read calls of a recorded read syscall are part of its `read` record: only the others (kernel
+ * reads, splice, ...) get vfs_read records. */
 static __always_inline int vfs_enter(struct file *f, __u64 count, loff_t *ppos)
 {
-	if (!is_target())
+	if (!is_target() || in_read_syscall())
 		return 0;
 	struct mio_file mf;
 	if (!fill_file(&mf, f))
@@ -356,13 +538,13 @@ static __always_inline int vfs_enter(struct file *f, __u64 count, loff_t *ppos)
 	e->file = mf;
 	e->pos = pos;
 	e->count = count;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
 static __always_inline int vfs_exit(struct file *f, long ret)
 {
-	if (!is_target())
+	if (!is_target() || in_read_syscall())
 		return 0;
 	struct mio_file mf;
 	if (!fill_file(&mf, f))
@@ -371,7 +553,7 @@ static __always_inline int vfs_exit(struct file *f, long ret)
 	if (!e)
 		return 0;
 	e->ret = ret;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -385,13 +567,13 @@ int BPF_KPROBE(kp_vfs_read_enter, struct file *f, char *buf, size_t count, loff_
 SEC("?kretprobe/vfs_read")
 int BPF_KRETPROBE(kp_vfs_read_exit, long ret)
 {
-	if (!is_target())
+	if (!is_target() || in_read_syscall())
 		return 0;
 	struct mio_vfs_read_exit *e = RESERVE(mio_vfs_read_exit, MIO_VFS_READ_EXIT);
 	if (!e)
 		return 0;
 	e->ret = ret;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -410,11 +592,11 @@ int BPF_PROG(fe_vfs_read_exit, struct file *f, char *buf, size_t count, loff_t *
 /* ------------------------------------------------------------------------------------------ */
 /* Linux AIO: io_submit, io_getevents, io_pgetevents                                            */
 
-static __always_inline int h_io_submit(__u64 ctx, __u64 nr, __u64 iocbpp, __u64 a3, __u64 a4)
+static __always_inline int h_io_submit(bool fast, __u64 ctx, __u64 nr, __u64 iocbpp, __u64 a3, __u64 a4)
 {
 	if (!is_target())
 		return 0;
-	set_pending(P_AIO_SUBMIT, 0, ctx, nr);
+	set_pending(P_AIO_SUBMIT, MIO_AIO_SUBMIT_EXIT, ctx, nr);
 	for (int i = 0; i < MIO_MAX_IOCBS; i++) {
 		if (i >= (long)nr)
 			break;
@@ -443,7 +625,7 @@ static __always_inline int h_io_submit(__u64 ctx, __u64 nr, __u64 iocbpp, __u64 
 		e->fd = cb.aio_fildes;
 		e->opcode = cb.aio_lio_opcode;
 		e->pad = 0;
-		bpf_ringbuf_submit(e, 0);
+		SUBMIT(e);
 		note_inode(mf.dev, mf.ino);
 		__u8 one = 1;
 		bpf_map_update_elem(&inflight, &uptr, &one, BPF_ANY);
@@ -462,15 +644,15 @@ static __always_inline int io_submit_exit(long ret)
 	e->ctx = p.a;
 	e->nr = p.b;
 	e->ret = ret;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
-static __always_inline int h_io_getevents(__u64 ctx, __u64 min_nr, __u64 nr, __u64 events, __u64 timeout)
+static __always_inline int h_io_getevents(bool fast, __u64 ctx, __u64 min_nr, __u64 nr, __u64 events, __u64 timeout)
 {
 	if (!is_target())
 		return 0;
-	set_pending(P_AIO_GETEVENTS, 0, ctx, events);
+	set_pending(P_AIO_GETEVENTS, MIO_AIO_COMPLETE, ctx, events);
 	return 0;
 }
 
@@ -496,17 +678,17 @@ static __always_inline int io_getevents_exit(long ret)
 		e->data = ev.data;
 		e->res = ev.res;
 		e->res2 = ev.res2;
-		bpf_ringbuf_submit(e, 0);
+		SUBMIT(e);
 	}
 	return 0;
 }
 
-SYSCALL_ENTER(io_submit, h_io_submit)
 SYSCALL_EXIT(io_submit, io_submit_exit)
-SYSCALL_ENTER(io_getevents, h_io_getevents)
+SYSCALL_ENTER(io_submit, h_io_submit)
 SYSCALL_EXIT(io_getevents, io_getevents_exit)
-SYSCALL_ENTER(io_pgetevents, h_io_getevents)
+SYSCALL_ENTER(io_getevents, h_io_getevents)
 SYSCALL_EXIT(io_pgetevents, io_getevents_exit)
+SYSCALL_ENTER(io_pgetevents, h_io_getevents)
 
 /* ------------------------------------------------------------------------------------------ */
 /* io_uring (tracepoints; the request's file and position are read from the io_kiocb)          */
@@ -546,7 +728,7 @@ static __always_inline int uring_submit(void *ring, struct io_kiocb *req, __u64 
 	e->rw_flags = BPF_CORE_READ(rw, flags);
 	e->opcode = op;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	if (resolved)
 		note_inode(mf.dev, mf.ino);
 	__u64 key = (__u64)req;
@@ -593,7 +775,7 @@ int tp_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	e->user_data = ctx->user_data;
 	e->res = ctx->res;
 	e->cflags = ctx->cflags;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -620,7 +802,7 @@ static __always_inline int ra_trigger(__u8 trigger, __u32 dev, __u64 ino, __u64 
 	e->mmap_miss = mmap_miss;
 	e->trigger = trigger;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	note_inode(dev, ino);
 	return 0;
 }
@@ -640,7 +822,7 @@ static __always_inline int ra_window(__u8 decision, __u32 dev, __u64 ino, __u64 
 	e->ra_pages = ra_pages;
 	e->decision = decision;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -817,7 +999,7 @@ static __always_inline int page_cache(__u8 kind, __u32 dev, __u64 ino, __u64 ind
 	e->index = index;
 	e->dev = dev;
 	e->order = order;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -841,10 +1023,21 @@ int tp_page_delete(struct trace_event_raw_mm_filemap_op_page_cache *ctx)
 	return page_cache(MIO_PAGE_CACHE_DELETE, ctx->s_dev, ctx->i_ino, ctx->index, tp_folio_order(ctx));
 }
 
-static __always_inline int get_pages(__u32 dev, __u64 ino, __u64 index, __u64 last_index)
+/* Folds a page-cache lookup into the thread's read syscall in progress (its record carries the
+ * range the read's lookups covered). */
+static __always_inline void fold_lookup(struct pending *p, __u64 index, __u64 last_index)
 {
-	if (!is_target())
-		return 0;
+	if (p->lookups == 0 || index < p->first_page)
+		p->first_page = index;
+	if (p->lookups == 0 || last_index > p->last_page)
+		p->last_page = last_index;
+	p->lookups++;
+}
+
+/* A page-cache lookup that is not part of a recorded read syscall (io_uring, AIO, kernel reads):
+ * a record of its own. */
+static __always_inline int emit_get_pages(__u32 dev, __u64 ino, __u64 index, __u64 last_index)
+{
 	struct mio_get_pages *e = RESERVE(mio_get_pages, MIO_FILEMAP_GET_PAGES);
 	if (!e)
 		return 0;
@@ -853,9 +1046,39 @@ static __always_inline int get_pages(__u32 dev, __u64 ino, __u64 index, __u64 la
 	e->last_index = last_index;
 	e->dev = dev;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	note_inode(dev, ino);
 	return 0;
+}
+
+static __always_inline int get_pages(__u32 dev, __u64 ino, __u64 index, __u64 last_index)
+{
+	if (!is_target())
+		return 0;
+	struct pending *p = pending_of(P_READ);
+	if (p && p->file.ino == ino && p->file.dev == dev) {
+		fold_lookup(p, index, last_index);
+		return 0;
+	}
+	return emit_get_pages(dev, ino, index, last_index);
+}
+
+/* The raw tracepoint (no event record is built for it): the lookup's file is known by its
+ * address_space, which a read in progress remembered at entry. */
+SEC("?raw_tp/mm_filemap_get_pages")
+int rt_get_pages(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!is_target())
+		return 0;
+	struct address_space *mapping = (struct address_space *)ctx->args[0];
+	__u64 index = ctx->args[1], last_index = ctx->args[2];
+	struct pending *p = pending_of(P_READ);
+	if (p && p->mapping == (__u64)mapping) {
+		fold_lookup(p, index, last_index);
+		return 0;
+	}
+	struct inode *host = BPF_CORE_READ(mapping, host);
+	return emit_get_pages(BPF_CORE_READ(host, i_sb, s_dev), BPF_CORE_READ(host, i_ino), index, last_index);
 }
 
 SEC("?tracepoint/filemap/mm_filemap_get_pages")
@@ -918,7 +1141,7 @@ static __always_inline int dio_read(struct kiocb *iocb, struct iov_iter *iter, _
 	e->pos = BPF_CORE_READ(iocb, ki_pos);
 	e->count = BPF_CORE_READ(iter, count);
 	e->flags = dio_flags;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -945,7 +1168,7 @@ int BPF_PROG(fe_dio_read, struct kiocb *iocb, struct iov_iter *iter, const void 
 /* ------------------------------------------------------------------------------------------ */
 /* fadvise, open, close                                                                          */
 
-static __always_inline int h_fadvise(__u64 fd, __u64 offset, __u64 len, __u64 advice, __u64 a4)
+static __always_inline int h_fadvise(bool fast, __u64 fd, __u64 offset, __u64 len, __u64 advice, __u64 a4)
 {
 	if (!is_target())
 		return 0;
@@ -961,17 +1184,17 @@ static __always_inline int h_fadvise(__u64 fd, __u64 offset, __u64 len, __u64 ad
 	e->fd = fd;
 	e->advice = advice;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
 SYSCALL_ENTER(fadvise64, h_fadvise)
 
-static __always_inline int h_openat(__u64 dirfd, __u64 filename, __u64 flags, __u64 mode, __u64 a4)
+static __always_inline int h_openat(bool fast, __u64 dirfd, __u64 filename, __u64 flags, __u64 mode, __u64 a4)
 {
 	if (!is_target())
 		return 0;
-	set_pending(P_OPEN, 0, filename, 0);
+	set_pending(P_OPEN, MIO_FILE_OPEN, filename, 0);
 	return 0;
 }
 
@@ -990,16 +1213,16 @@ static __always_inline int openat_exit(long ret)
 	e->fd = ret;
 	long n = bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)p.a);
 	e->path_len = n > 0 ? n - 1 : 0;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
-SYSCALL_ENTER(openat, h_openat)
 SYSCALL_EXIT(openat, openat_exit)
-SYSCALL_ENTER(openat2, h_openat)
+SYSCALL_ENTER(openat, h_openat)
 SYSCALL_EXIT(openat2, openat_exit)
+SYSCALL_ENTER(openat2, h_openat)
 
-static __always_inline int h_close(__u64 fd, __u64 a1, __u64 a2, __u64 a3, __u64 a4)
+static __always_inline int h_close(bool fast, __u64 fd, __u64 a1, __u64 a2, __u64 a3, __u64 a4)
 {
 	if (!is_target())
 		return 0;
@@ -1012,7 +1235,7 @@ static __always_inline int h_close(__u64 fd, __u64 a1, __u64 a2, __u64 a3, __u64
 	e->ofd = mf.ofd;
 	e->fd = fd;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -1021,10 +1244,16 @@ SYSCALL_ENTER(close, h_close)
 /* ------------------------------------------------------------------------------------------ */
 /* Tasks: fork, exec, exit, rename; following targets in the kernel                            */
 
+/* Makes `tgid` a target (the recorder does the same from user space, crates/recorder/src/loader.rs). */
 static __always_inline void add_target(__u32 tgid)
 {
 	__u8 one = 1;
 	bpf_map_update_elem(&targets, &tgid, &one, BPF_ANY);
+	__u32 k = tgid & (MIO_TARGET_SLOTS - 1);
+	__u32 *slot = bpf_map_lookup_elem(&target_slots, &k);
+	/* Two targets racing for one empty slot both leave it non-zero, which is all it needs. */
+	if (slot && *slot == 0)
+		*slot = tgid;
 }
 
 SEC("?raw_tp/sched_process_fork")
@@ -1045,7 +1274,7 @@ int BPF_PROG(rt_task_fork, struct task_struct *parent, struct task_struct *child
 		return 0;
 	e->child_pid = ctgid;
 	e->child_tid = BPF_CORE_READ(child, pid);
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -1085,7 +1314,7 @@ int BPF_PROG(rt_task_exec, struct task_struct *task, pid_t old_pid, struct linux
 	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
 	e->len = n > 0 ? n - 1 : 0;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -1094,12 +1323,14 @@ int BPF_PROG(rt_task_exit, struct task_struct *task)
 {
 	if (!is_target())
 		return 0;
+	__u32 tid = cur_tid();
+	bpf_map_delete_elem(&pending, &tid);
 	struct mio_task_exit *e = RESERVE(mio_task_exit, MIO_TASK_EXIT);
 	if (!e)
 		return 0;
 	e->exit_code = BPF_CORE_READ(task, exit_code);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
 	return 0;
 }
 
@@ -1117,6 +1348,144 @@ int BPF_PROG(rt_task_rename, struct task_struct *task, const char *comm)
 	e->h.tid = BPF_CORE_READ(task, pid);
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), comm);
-	bpf_ringbuf_submit(e, 0);
+	SUBMIT(e);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Raw syscall tracepoints: one program for every syscall's entry, one for every return        */
+
+/* The per-syscall tracepoints (syscalls:sys_enter_pread64, ...) build an event record for the
+ * program on every hit, whoever makes the syscall; their raw counterparts call the program with
+ * the registers, which costs every task on the host a small fraction of that. The syscall number
+ * is checked first, the target second. x86-64 numbers. */
+enum sys_nr {
+	NR_read = 0,
+	NR_close = 3,
+	NR_pread64 = 17,
+	NR_readv = 19,
+	NR_io_getevents = 208,
+	NR_io_submit = 209,
+	NR_fadvise64 = 221,
+	NR_openat = 257,
+	NR_preadv = 295,
+	NR_preadv2 = 327,
+	NR_io_pgetevents = 333,
+	NR_openat2 = 437,
+};
+
+#define RAW_ENTER(kind) (cfg.raw_enter_kinds & (1u << (kind)))
+#define RAW_EXIT(kind) (cfg.raw_exit_kinds & (1u << (kind)))
+
+/* The kind a syscall number belongs to (MIO_KIND_MAX for none of ours). */
+static __always_inline __u32 sys_kind(long id)
+{
+	switch (id) {
+	case NR_read:
+	case NR_pread64:
+	case NR_readv:
+	case NR_preadv:
+	case NR_preadv2:
+		return MIO_READ;
+	case NR_io_submit:
+		return MIO_AIO_SUBMIT;
+	case NR_io_getevents:
+	case NR_io_pgetevents:
+		return MIO_AIO_COMPLETE;
+	case NR_openat:
+	case NR_openat2:
+		return MIO_FILE_OPEN;
+	case NR_fadvise64:
+		return MIO_FADVISE;
+	case NR_close:
+		return MIO_FILE_CLOSE;
+	}
+	return MIO_KIND_MAX;
+}
+
+/* A syscall entry of a target with its arguments (di, si, dx, r10, r8 on x86-64). */
+static __always_inline int sys_enter(bool fast, long id, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4)
+{
+	switch (id) {
+	case NR_read:
+		return h_read(fast, a0, a1, a2, a3, a4);
+	case NR_pread64:
+		return h_pread64(fast, a0, a1, a2, a3, a4);
+	case NR_readv:
+		return h_readv(fast, a0, a1, a2, a3, a4);
+	case NR_preadv:
+		return h_preadv(fast, a0, a1, a2, a3, a4);
+	case NR_preadv2:
+		return h_preadv2(fast, a0, a1, a2, a3, a4);
+	case NR_io_submit:
+		return h_io_submit(fast, a0, a1, a2, a3, a4);
+	case NR_io_getevents:
+	case NR_io_pgetevents:
+		return h_io_getevents(fast, a0, a1, a2, a3, a4);
+	case NR_openat:
+	case NR_openat2:
+		return h_openat(fast, a0, a1, a2, a3, a4);
+	case NR_fadvise64:
+		return h_fadvise(fast, a0, a1, a2, a3, a4);
+	case NR_close:
+		return h_close(fast, a0, a1, a2, a3, a4);
+	}
+	return 0;
+}
+
+/* Kernels with BTF-typed tracepoint arguments and pointer casts (6.2+): the registers and the
+ * kernel structures read directly. */
+SEC("?tp_btf/sys_enter")
+int BPF_PROG(bt_sys_enter, struct pt_regs *regs, long id)
+{
+	__u32 kind = sys_kind(id);
+	if (kind >= MIO_KIND_MAX || !RAW_ENTER(kind) || !is_target())
+		return 0;
+	return sys_enter(true, id, regs->di, regs->si, regs->dx, regs->r10, regs->r8);
+}
+
+/* Older kernels: the registers read in one copy, kernel structures through bpf_probe_read. */
+SEC("?raw_tp/sys_enter")
+int rt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	long id = ctx->args[1];
+	__u32 kind = sys_kind(id);
+	if (kind >= MIO_KIND_MAX || !RAW_ENTER(kind) || !is_target())
+		return 0;
+	struct pt_regs r = {};
+	bpf_probe_read_kernel(&r, sizeof(r), (void *)ctx->args[0]);
+	return sys_enter(false, id, r.di, r.si, r.dx, r.r10, r.r8);
+}
+
+/* Every return: only a target thread with an entry pending has anything to do. The recorder
+ * attaches returns before entries, so an entry it saw always gets its return. */
+SEC("?raw_tp/sys_exit")
+int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!is_target())
+		return 0;
+	__u32 tid = cur_tid();
+	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	long ret = ctx->args[1];
+	switch (p->what) {
+	case P_READ:
+		if (RAW_EXIT(MIO_READ))
+			return read_exit(p->sys, ret);
+		break;
+	case P_OPEN:
+		if (RAW_EXIT(MIO_FILE_OPEN))
+			return openat_exit(ret);
+		break;
+	case P_AIO_SUBMIT:
+		if (RAW_EXIT(MIO_AIO_SUBMIT_EXIT))
+			return io_submit_exit(ret);
+		break;
+	case P_AIO_GETEVENTS:
+		if (RAW_EXIT(MIO_AIO_COMPLETE))
+			return io_getevents_exit(ret);
+		break;
+	}
 	return 0;
 }

@@ -31,8 +31,8 @@ typedef int64_t mio_s64;
 
 /* Event kinds: the .mio format's kind codes. */
 enum mio_kind {
-	MIO_READ_ENTER = 1,
-	MIO_READ_EXIT = 2,
+	/* 1 and 2 (read_enter, read_exit) were written by recorders before format 2.1: a read
+	 * syscall is now one MIO_READ record at its return. */
 	MIO_VFS_READ_ENTER = 3,
 	MIO_VFS_READ_EXIT = 4,
 	MIO_AIO_SUBMIT = 5,
@@ -53,6 +53,8 @@ enum mio_kind {
 	MIO_TASK_EXEC = 20,
 	MIO_TASK_EXIT = 21,
 	MIO_TASK_RENAME = 22,
+	/* 23 is the recorder's own `lost` event. */
+	MIO_READ = 24,
 	MIO_KIND_MAX = 32, /* drop counters have this many slots per CPU */
 };
 
@@ -79,6 +81,7 @@ enum mio_limits {
 	MIO_MAX_IOCBS = 64, /* iocbs decoded per io_submit, completions per io_getevents */
 	MIO_MAX_IOVECS = 16, /* iovecs summed for readv/preadv counts */
 	MIO_TARGET_COMMS = 4, /* process names the recorder can ask the kernel side to follow */
+	MIO_TARGET_SLOTS = 65536, /* the fast target check's array (see mio.bpf.c) */
 };
 
 /* Configuration the recorder sets before loading (a read-only global). */
@@ -86,8 +89,12 @@ struct mio_config {
 	mio_u32 self_tgid;     /* the recorder itself: never traced */
 	mio_u32 follow_comms;  /* 1: processes exec'ing one of `comms` become targets */
 	mio_u32 follow_children; /* 1: children of the recorder become targets (`record -- CMD`) */
-	mio_u32 pad0;
+	mio_u32 wake_bytes;    /* wake the consumer when a record takes the ring past this many bytes */
 	char comms[MIO_TARGET_COMMS][MIO_COMM_LEN];
+	/* Kinds (bit 1 << kind) whose syscall entries / returns the raw syscall tracepoint programs
+	 * (rt_sys_enter, rt_sys_exit) handle; the planner puts each kind in one mode. */
+	mio_u32 raw_enter_kinds;
+	mio_u32 raw_exit_kinds;
 };
 
 struct mio_hdr {
@@ -108,21 +115,21 @@ struct mio_file {
 	mio_u32 flags; /* file->f_flags */
 };
 
-struct mio_read_enter {
-	struct mio_hdr h;
+/* A read syscall, recorded at its return: the arguments and the file as they were at entry, the
+ * result, and the page-cache lookups (filemap_get_pages) it made, folded in. */
+struct mio_read {
+	struct mio_hdr h; /* ts: the return */
 	struct mio_file file;
 	mio_s64 pos;
 	mio_u64 count;
+	mio_s64 ret;
+	mio_u64 latency_ns; /* entry to return */
+	mio_u64 first_page; /* the lookups' range; the read's own pages when it made none */
+	mio_u64 last_page;
 	mio_s32 fd;
 	mio_u32 iovcnt;
 	mio_u32 rw_flags;
-	mio_u8 syscall;
-	mio_u8 pad[3];
-};
-
-struct mio_read_exit {
-	struct mio_hdr h;
-	mio_s64 ret;
+	mio_u32 lookups;
 	mio_u8 syscall;
 	mio_u8 pad[7];
 };
@@ -298,11 +305,10 @@ struct mio_task_rename {
 };
 
 #define MIO_ASSERT_SIZE(type, size) _Static_assert(sizeof(struct type) == (size), #type " size")
-MIO_ASSERT_SIZE(mio_config, 80);
+MIO_ASSERT_SIZE(mio_config, 88);
 MIO_ASSERT_SIZE(mio_hdr, 24);
 MIO_ASSERT_SIZE(mio_file, 24);
-MIO_ASSERT_SIZE(mio_read_enter, 80);
-MIO_ASSERT_SIZE(mio_read_exit, 40);
+MIO_ASSERT_SIZE(mio_read, 120);
 MIO_ASSERT_SIZE(mio_vfs_read_enter, 64);
 MIO_ASSERT_SIZE(mio_vfs_read_exit, 32);
 MIO_ASSERT_SIZE(mio_aio_submit, 96);

@@ -1,8 +1,9 @@
 //! A trace's read operations as a polars frame, with the file and thread tables beside it.
 //!
 //! Every read a target did becomes one row, whatever its API: a `read`/`pread64`/`readv`/
-//! `preadv`/`preadv2` syscall (entry paired with the thread's next exit), a Linux AIO read
-//! (iocb paired with its completion), or an io_uring read (request paired with its completion).
+//! `preadv`/`preadv2` syscall (one `read` event at its return since format 2.1; before, its
+//! entry paired with the thread's next exit), a Linux AIO read (iocb paired with its completion),
+//! or an io_uring read (request paired with its completion).
 //! Chunks are decoded in parallel; pairs split across chunks are stitched in file order.
 //!
 //! The trace streams through in windows of chunks (decoded in parallel, appended in file order),
@@ -72,7 +73,8 @@ pub struct ThreadEntry {
 /// Loaded trace: the reads frame, the tables, and what limits the answers.
 #[derive(Debug)]
 pub struct Dataset {
-    /// One row per read operation, in the order the reads started (file order); columns: `ts`
+    /// One row per read operation, in file order (a read syscall's `read` event comes at its
+    /// return, the other APIs' at their start: analyses order by `ts`); columns: `ts`
     /// (u64 ns), `latency_ns` (u64, null when the completion was not recorded), `pid` (u32),
     /// `tid` (u32), `api` (u8, index into [`APIS`]), `fd` (i32), `stream` (u32: the open file
     /// description), `file` (u32: index into [`Dataset::files`]), `direct` (bool: O_DIRECT),
@@ -151,6 +153,11 @@ struct EndCols<'c> {
 /// Column indices of the fields the loader reads, found by name in the format's layout.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
+    /// `read` (format 2.1): the start columns, then syscall, ret and latency_ns.
+    rd: [usize; 7],
+    rd_syscall: usize,
+    rd_ret: usize,
+    rd_latency: usize,
     re: [usize; 7],
     re_syscall: usize,
     rx_ret: usize,
@@ -182,7 +189,12 @@ impl Layout {
         let file = |k: EventKind, pos: &str, count: &str| {
             ["fd", "file.dev", "file.ino", "file.ofd", "file.flags", pos, count].map(|f| column_index(k, f))
         };
+        let rd = EventKind::Read;
         Layout {
+            rd: file(rd, "pos", "count"),
+            rd_syscall: column_index(rd, "syscall"),
+            rd_ret: column_index(rd, "ret"),
+            rd_latency: column_index(rd, "latency_ns"),
             re: file(re, "pos", "count"),
             re_syscall: column_index(re, "syscall"),
             rx_ret: column_index(rx, "ret"),
@@ -247,7 +259,14 @@ fn extract(c: &ChunkColumns, l: &Layout) -> Part {
         _ => Key::Uring(a[r], b[r]),
     };
 
-    let n_reads = starts.iter().map(|s| s.f[6].len()).sum::<usize>();
+    let read = cols(EventKind::Read, l.rd);
+    let (read_api, read_ret, read_latency) = (
+        c.column(EventKind::Read, l.rd_syscall),
+        c.column(EventKind::Read, l.rd_ret),
+        c.column(EventKind::Read, l.rd_latency),
+    );
+    let read_code = EventKind::Read.code();
+    let n_reads = starts.iter().map(|s| s.f[6].len()).sum::<usize>() + read[6].len();
     let mut p = Part::default();
     for v in [&mut p.ts, &mut p.latency, &mut p.ofd] {
         v.reserve(n_reads);
@@ -259,7 +278,29 @@ fn extract(c: &ChunkColumns, l: &Layout) -> Part {
     for (i, &code) in c.kind_codes().iter().enumerate() {
         let r = rows[code as usize];
         rows[code as usize] += 1;
-        if let Some(w) = starts.iter().position(|s| s.code == code) {
+        if code == read_code {
+            // A whole read syscall, at its return.
+            let [fd, dev, ino, ofd, flags, pos, count] = read.map(|col| col[r]);
+            let file = (dev as u32, ino);
+            let next = p.files.len() as u32;
+            let id = *file_ids.entry(file).or_insert_with(|| {
+                p.files.push(file);
+                next
+            });
+            let latency = read_latency[r];
+            p.ts.push(ts[i].saturating_sub(latency));
+            p.latency.push(latency.min(UNKNOWN - 1));
+            p.pid.push(pid[i]);
+            p.tid.push(tid[i]);
+            p.api.push(read_api[r] as u8);
+            p.fd.push(fd as i64 as i32);
+            p.ofd.push(ofd);
+            p.file.push(id);
+            p.direct.push(flags as u32 & O_DIRECT != 0);
+            p.pos.push(pos as i64);
+            p.count.push(count.min(u64::from(u32::MAX)) as u32);
+            p.ret.push(clamp_ret(read_ret[r] as i64));
+        } else if let Some(w) = starts.iter().position(|s| s.code == code) {
             let s = &starts[w];
             let [fd, dev, ino, ofd, flags, pos, count] = s.f.map(|col| col[r]);
             let key = key_of(w, tid[i], s.key[0], s.key[1], r);
@@ -486,7 +527,7 @@ pub fn load_with(
         .iter()
         .flat_map(|c| c.info.kind_counts.iter())
         .filter(|(k, _)| {
-            [EventKind::ReadEnter, EventKind::AioSubmit, EventKind::UringSubmit]
+            [EventKind::Read, EventKind::ReadEnter, EventKind::AioSubmit, EventKind::UringSubmit]
                 .iter()
                 .any(|e| e.code() == *k)
         })
@@ -533,9 +574,20 @@ pub fn load_with(
             summary.lost
         ));
     }
-    for kind in [EventKind::ReadEnter, EventKind::ReadExit, EventKind::UringSubmit, EventKind::AioSubmit] {
+    // Read syscalls are `read` events since format 2.1, `read_enter` and `read_exit` before.
+    let captured = |kind: EventKind| {
         let mode = trace.header().probe(kind).map(|p| p.mode);
-        if matches!(mode, None | Some(ProbeMode::Off)) && !trace.header().probes.is_empty() {
+        !matches!(mode, None | Some(ProbeMode::Off)) || trace.header().probes.is_empty()
+    };
+    let syscalls: &[EventKind] = if captured(EventKind::Read) {
+        &[]
+    } else if trace.header().probe(EventKind::ReadEnter).is_some() {
+        &[EventKind::ReadEnter, EventKind::ReadExit]
+    } else {
+        &[EventKind::Read]
+    };
+    for &kind in syscalls.iter().chain(&[EventKind::UringSubmit, EventKind::AioSubmit]) {
+        if !captured(kind) {
             warnings.push(format!(
                 "{kind} events were not captured on the recorded kernel: reads through it are missing"
             ));

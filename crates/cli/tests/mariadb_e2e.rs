@@ -7,96 +7,11 @@
 #[path = "../../recorder/tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::{require_root, text, Recording};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}{}", text(&out.stdout), text(&out.stderr));
-    out
-}
-
-/// A throwaway server; stopped and removed (filesystem unmounted) when dropped, on failure too.
-struct Sandbox {
-    dir: PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-/// One server at a time: two sandboxes starting and running sysbench side by side on a 2-core
-/// machine make each other's recordings (and thread races) less like the other runs of the test.
-static ONE_SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_server() -> std::sync::MutexGuard<'static, ()> {
-    // A test that failed while holding the lock poisons it; the next one runs anyway.
-    ONE_SERVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Sandbox {
-    fn start(extra: &[&str]) -> (Sandbox, u32) {
-        let parent = tempfile::Builder::new().prefix("mysql-io-mariadb.").tempdir().expect("tempdir");
-        let sb = Sandbox { dir: parent.path().join("sandbox"), _parent: parent };
-        let pid = sb.script("start", extra);
-        (sb, pid)
-    }
-
-    fn script(&self, verb: &str, extra: &[&str]) -> u32 {
-        let out = run(Command::new(workspace().join("scripts/mariadb-sandbox"))
-            .arg(verb)
-            .arg(&self.dir)
-            .args(extra));
-        // What the script said on a start that worked in the end (a retried install) is shown
-        // with the test's output when the test fails, and with --nocapture.
-        if !out.stderr.is_empty() {
-            eprintln!("mariadb-sandbox {verb}: {}", text(&out.stderr));
-        }
-        text(&out.stdout)
-            .trim()
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse().ok())
-            .expect("the sandbox prints the pid")
-    }
-
-    /// Clean shutdown, data pages dropped from the page cache, start again (empty buffer pool).
-    fn restart(&self) -> u32 {
-        self.script("restart", &[])
-    }
-
-    fn socket(&self) -> String {
-        self.dir.join("mysqld.sock").to_string_lossy().into_owned()
-    }
-
-    fn sql(&self, q: &str) -> String {
-        let out = run(Command::new("mariadb")
-            .args(["--no-defaults", "-uroot", "-N", "-B"])
-            .arg(format!("--socket={}", self.socket()))
-            .arg(format!("--execute={q}")));
-        text(&out.stdout)
-    }
-
-    fn sysbench(&self, args: &[&str]) {
-        run(Command::new("sysbench")
-            .args(args)
-            .args(["--db-driver=mysql", "--mysql-user=root", "--mysql-db=sbtest"])
-            .arg(format!("--mysql-socket={}", self.socket())));
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let r = Command::new(workspace().join("scripts/mariadb-sandbox")).arg("stop").arg(&self.dir).status();
-        if !matches!(r, Ok(s) if s.success()) {
-            eprintln!("mariadb-sandbox stop {} failed: {r:?}", self.dir.display());
-        }
-    }
-}
+use support::{one_server, require_root, run_ok as run, text, Recording, Sandbox};
 
 fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use mysql_io_format::{Event, EventBody, EventKind, ProbeMode, RaDecision, ReadSyscall, TraceFile};
+use mysql_io_format::{Event, EventBody, EventKind, ProbeMode, RaDecision, Read, TraceFile};
 use serde_json::Value;
 use support::{
     helper, json_lines, read_calls, require_root, text, triggers_of, windows_of, HelperProcess, LoopFs,
@@ -106,31 +106,37 @@ fn root_known_reads_are_recorded_exactly() {
 
         let t = read_trace(&trace_path);
         assert_eq!(t.lost, 0);
-        // Every read call on the data file, in order, and nothing else on it.
-        let mut enters = Vec::new();
-        let mut exits = Vec::new();
-        let mut pending: Option<ReadSyscall> = None;
-        for e in &t.events {
-            match &e.body {
-                EventBody::ReadEnter(r) if r.file.ino == ino => {
-                    assert_eq!(r.file.dev, fs.dev(), "device in kernel encoding");
-                    enters.push(r.clone());
-                    pending = Some(r.syscall);
-                }
-                EventBody::ReadExit(r) if pending.take() == Some(r.syscall) => exits.push(r.clone()),
-                _ => {}
-            }
+        // Every read call on the data file, in order, one event each, and nothing else on it.
+        let reads: Vec<(u64, Read)> = t
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Read(r) if r.file.ino == ino => Some((e.ts, r.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reads.len(), did.len(), "ra_kb {ra_kb}: {reads:?}");
+        for ((_, r), d) in reads.iter().zip(&did) {
+            assert_eq!(r.file.dev, fs.dev(), "device in kernel encoding");
+            assert_eq!(r.syscall.name(), d["op"].as_str().expect("op"));
+            assert_eq!(r.fd as i64, d["fd"].as_i64().expect("fd"));
+            assert_eq!(r.pos, d["offset"].as_i64().expect("offset"), "{d}");
+            assert_eq!(r.count as i64, d["len"].as_i64().expect("len"), "{d}");
+            assert_eq!(r.ret, d["ret"].as_i64().expect("ret"), "{d}");
+            // Each went through the page cache once (these sizes take one lookup batch), over
+            // exactly its own pages.
+            let first = r.pos as u64 / 4096;
+            assert_eq!((r.lookups, r.first_page, r.last_page), (1, first, (r.pos as u64 + r.count - 1) / 4096), "{d}");
+            assert!(r.latency_ns > 0 && r.latency_ns < 10_000_000_000, "{r:?}");
         }
-        assert_eq!(enters.len(), did.len(), "ra_kb {ra_kb}: {enters:?}");
-        for ((enter, exit), d) in enters.iter().zip(&exits).zip(&did) {
-            assert_eq!(enter.syscall.name(), d["op"].as_str().expect("op"));
-            assert_eq!(enter.fd as i64, d["fd"].as_i64().expect("fd"));
-            assert_eq!(enter.pos, d["offset"].as_i64().expect("offset"), "{d}");
-            assert_eq!(enter.count as i64, d["len"].as_i64().expect("len"), "{d}");
-            assert_eq!(exit.ret, d["ret"].as_i64().expect("ret"), "{d}");
+        // One after the other: each read began after the previous one returned.
+        for w in reads.windows(2) {
+            assert!(w[1].0 - w[1].1.latency_ns >= w[0].0, "{w:?}");
         }
-        let vector_counts: Vec<u32> = enters.iter().map(|e| e.iovcnt).collect();
+        let vector_counts: Vec<u32> = reads.iter().map(|(_, r)| r.iovcnt).collect();
         assert_eq!(vector_counts, [1, 1, 1, 1, 2, 2, 1]);
+        // Their lookups are in their events: no separate filemap_get_pages on the file.
+        assert!(!t.events.iter().any(|e| matches!(&e.body, EventBody::FilemapGetPages(g) if g.ino == ino)));
         assert_eq!(t.files.get(&(fs.dev(), ino)).map(String::as_str), Some(data.to_str().expect("path")));
 
         // The page-cache inserts of the file cover every page the reads asked for.
@@ -145,7 +151,7 @@ fn root_known_reads_are_recorded_exactly() {
             })
             .flatten()
             .collect();
-        for e in &enters {
+        for (_, e) in &reads {
             for page in (e.pos as u64 / 4096)..(e.pos as u64 + e.count).div_ceil(4096) {
                 assert!(added.contains(&page), "ra_kb {ra_kb}: page {page} of a read not inserted");
             }
@@ -163,7 +169,7 @@ fn root_known_reads_are_recorded_exactly() {
         assert_eq!(windows[0].index, 0);
         assert!(windows[0].size >= 4 && windows[0].size <= u64::from(want_pages), "{:?}", windows[0]);
         // On this kernel every kind is a tracepoint unless kprobes exist.
-        let read_mode = t.probes[&EventKind::ReadEnter.code()];
+        let read_mode = t.probes[&EventKind::Read.code()];
         let want = if kernel_has_kprobes() { ProbeMode::Kprobe } else { ProbeMode::Tracepoint };
         assert_eq!(read_mode, want);
     }
@@ -278,7 +284,7 @@ fn root_attach_by_pid_follows_new_threads() {
             .events
             .iter()
             .filter_map(|e| match &e.body {
-                EventBody::ReadEnter(r) if e.tid == tid && r.file.ino == ino => Some(r.pos),
+                EventBody::Read(r) if e.tid == tid && r.file.ino == ino => Some(r.pos),
                 _ => None,
             })
             .collect();
@@ -307,7 +313,7 @@ fn root_drops_are_zero_normally_and_counted_when_the_buffer_is_tiny() {
     let normal = dir.path().join("normal.mio");
     record_command(&normal, &[], &[r, d, "loop:1:16384:1048576"]);
     let t = read_trace(&normal);
-    let n = t.events.iter().filter(|e| e.kind() == EventKind::ReadEnter).count();
+    let n = t.events.iter().filter(|e| e.kind() == EventKind::Read).count();
     assert!(n > 1000, "only {n} reads");
     assert_eq!(t.lost, 0);
 
@@ -340,7 +346,7 @@ fn root_doctor_and_probe_choice() {
     let out = mysql_io().args(["doctor", "--format", "json", "-p", &pid]).output().expect("doctor");
     let v: Value = serde_json::from_slice(&out.stdout).expect("doctor json");
     let kinds = v["kinds"].as_array().expect("kinds");
-    let read = kinds.iter().find(|k| k["kind"] == "read_enter").expect("read_enter");
+    let read = kinds.iter().find(|k| k["kind"] == "read").expect("read");
     if kernel_has_kprobes() {
         assert_eq!(read["auto"], "kprobe");
     } else {
@@ -485,7 +491,7 @@ fn root_processes_started_during_recording_are_followed() {
         .events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::ReadEnter(r) if e.pid == pid && r.file.ino == ino => Some(r.pos),
+            EventBody::Read(r) if e.pid == pid && r.file.ino == ino => Some(r.pos),
             _ => None,
         })
         .collect();
@@ -628,7 +634,7 @@ fn root_redact_keeps_shapes_not_names() {
     let reads = read_trace(&trace_path)
         .events
         .iter()
-        .filter(|e| matches!(&e.body, EventBody::ReadEnter(r) if r.file.ino == ino))
+        .filter(|e| matches!(&e.body, EventBody::Read(r) if r.file.ino == ino))
         .count();
     assert_eq!(reads, 2);
 }

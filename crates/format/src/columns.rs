@@ -372,6 +372,33 @@ impl<T: Bits> Codec<T> for Delta {
     }
 }
 
+/// The value itself, with no prediction: for values that vary around no previous value of theirs
+/// (latencies), where a delta would only add a sign bit.
+#[derive(Debug)]
+pub(crate) struct Plain;
+
+impl<T: Bits> Codec<T> for Plain {
+    const STREAMS: usize = 1;
+    const ORDERED: bool = false;
+    fn describe(field: &str, ty: &'static str, out: &mut Vec<ColumnDoc>) {
+        out.push(ColumnDoc { field: field.to_string(), ty, codec: "plain" });
+    }
+    #[inline]
+    fn put(v: &T, cx: &mut EncodeCx<'_>) {
+        cx.column().put_number(v.to_bits());
+    }
+    #[inline(always)]
+    fn bulk(cx: &mut BulkCx<'_, '_>) -> Result<(), StreamError> {
+        let i = cx.next;
+        cx.next += 1;
+        cx.ins[i].bulk(cx.rows, &mut cx.outs[i], |_, v| v)
+    }
+    #[inline(always)]
+    fn take(cx: &mut TakeCx<'_>) -> T {
+        T::from_bits(cx.value())
+    }
+}
+
 /// Zigzag delta against a predictor shared across kinds. `SHIFT` converts the field's unit to the
 /// predictor's: 0 for byte positions, 12 for 4 KiB page indices. With `UPDATE` the value becomes
 /// the new predictor; without it the field is only stored relative to it (for values that are
@@ -385,6 +412,8 @@ pub(crate) type BytePos = Shared<SLOT_POS, 0, true>;
 pub(crate) type PagePos = Shared<SLOT_POS, 12, true>;
 /// Byte offset near the current position, which it does not replace.
 pub(crate) type BytePosNear = Shared<SLOT_POS, 0, false>;
+/// Page index near the current position, which it does not replace.
+pub(crate) type PagePosNear = Shared<SLOT_POS, 12, false>;
 /// Inode number.
 pub(crate) type Ino = Shared<SLOT_INO, 0, true>;
 /// Device number: it rarely changes from one event of a kind to the next, a plain delta is as

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::{
     AioData, AioIocb, BulkCx, BytePos, BytePosNear, Codec, ColumnDoc, ColumnIn, Columns, Delta, Dev,
-    EncodeCx, Ino, Nested, Ofd, OrderCx, PagePos, SharedPredictors, TakeCx, Text, UringData, UringReq,
+    EncodeCx, Ino, Nested, Ofd, OrderCx, PagePos, PagePosNear, Plain, SharedPredictors, TakeCx, Text, UringData, UringReq,
 };
 use crate::tables::RecallLists;
 use crate::varint::StreamError;
@@ -709,6 +709,43 @@ events! {
         kind: u8 => Delta,
         /// How many.
         count: u64 => Delta,
+    }
+    /// A read syscall (`read`, `pread64`, `readv`, `preadv`, `preadv2`) that returned, as one
+    /// event at its return: its arguments and file resolved in the kernel at entry, its result,
+    /// how long it took, and the page lookups (`filemap_get_pages`) it made. Recorders since
+    /// format 2.1 write this instead of [`ReadEnter`], [`FilemapGetPages`] and [`ReadExit`] for
+    /// each read syscall (lookups made outside a read syscall, by io_uring or AIO, stay
+    /// `filemap_get_pages` events). The event's time is the return; the read began
+    /// `latency_ns` earlier.
+    Read = 24 => "read" {
+        /// Which syscall.
+        syscall: ReadSyscall => Delta,
+        /// File descriptor argument.
+        fd: i32 => Delta,
+        /// The file behind `fd`, resolved in the kernel at entry.
+        file: FileRef => Nested,
+        /// Byte offset the read starts at: the offset argument of the `p*` calls, the file position
+        /// for `read`/`readv` (and for `preadv2` with offset -1).
+        pos: i64 => BytePos,
+        /// Bytes requested (the sum of the first 16 iovec lengths for the vector calls).
+        count: u64 => Delta,
+        /// Number of iovecs (1 for `read`/`pread64`).
+        iovcnt: u32 => Delta,
+        /// `preadv2` flags (`RWF_*`), 0 for the other calls.
+        rw_flags: u32 => Delta,
+        /// Return value: bytes read, or a negative errno.
+        ret: i64 => Delta,
+        /// Nanoseconds from entry to return (probe time included: see docs/recorder.md).
+        latency_ns: u64 => Plain,
+        /// Page-cache lookups (`filemap_get_pages`) the read made: 0 for a read that did not go
+        /// through the page cache (O_DIRECT, an error, nothing to read), 1 for most, more for
+        /// reads larger than a lookup batch.
+        lookups: u32 => Delta,
+        /// First page (4 KiB index) the lookups covered; when there were none, `pos / 4096`.
+        first_page: u64 => PagePosNear,
+        /// Last page the lookups covered (inclusive); when there were none, the read's last
+        /// requested page (`first_page` for an empty read).
+        last_page: u64 => PagePosNear,
     }
 }
 

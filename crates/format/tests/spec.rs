@@ -27,7 +27,7 @@ fn preamble_and_header(major: u16) -> Vec<u8> {
     let w = Writer::new(Vec::new(), &Header::default(), WriterOptions::default()).expect("writer");
     let mut bytes = w.into_inner().expect("finish");
     assert_eq!(&bytes[..8], b"\x89MIO\r\n\x1a\n");
-    assert_eq!(&bytes[8..12], &[2, 0, 0, 0], "format 2.0, little-endian");
+    assert_eq!(&bytes[8..12], &[2, 0, 1, 0], "format 2.1, little-endian");
     assert_eq!(bytes[12], 0x01, "the header record comes first");
     bytes[8..10].copy_from_slice(&major.to_le_bytes());
     let len = u32::from_le_bytes(bytes[13..17].try_into().expect("4 bytes")) as usize;
@@ -122,7 +122,7 @@ fn check_hand_built(major: u16, streams: &[(u64, Vec<u8>)], events: u64, want: &
     let mut file = preamble_and_header(major);
     file.extend(record(0x02, &body));
     let t = Trace::parse(&file).expect("parse");
-    assert_eq!(t.version(), (major, 0));
+    assert_eq!(t.version(), (major, VERSION_MINOR));
     assert!(matches!(t.damage(), [Damage::NoFooter { .. }]), "{:?}", t.damage());
     let mut events = Vec::new();
     let stats = t.chunks()[0].for_each(|e| events.push(e)).expect("decode");

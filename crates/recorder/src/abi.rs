@@ -5,23 +5,25 @@
 use mysql_io_format::{
     AioComplete, AioOpcode, AioSubmit, AioSubmitExit, DioRead, Event, EventBody, Fadvise, FadviseAdvice,
     FileClose, FileOpen, FileRef, FilemapGetPages, PageCacheAdd, PageCacheDelete, RaDecision, RaState,
-    RaTrigger, ReadEnter, ReadExit, ReadSyscall, ReadaheadTrigger, ReadaheadWindow, TaskExec, TaskExit,
-    TaskFork, TaskRename, UringComplete, UringSubmit, VfsReadEnter, VfsReadExit,
+    RaTrigger, Read, ReadSyscall, ReadaheadTrigger, ReadaheadWindow, TaskExec, TaskExit, TaskFork, TaskRename,
+    UringComplete, UringSubmit, VfsReadEnter, VfsReadExit,
 };
 
+/// The record layouts as bindgen generates them from bpf/mio_abi.h (for benchmarks and tests
+/// that feed the consumer records as the kernel would).
 #[allow(
     non_camel_case_types,
     non_upper_case_globals,
     dead_code,
     unreachable_pub,
     missing_debug_implementations,
+    missing_docs,
     clippy::all
 )]
-mod raw {
+pub mod raw {
     include!(concat!(env!("OUT_DIR"), "/abi.rs"));
 }
 
-pub(crate) use raw::mio_kind;
 use raw::*;
 
 /// Sizes asserted by `_Static_assert` in mio_abi.h; a mismatch here means the generated types
@@ -29,8 +31,7 @@ use raw::*;
 const _: () = {
     assert!(size_of::<mio_hdr>() == 24);
     assert!(size_of::<mio_file>() == 24);
-    assert!(size_of::<mio_read_enter>() == 80);
-    assert!(size_of::<mio_read_exit>() == 40);
+    assert!(size_of::<mio_read>() == 120);
     assert!(size_of::<mio_vfs_read_enter>() == 64);
     assert!(size_of::<mio_vfs_read_exit>() == 32);
     assert!(size_of::<mio_aio_submit>() == 96);
@@ -55,13 +56,15 @@ const _: () = {
 /// Drop-counter slots per CPU (the BPF `drops` map).
 pub(crate) const KIND_SLOTS: u32 = mio_kind::MIO_KIND_MAX as u32;
 
+/// Slots of the BPF side's fast target check (a power of two).
+pub(crate) const TARGET_SLOTS: u32 = mio_limits::MIO_TARGET_SLOTS;
+
 /// A record type of the ring buffer: plain integers only, so any bytes of its size are a value.
 trait Record: Copy {}
 macro_rules! records { ($($t:ty),*) => { $(impl Record for $t {})* }; }
 records!(
     mio_hdr,
-    mio_read_enter,
-    mio_read_exit,
+    mio_read,
     mio_vfs_read_enter,
     mio_vfs_read_exit,
     mio_aio_submit,
@@ -132,9 +135,9 @@ pub fn decode(data: &[u8]) -> Result<Event, DecodeError> {
         };
     }
     let body: EventBody = match h.kind as u32 {
-        x if x == mio_kind::MIO_READ_ENTER as u32 => {
-            let r = rec!(mio_read_enter);
-            ReadEnter {
+        x if x == mio_kind::MIO_READ as u32 => {
+            let r = rec!(mio_read);
+            Read {
                 syscall: ReadSyscall::from_code(r.syscall),
                 fd: r.fd,
                 file: file(&r.file),
@@ -142,12 +145,13 @@ pub fn decode(data: &[u8]) -> Result<Event, DecodeError> {
                 count: r.count,
                 iovcnt: r.iovcnt,
                 rw_flags: r.rw_flags,
+                ret: r.ret,
+                latency_ns: r.latency_ns,
+                lookups: r.lookups,
+                first_page: r.first_page,
+                last_page: r.last_page,
             }
             .into()
-        }
-        x if x == mio_kind::MIO_READ_EXIT as u32 => {
-            let r = rec!(mio_read_exit);
-            ReadExit { syscall: ReadSyscall::from_code(r.syscall), ret: r.ret }.into()
         }
         x if x == mio_kind::MIO_VFS_READ_ENTER as u32 => {
             let r = rec!(mio_vfs_read_enter);
@@ -297,8 +301,7 @@ mod tests {
     #[test]
     fn kind_codes_match_the_format() {
         let pairs = [
-            (mio_kind::MIO_READ_ENTER, EventKind::ReadEnter),
-            (mio_kind::MIO_READ_EXIT, EventKind::ReadExit),
+            (mio_kind::MIO_READ, EventKind::Read),
             (mio_kind::MIO_VFS_READ_ENTER, EventKind::VfsReadEnter),
             (mio_kind::MIO_VFS_READ_EXIT, EventKind::VfsReadExit),
             (mio_kind::MIO_AIO_SUBMIT, EventKind::AioSubmit),
@@ -323,8 +326,9 @@ mod tests {
         for (c, k) in pairs {
             assert_eq!(c as u32, u32::from(k.code()), "{k}");
         }
-        // Every kind the BPF side can emit is listed (lost is the recorder's own).
-        assert_eq!(pairs.len(), EventKind::ALL.len() - 1);
+        // Every kind the BPF side can emit is listed (lost is the recorder's own; read_enter and
+        // read_exit are what older recorders wrote instead of read).
+        assert_eq!(pairs.len(), EventKind::ALL.len() - 1 - crate::plan::SUPERSEDED.len());
         assert!(EventKind::ALL.iter().all(|k| u32::from(k.code()) < KIND_SLOTS));
     }
 

@@ -109,9 +109,9 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
     // Try each variant for real (root only).
     let mut variants: BTreeMap<(EventKind, &'static str), VariantReport> = BTreeMap::new();
     for v in CATALOG {
-        let offered: Vec<&plan::ProgramSpec> =
-            v.programs.iter().filter(|p| offered_here(&facts, p)).collect();
-        let attach: Vec<String> = v.programs.iter().map(|p| p.attach.describe()).collect();
+        let offered = v.offered_by(|p| offered_here(&facts, p));
+        let all: Vec<plan::ProgramSpec> = v.all_programs().copied().collect();
+        let attach: Vec<String> = all.iter().map(|p| p.attach.describe()).collect();
         let global = match v.mode {
             ProbeMode::Kprobe => Some(&facts.kprobe),
             ProbeMode::Fentry => Some(&facts.fentry),
@@ -126,8 +126,8 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
         } else {
             let names: Vec<&str> = offered.iter().map(|p| p.program).collect();
             match loader::try_programs(&names) {
-                Ok(()) if offered.len() == v.programs.len() => "works".to_string(),
-                Ok(()) => format!("works (without {})", missing(v.programs, &offered)),
+                Ok(()) if offered.len() == all.len() => "works".to_string(),
+                Ok(()) => format!("works (without {})", missing(&all, &offered)),
                 Err(e) => {
                     for p in &names {
                         facts.broken.insert((*p).to_string(), e.message.clone());
@@ -163,7 +163,7 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
     }
     let kinds = EventKind::ALL
         .iter()
-        .filter(|&&k| k != EventKind::Lost)
+        .filter(|&&k| k != EventKind::Lost && !plan::SUPERSEDED.contains(&k))
         .map(|&k| KindReport {
             kind: k.name(),
             auto: plan.as_ref().and_then(|p| p.get(k)).map_or("off", |kp| mode_name(kp.mode)),
@@ -240,7 +240,7 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
 
 fn offered_here(facts: &plan::KernelFacts, p: &plan::ProgramSpec) -> bool {
     match p.attach {
-        plan::AttachPoint::Tracepoint(t) => facts.tracepoints.contains(t),
+        plan::AttachPoint::Tracepoint(t) | plan::AttachPoint::RawTracepoint(t) => facts.tracepoints.contains(t),
         plan::AttachPoint::Function(f) => facts.functions.contains(f),
     }
 }

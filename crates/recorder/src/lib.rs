@@ -3,10 +3,12 @@
 //! [`plan`] decides which BPF programs capture each event kind on this kernel (pure, tested from
 //! fixtures); [`loader`] loads and attaches them; [`abi`] decodes their records; [`inventory`]
 //! reads what /proc and /sys know about the targets and the machine; [`server`] asks the server
-//! itself for its thread names and status counters.
+//! itself for its thread names and status counters; [`session`] runs a recording, with
+//! [`consumer`] turning ring-buffer records into trace events.
 #![allow(unsafe_code)]
 
 pub mod abi;
+pub mod consumer;
 pub mod doctor;
 pub mod facts;
 pub mod inventory;
@@ -15,6 +17,7 @@ pub mod plan;
 pub mod redact;
 pub mod server;
 pub mod session;
+mod watch;
 
 mod skel {
     #![allow(missing_docs, unreachable_pub, clippy::all, clippy::unwrap_used, missing_debug_implementations)]

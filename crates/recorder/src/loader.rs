@@ -25,6 +25,13 @@ pub struct LoadOptions {
     pub follow_comms: Vec<String>,
     /// Follow the recorder's own children (`record -- CMD`).
     pub follow_children: bool,
+    /// Wake the consumer when a record takes the ring buffer past this many bytes (records are
+    /// otherwise committed without a wakeup, and the consumer drains on a timer).
+    pub wake_bytes: u32,
+    /// Kinds (bit `1 << code`) whose syscall entries the raw `sys_enter` program handles.
+    pub raw_enter_kinds: u32,
+    /// Kinds whose syscall returns the raw `sys_exit` program handles.
+    pub raw_exit_kinds: u32,
 }
 
 /// Why loading or attaching failed.
@@ -118,8 +125,10 @@ pub fn load<'obj>(
             self_tgid: opts.self_tgid,
             follow_comms: u32::from(!opts.follow_comms.is_empty()),
             follow_children: u32::from(opts.follow_children),
-            pad0: 0,
+            wake_bytes: opts.wake_bytes,
             comms,
+            raw_enter_kinds: opts.raw_enter_kinds,
+            raw_exit_kinds: opts.raw_exit_kinds,
         };
     }
     open.load().map_err(|e| load_error("loading the BPF programs", &e))
@@ -133,10 +142,20 @@ pub fn load_static(programs: &[&str], opts: &LoadOptions) -> Result<MioSkel<'sta
     load(storage, programs, opts)
 }
 
-/// Attaches `programs` of a loaded object. On the first failure, returns which program failed.
+/// Whether a program handles syscall returns (`*_exit`): those are attached first, so that every
+/// entry a program sees has its return seen too (a read whose return is missed is no record, and
+/// its thread's next return would be taken for it).
+fn is_return(name: &str) -> bool {
+    name.ends_with("_exit")
+}
+
+/// Attaches `programs` of a loaded object, returns first. On the first failure, returns which
+/// program failed.
 pub fn attach(skel: &MioSkel<'_>, programs: &[&str]) -> Result<Vec<Link>, LoadError> {
     let mut links = Vec::new();
-    for p in skel.object().progs_mut() {
+    let mut order: Vec<_> = skel.object().progs_mut().collect();
+    order.sort_by_key(|p| !p.name().to_str().is_some_and(is_return));
+    for p in order {
         let Some(name) = p.name().to_str().map(str::to_string) else { continue };
         if !programs.contains(&name.as_str()) {
             continue;
@@ -160,8 +179,14 @@ const TRIAL_RINGBUF: u32 = 1 << 16;
 /// Loads and attaches `programs` in a throwaway object: Ok when all of them work here.
 pub fn try_programs(programs: &[&str]) -> Result<(), LoadError> {
     let mut storage = MaybeUninit::uninit();
-    let opts =
-        LoadOptions { ringbuf_bytes: TRIAL_RINGBUF, self_tgid: std::process::id(), ..LoadOptions::default() };
+    // Every kind for the raw syscall programs, so that all their code is verified.
+    let opts = LoadOptions {
+        ringbuf_bytes: TRIAL_RINGBUF,
+        self_tgid: std::process::id(),
+        raw_enter_kinds: u32::MAX,
+        raw_exit_kinds: u32::MAX,
+        ..LoadOptions::default()
+    };
     let skel = load(&mut storage, programs, &opts)?;
     attach(&skel, programs).map(drop)
 }
@@ -231,12 +256,20 @@ pub fn validate(plan: &ProbePlan) -> BTreeMap<String, String> {
     broken
 }
 
-/// Adds a process to the targets map.
+/// Adds a process to the targets: the map, and its slot of the fast check (as `add_target` in
+/// bpf/mio.bpf.c does: a slot holding another target stays as it is).
 pub fn add_target(skel: &MioSkel<'_>, tgid: u32) -> Result<(), LoadError> {
-    skel.maps.targets.update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY).map_err(|e| LoadError {
+    let err = |e: libbpf_rs::Error| LoadError {
         program: None,
         message: format!("adding process {tgid} to the targets: {e}"),
-    })
+    };
+    skel.maps.targets.update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY).map_err(err)?;
+    let key = (tgid & (crate::abi::TARGET_SLOTS - 1)).to_ne_bytes();
+    let empty = skel.maps.target_slots.lookup(&key, MapFlags::ANY).map_err(err)?.is_none_or(|v| v.iter().all(|&b| b == 0));
+    if empty {
+        skel.maps.target_slots.update(&key, &tgid.to_ne_bytes(), MapFlags::ANY).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Drop counters: records lost per kind code, summed over CPUs, and per CPU.

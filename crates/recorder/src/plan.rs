@@ -50,17 +50,21 @@ impl ProbeChoice {
 /// Where a program attaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachPoint {
-    /// A tracepoint `group:name` (classic or raw: the name is the same).
+    /// A tracepoint `group:name`, through its perf event (the program gets the event's record).
     Tracepoint(&'static str),
+    /// The raw form of a tracepoint `group:name` (the program gets the tracepoint's arguments,
+    /// and no event record is built for it).
+    RawTracepoint(&'static str),
     /// A kernel function (kprobe, kretprobe, fentry or fexit).
     Function(&'static str),
 }
 
 impl AttachPoint {
-    /// `tracepoint:group:name` or `function:name`, as shown to users.
+    /// `tracepoint:group:name`, `raw_tracepoint:group:name` or `function:name`, as shown to users.
     pub fn describe(&self) -> String {
         match self {
             AttachPoint::Tracepoint(t) => format!("tracepoint:{t}"),
+            AttachPoint::RawTracepoint(t) => format!("raw_tracepoint:{t}"),
             AttachPoint::Function(f) => format!("function:{f}"),
         }
     }
@@ -76,23 +80,50 @@ pub struct ProgramSpec {
 }
 
 /// The programs that capture one event kind in one mode. A kind may have several variants of one
-/// mode, for kernels that name the attach point differently: the first the kernel offers is used.
+/// mode, for kernels that name the attach point differently or lack a cheaper one: the first the
+/// kernel offers is used.
 #[derive(Debug, Clone, Copy)]
 pub struct Variant {
     /// The event kind.
     pub kind: EventKind,
     /// The probe mode.
     pub mode: ProbeMode,
-    /// Its programs; a kind is captured when at least one attaches (e.g. `read_enter` still works
-    /// on a kernel without `preadv2`).
+    /// Programs attached where the kernel offers their attach point; a kind is captured when at
+    /// least one attaches (e.g. `read` still works on a kernel without `preadv2`).
     pub programs: &'static [ProgramSpec],
+    /// The programs come in (entry, return) pairs, each useless without the other: a pair is
+    /// planned only when the kernel offers both.
+    pub paired: bool,
+    /// Programs the variant cannot do without (the raw syscall tracepoints' programs, which
+    /// serve several kinds): a kernel without one of them cannot have the variant.
+    pub needs: &'static [ProgramSpec],
 }
 
-macro_rules! syscall_programs {
-    ($mode:ident, $dir:ident, [$($sys:literal),*]) => {
-        &[$(syscall_program!($mode, $dir, $sys)),*]
-    };
+impl Variant {
+    /// The programs to load where `has` says which attach points the kernel offers: the needs
+    /// and the offered programs (whole pairs only); empty when a need is missing, or when the
+    /// variant has programs and none is offered.
+    pub fn offered_by(&self, has: impl Fn(&ProgramSpec) -> bool) -> Vec<&'static ProgramSpec> {
+        if !self.needs.iter().all(&has) {
+            return Vec::new();
+        }
+        let offered: Vec<&'static ProgramSpec> = if self.paired {
+            self.programs.chunks(2).filter(|pair| pair.iter().all(&has)).flatten().collect()
+        } else {
+            self.programs.iter().filter(|p| has(p)).collect()
+        };
+        if offered.is_empty() && !self.programs.is_empty() {
+            return Vec::new();
+        }
+        self.needs.iter().chain(offered).collect()
+    }
+
+    /// Every program the variant can use, needs first.
+    pub fn all_programs(&self) -> impl Iterator<Item = &'static ProgramSpec> {
+        self.needs.iter().chain(self.programs)
+    }
 }
+
 macro_rules! syscall_program {
     (tp, enter, $sys:literal) => {
         ProgramSpec {
@@ -120,23 +151,100 @@ macro_rules! syscall_program {
     };
 }
 
-macro_rules! syscall_variants {
-    ($kind:ident, $dir:ident, $syscalls:tt) => {
+/// The program every syscall's entry goes through (`raw_syscalls:sys_enter`); it handles the
+/// syscalls of the kinds the recorder gives it (`mio_config.raw_enter_kinds`).
+const RAW_ENTER: ProgramSpec =
+    ProgramSpec { program: "rt_sys_enter", attach: AttachPoint::RawTracepoint("raw_syscalls:sys_enter") };
+/// The same as [`RAW_ENTER`] for kernels with BTF-typed tracepoint arguments and pointer casts
+/// (6.2+): it reads the registers and kernel structures directly, not by helper calls.
+const BTF_ENTER: ProgramSpec =
+    ProgramSpec { program: "bt_sys_enter", attach: AttachPoint::RawTracepoint("raw_syscalls:sys_enter") };
+/// The program every syscall's return goes through (`raw_syscalls:sys_exit`).
+const RAW_EXIT: ProgramSpec =
+    ProgramSpec { program: "rt_sys_exit", attach: AttachPoint::RawTracepoint("raw_syscalls:sys_exit") };
+
+/// A kind made of syscall entries only: kprobes, fentry, the raw syscall tracepoint (cheapest for
+/// the tasks that are not traced), the per-syscall tracepoints.
+macro_rules! entry_variants {
+    ($kind:ident, [$($sys:literal),*]) => {
         [
             Variant {
                 kind: EventKind::$kind,
                 mode: ProbeMode::Kprobe,
-                programs: syscall_programs!(kp, $dir, $syscalls),
+                programs: &[$(syscall_program!(kp, enter, $sys)),*],
+                paired: false,
+                needs: &[],
             },
             Variant {
                 kind: EventKind::$kind,
                 mode: ProbeMode::Fentry,
-                programs: syscall_programs!(fe, $dir, $syscalls),
+                programs: &[$(syscall_program!(fe, enter, $sys)),*],
+                paired: false,
+                needs: &[],
+            },
+            Variant { kind: EventKind::$kind, mode: ProbeMode::Tracepoint, programs: &[], paired: false, needs: &[BTF_ENTER] },
+            Variant { kind: EventKind::$kind, mode: ProbeMode::Tracepoint, programs: &[], paired: false, needs: &[RAW_ENTER] },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Tracepoint,
+                programs: &[$(syscall_program!(tp, enter, $sys)),*],
+                paired: false,
+                needs: &[],
+            },
+        ]
+    };
+}
+
+/// A kind made of syscall entries and returns. Kprobe mode takes the returns from a syscall
+/// tracepoint, not from kretprobes: a kretprobe holds one of a fixed number of instances (its
+/// maxactive) from entry to return for every task in the function, traced or not, and silently
+/// misses returns once they run out, which a few tasks blocked in `read` on a pipe or a terminal
+/// anywhere on the host are enough for. Raw tracepoints come first, per-syscall ones where the
+/// raw ones do not load.
+macro_rules! pair_variants {
+    ($kind:ident, [$($sys:literal),*]) => {
+        [
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Kprobe,
+                programs: &[$(syscall_program!(kp, enter, $sys)),*],
+                paired: false,
+                needs: &[RAW_EXIT],
+            },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Kprobe,
+                programs: &[$(syscall_program!(kp, enter, $sys), syscall_program!(tp, exit, $sys)),*],
+                paired: true,
+                needs: &[],
+            },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Fentry,
+                programs: &[$(syscall_program!(fe, enter, $sys), syscall_program!(fe, exit, $sys)),*],
+                paired: true,
+                needs: &[],
             },
             Variant {
                 kind: EventKind::$kind,
                 mode: ProbeMode::Tracepoint,
-                programs: syscall_programs!(tp, $dir, $syscalls),
+                programs: &[],
+                paired: false,
+                needs: &[BTF_ENTER, RAW_EXIT],
+            },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Tracepoint,
+                programs: &[],
+                paired: false,
+                needs: &[RAW_ENTER, RAW_EXIT],
+            },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Tracepoint,
+                programs: &[$(syscall_program!(tp, enter, $sys), syscall_program!(tp, exit, $sys)),*],
+                paired: true,
+                needs: &[],
             },
         ]
     };
@@ -150,94 +258,103 @@ const fn tracepoint(program: &'static str, t: &'static str) -> ProgramSpec {
     ProgramSpec { program, attach: AttachPoint::Tracepoint(t) }
 }
 
+const fn raw_tracepoint(program: &'static str, t: &'static str) -> ProgramSpec {
+    ProgramSpec { program, attach: AttachPoint::RawTracepoint(t) }
+}
+
 /// Every way the BPF object can capture every event kind. `lost` is produced by the recorder
 /// itself and has no programs.
 pub static CATALOG: &[Variant] = &{
-    let read_enter = syscall_variants!(ReadEnter, enter, ["read", "pread64", "readv", "preadv", "preadv2"]);
-    let read_exit = syscall_variants!(ReadExit, exit, ["read", "pread64", "readv", "preadv", "preadv2"]);
-    let aio_submit = syscall_variants!(AioSubmit, enter, ["io_submit"]);
-    let aio_submit_exit = syscall_variants!(AioSubmitExit, exit, ["io_submit"]);
-    let fadvise = syscall_variants!(Fadvise, enter, ["fadvise64"]);
-    let close = syscall_variants!(FileClose, enter, ["close"]);
+    let read = pair_variants!(Read, ["read", "pread64", "readv", "preadv", "preadv2"]);
+    let aio_submit = entry_variants!(AioSubmit, ["io_submit"]);
+    // A completion needs the entry (which remembers the events array) and the return.
+    let aio_complete = pair_variants!(AioComplete, ["io_getevents", "io_pgetevents"]);
+    let open = pair_variants!(FileOpen, ["openat", "openat2"]);
+    let fadvise = entry_variants!(Fadvise, ["fadvise64"]);
+    let close = entry_variants!(FileClose, ["close"]);
     [
-        read_enter[0],
-        read_enter[1],
-        read_enter[2],
-        read_exit[0],
-        read_exit[1],
-        read_exit[2],
+        read[0],
+        read[1],
+        read[2],
+        read[3],
+        read[4],
+        read[5],
         Variant {
             kind: EventKind::VfsReadEnter,
             mode: ProbeMode::Kprobe,
             programs: &[function("kp_vfs_read_enter", "vfs_read")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::VfsReadEnter,
             mode: ProbeMode::Fentry,
             programs: &[function("fe_vfs_read_enter", "vfs_read")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::VfsReadExit,
             mode: ProbeMode::Kprobe,
             programs: &[function("kp_vfs_read_exit", "vfs_read")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::VfsReadExit,
             mode: ProbeMode::Fentry,
             programs: &[function("fe_vfs_read_exit", "vfs_read")],
+            paired: false,
+            needs: &[],
         },
         aio_submit[0],
         aio_submit[1],
         aio_submit[2],
-        aio_submit_exit[0],
-        aio_submit_exit[1],
-        aio_submit_exit[2],
-        // A completion needs the entry (which remembers the events array) and the exit.
+        aio_submit[3],
+        aio_submit[4],
+        // The return of io_submit; its kprobe variant would be a kretprobe (see pair_variants).
         Variant {
-            kind: EventKind::AioComplete,
-            mode: ProbeMode::Kprobe,
-            programs: &[
-                function("kp_io_getevents_enter", "__x64_sys_io_getevents"),
-                function("kp_io_getevents_exit", "__x64_sys_io_getevents"),
-                function("kp_io_pgetevents_enter", "__x64_sys_io_pgetevents"),
-                function("kp_io_pgetevents_exit", "__x64_sys_io_pgetevents"),
-            ],
-        },
-        Variant {
-            kind: EventKind::AioComplete,
+            kind: EventKind::AioSubmitExit,
             mode: ProbeMode::Fentry,
-            programs: &[
-                function("fe_io_getevents_enter", "__x64_sys_io_getevents"),
-                function("fe_io_getevents_exit", "__x64_sys_io_getevents"),
-                function("fe_io_pgetevents_enter", "__x64_sys_io_pgetevents"),
-                function("fe_io_pgetevents_exit", "__x64_sys_io_pgetevents"),
-            ],
+            programs: &[syscall_program!(fe, exit, "io_submit")],
+            paired: false,
+            needs: &[],
         },
+        Variant { kind: EventKind::AioSubmitExit, mode: ProbeMode::Tracepoint, programs: &[], paired: false, needs: &[RAW_EXIT] },
         Variant {
-            kind: EventKind::AioComplete,
+            kind: EventKind::AioSubmitExit,
             mode: ProbeMode::Tracepoint,
-            programs: &[
-                tracepoint("tp_io_getevents_enter", "syscalls:sys_enter_io_getevents"),
-                tracepoint("tp_io_getevents_exit", "syscalls:sys_exit_io_getevents"),
-                tracepoint("tp_io_pgetevents_enter", "syscalls:sys_enter_io_pgetevents"),
-                tracepoint("tp_io_pgetevents_exit", "syscalls:sys_exit_io_pgetevents"),
-            ],
+            programs: &[syscall_program!(tp, exit, "io_submit")],
+            paired: false,
+            needs: &[],
         },
+        aio_complete[0],
+        aio_complete[1],
+        aio_complete[2],
+        aio_complete[3],
+        aio_complete[4],
+        aio_complete[5],
         Variant {
             kind: EventKind::UringSubmit,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("tp_uring_submit", "io_uring:io_uring_submit_req")],
+            paired: false,
+            needs: &[],
         },
         // The same tracepoint under its older name (Debian 12's 6.1).
         Variant {
             kind: EventKind::UringSubmit,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("tp_uring_submit_sqe", "io_uring:io_uring_submit_sqe")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::UringComplete,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("tp_uring_complete", "io_uring:io_uring_complete")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::ReadaheadTrigger,
@@ -246,6 +363,8 @@ pub static CATALOG: &[Variant] = &{
                 function("kp_ra_sync", "page_cache_sync_ra"),
                 function("kp_ra_async", "page_cache_async_ra"),
             ],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::ReadaheadTrigger,
@@ -254,6 +373,8 @@ pub static CATALOG: &[Variant] = &{
                 function("fe_ra_sync", "page_cache_sync_ra"),
                 function("fe_ra_async", "page_cache_async_ra"),
             ],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::ReadaheadTrigger,
@@ -262,6 +383,8 @@ pub static CATALOG: &[Variant] = &{
                 tracepoint("tp_ra_sync", "readahead:page_cache_sync_ra"),
                 tracepoint("tp_ra_async", "readahead:page_cache_async_ra"),
             ],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::ReadaheadWindow,
@@ -270,6 +393,8 @@ pub static CATALOG: &[Variant] = &{
                 function("kp_ra_order", "page_cache_ra_order"),
                 function("kp_ra_unbounded", "page_cache_ra_unbounded"),
             ],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::ReadaheadWindow,
@@ -278,6 +403,8 @@ pub static CATALOG: &[Variant] = &{
                 function("fe_ra_order", "page_cache_ra_order"),
                 function("fe_ra_unbounded", "page_cache_ra_unbounded"),
             ],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::ReadaheadWindow,
@@ -286,102 +413,115 @@ pub static CATALOG: &[Variant] = &{
                 tracepoint("tp_ra_order", "readahead:page_cache_ra_order"),
                 tracepoint("tp_ra_unbounded", "readahead:page_cache_ra_unbounded"),
             ],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::PageCacheAdd,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("tp_page_add", "filemap:mm_filemap_add_to_page_cache")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::PageCacheDelete,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("tp_page_delete", "filemap:mm_filemap_delete_from_page_cache")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::FilemapGetPages,
             mode: ProbeMode::Kprobe,
             programs: &[function("kp_get_pages", "filemap_get_pages")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::FilemapGetPages,
             mode: ProbeMode::Fentry,
             programs: &[function("fe_get_pages", "filemap_get_pages")],
+            paired: false,
+            needs: &[],
+        },
+        Variant {
+            kind: EventKind::FilemapGetPages,
+            mode: ProbeMode::Tracepoint,
+            programs: &[raw_tracepoint("rt_get_pages", "filemap:mm_filemap_get_pages")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::FilemapGetPages,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("tp_get_pages", "filemap:mm_filemap_get_pages")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::DioRead,
             mode: ProbeMode::Kprobe,
             programs: &[function("kp_dio_read", "__iomap_dio_rw")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::DioRead,
             mode: ProbeMode::Fentry,
             programs: &[function("fe_dio_read", "__iomap_dio_rw")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::DioRead,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("rt_dio_read", "iomap:iomap_dio_rw_begin")],
+            paired: false,
+            needs: &[],
         },
         fadvise[0],
         fadvise[1],
         fadvise[2],
-        Variant {
-            kind: EventKind::FileOpen,
-            mode: ProbeMode::Kprobe,
-            programs: &[
-                function("kp_openat_enter", "__x64_sys_openat"),
-                function("kp_openat_exit", "__x64_sys_openat"),
-                function("kp_openat2_enter", "__x64_sys_openat2"),
-                function("kp_openat2_exit", "__x64_sys_openat2"),
-            ],
-        },
-        Variant {
-            kind: EventKind::FileOpen,
-            mode: ProbeMode::Fentry,
-            programs: &[
-                function("fe_openat_enter", "__x64_sys_openat"),
-                function("fe_openat_exit", "__x64_sys_openat"),
-                function("fe_openat2_enter", "__x64_sys_openat2"),
-                function("fe_openat2_exit", "__x64_sys_openat2"),
-            ],
-        },
-        Variant {
-            kind: EventKind::FileOpen,
-            mode: ProbeMode::Tracepoint,
-            programs: &[
-                tracepoint("tp_openat_enter", "syscalls:sys_enter_openat"),
-                tracepoint("tp_openat_exit", "syscalls:sys_exit_openat"),
-                tracepoint("tp_openat2_enter", "syscalls:sys_enter_openat2"),
-                tracepoint("tp_openat2_exit", "syscalls:sys_exit_openat2"),
-            ],
-        },
+        fadvise[3],
+        fadvise[4],
+        open[0],
+        open[1],
+        open[2],
+        open[3],
+        open[4],
+        open[5],
         close[0],
         close[1],
         close[2],
+        close[3],
+        close[4],
         Variant {
             kind: EventKind::TaskFork,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("rt_task_fork", "sched:sched_process_fork")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::TaskExec,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("rt_task_exec", "sched:sched_process_exec")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::TaskExit,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("rt_task_exit", "sched:sched_process_exit")],
+            paired: false,
+            needs: &[],
         },
         Variant {
             kind: EventKind::TaskRename,
             mode: ProbeMode::Tracepoint,
             programs: &[tracepoint("rt_task_rename", "task:task_rename")],
+            paired: false,
+            needs: &[],
         },
     ]
 };
@@ -431,7 +571,7 @@ impl KernelFacts {
     /// `broken`'s business).
     fn offers(&self, spec: &ProgramSpec, mode: ProbeMode) -> bool {
         match (spec.attach, mode) {
-            (AttachPoint::Tracepoint(t), _) => self.tracepoints.contains(t),
+            (AttachPoint::Tracepoint(t) | AttachPoint::RawTracepoint(t), _) => self.tracepoints.contains(t),
             (AttachPoint::Function(f), ProbeMode::Kprobe) => {
                 self.kprobe.works() && self.functions.contains(f)
             }
@@ -446,10 +586,10 @@ impl KernelFacts {
     pub fn wanted_functions() -> BTreeSet<&'static str> {
         CATALOG
             .iter()
-            .flat_map(|v| v.programs)
+            .flat_map(Variant::all_programs)
             .filter_map(|p| match p.attach {
                 AttachPoint::Function(f) => Some(f),
-                AttachPoint::Tracepoint(_) => None,
+                AttachPoint::Tracepoint(_) | AttachPoint::RawTracepoint(_) => None,
             })
             .collect()
     }
@@ -483,9 +623,20 @@ impl ProbePlan {
         self.kinds.iter().find(|k| k.kind == kind)
     }
 
-    /// Every program to load.
+    /// Every program to load, each once (the raw syscall tracepoints' programs serve several
+    /// kinds).
     pub fn programs(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.kinds.iter().flat_map(|k| k.programs.iter().copied())
+        let mut seen = BTreeSet::new();
+        self.kinds.iter().flat_map(|k| k.programs.iter().copied()).filter(move |p| seen.insert(*p))
+    }
+
+    /// The kinds (bit `1 << code`) whose plan includes `program`: what the raw syscall programs
+    /// are told to handle.
+    pub fn kinds_using(&self, program: &str) -> u32 {
+        self.kinds
+            .iter()
+            .filter(|k| k.programs.contains(&program))
+            .fold(0, |m, k| m | 1u32.checked_shl(u32::from(k.kind.code())).unwrap_or(0))
     }
 }
 
@@ -509,7 +660,11 @@ pub enum PlanError {
 }
 
 /// Kinds the recorder cannot work without.
-const REQUIRED: &[EventKind] = &[EventKind::ReadEnter, EventKind::TaskFork];
+const REQUIRED: &[EventKind] = &[EventKind::Read, EventKind::TaskFork];
+
+/// Kinds that recorders before format 2.1 wrote and this one writes as another: a read syscall's
+/// entry and return are one `read` event. They are not planned.
+pub const SUPERSEDED: &[EventKind] = &[EventKind::ReadEnter, EventKind::ReadExit];
 
 /// Plans every event kind: for each, the first mode in preference order whose programs the
 /// kernel offers. `choice` forces a mode where a kind has it; kinds without a variant in that mode
@@ -541,7 +696,7 @@ pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanE
     }
     let mut kinds = Vec::new();
     for &kind in EventKind::ALL {
-        if kind == EventKind::Lost {
+        if kind == EventKind::Lost || SUPERSEDED.contains(&kind) {
             continue;
         }
         let variants: Vec<&Variant> = CATALOG.iter().filter(|v| v.kind == kind).collect();
@@ -557,7 +712,7 @@ pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanE
         // works makes its siblings' notes moot (the attach point under another name).
         let mut passed: Vec<(ProbeMode, String)> = Vec::new();
         for v in candidates {
-            let offered: Vec<&ProgramSpec> = v.programs.iter().filter(|p| facts.offers(p, v.mode)).collect();
+            let offered = v.offered_by(|p| facts.offers(p, v.mode));
             // A program that failed here disqualifies its variant: better another mode than a
             // kind captured in part (an attach point the kernel lacks only drops that program).
             if offered.is_empty() || offered.iter().any(|p| facts.broken.contains_key(p.program)) {
@@ -565,12 +720,18 @@ pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanE
                 continue;
             }
             passed.retain(|(m, _)| *m != v.mode);
-            let missing: Vec<String> =
+            let mut missing: Vec<String> =
                 v.programs.iter().filter(|p| !facts.offers(p, v.mode)).map(|p| p.attach.describe()).collect();
+            missing.dedup();
             chosen = Some((v, offered, missing));
             break;
         }
-        skipped.extend(passed.into_iter().map(|(_, why)| why));
+        for (_, why) in passed {
+            // Two variants of a mode passed over for the same reason say it once.
+            if !skipped.contains(&why) {
+                skipped.push(why);
+            }
+        }
         let (mode, programs, attach, mut note) = match chosen {
             Some((v, offered, missing)) => {
                 let mut note = skipped.join("; ");
@@ -600,7 +761,7 @@ pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanE
 
 fn why_not(facts: &KernelFacts, v: &Variant) -> String {
     let name = mode_name(v.mode);
-    if let Some(reason) = v.programs.iter().find_map(|p| facts.broken.get(p.program)) {
+    if let Some(reason) = v.all_programs().find_map(|p| facts.broken.get(p.program)) {
         return format!("{name} failed here ({reason})");
     }
     match v.mode {
@@ -618,7 +779,7 @@ fn why_not(facts: &KernelFacts, v: &Variant) -> String {
 }
 
 fn attach_list(v: &Variant) -> String {
-    let mut names: Vec<String> = v.programs.iter().map(|p| p.attach.describe()).collect();
+    let mut names: Vec<String> = v.all_programs().map(|p| p.attach.describe()).collect();
     names.dedup();
     names.join(", ")
 }
@@ -652,14 +813,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_but_lost_has_a_variant_and_programs_are_unique() {
+    fn every_kind_has_variants_and_each_program_serves_one_kind() {
         for &k in EventKind::ALL {
             let n = CATALOG.iter().filter(|v| v.kind == k).count();
-            assert_eq!(n == 0, k == EventKind::Lost, "{k}");
+            let none = k == EventKind::Lost || SUPERSEDED.contains(&k);
+            assert_eq!(n == 0, none, "{k}");
         }
-        let mut names = BTreeSet::new();
-        for p in CATALOG.iter().flat_map(|v| v.programs) {
-            assert!(names.insert(p.program), "{} twice", p.program);
+        // A program may serve two variants of its kind (a syscall's return tracepoint completes
+        // both the kprobe and the tracepoint variant), never two kinds, nor twice in one
+        // variant; only the raw syscall programs (needs) serve several kinds.
+        let mut kind_of = BTreeMap::new();
+        for v in CATALOG {
+            let mut seen = BTreeSet::new();
+            for p in v.all_programs() {
+                assert!(seen.insert(p.program), "{} twice in a variant of {}", p.program, v.kind);
+            }
+            for p in v.programs {
+                assert_eq!(*kind_of.entry(p.program).or_insert(v.kind), v.kind, "{}", p.program);
+            }
+            if v.paired {
+                assert_eq!(v.programs.len() % 2, 0, "{}: pairs", v.kind);
+            }
+        }
+        for p in CATALOG.iter().flat_map(|v| v.needs) {
+            assert!(!kind_of.contains_key(p.program), "{} is a need and a program", p.program);
         }
     }
 }

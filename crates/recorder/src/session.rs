@@ -3,28 +3,37 @@
 //! ring-buffer records into the trace writer until a stop condition, accounting for drops.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
+use std::collections::BTreeMap;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use libbpf_rs::RingBufferBuilder;
 use mysql_io_format::{
-    Clock, Event, EventBody, EventKind, FileInfo, Header, Lost, Metadata, ProbeInfo, ProbeMode, ProcessInfo,
-    StatusSnapshot, ThreadInfo, Writer, WriterOptions,
+    Clock, Event, EventKind, Header, Lost, Metadata, ProbeInfo, ProbeMode, ProcessInfo, Writer, WriterOptions,
 };
 
-use crate::inventory::{self, Mounts};
+use crate::consumer::Consumer;
+use crate::facts;
+use crate::inventory;
 use crate::loader::{self, LoadOptions};
 use crate::plan::{self, Availability, KernelFacts, ProbeChoice, ProbePlan};
 use crate::redact::Redactor;
-use crate::server::ServerLink;
-use crate::{abi, facts};
+use crate::watch::ServerWatch;
+
+/// How often the ring buffer is drained when nothing wakes the consumer. The BPF programs commit
+/// records without a wakeup (a wakeup per record costs the traced thread an interrupt, and on a VM
+/// an exit to the hypervisor); at 2 M records/s of 120 bytes, 50 ms is 12 MiB, a fifth of the
+/// default ring.
+const DRAIN_EVERY: Duration = Duration::from_millis(50);
+
+/// A record that takes the ring buffer past this share of its size wakes the consumer at once, so
+/// that a burst between two timed drains cannot fill it.
+const WAKE_FRACTION: f64 = 0.25;
 
 /// Process names traced when no target is named.
 pub const DEFAULT_COMMS: [&str; 2] = ["mysqld", "mariadbd"];
@@ -291,7 +300,12 @@ fn plan_and_load(
         let plan = plan::plan(facts, choice)?;
         plan::check_required(&plan, &facts.release).map_err(RecordError::Required)?;
         let programs: Vec<&str> = plan.programs().collect();
-        let attempt = loader::load_static(&programs, load).and_then(|skel| {
+        let load = LoadOptions {
+            raw_enter_kinds: plan.kinds_using("rt_sys_enter") | plan.kinds_using("bt_sys_enter"),
+            raw_exit_kinds: plan.kinds_using("rt_sys_exit"),
+            ..load.clone()
+        };
+        let attempt = loader::load_static(&programs, &load).and_then(|skel| {
             for &t in targets {
                 loader::add_target(&skel, t)?;
             }
@@ -366,357 +380,6 @@ fn probe_infos(plan: &ProbePlan) -> Vec<ProbeInfo> {
     v
 }
 
-/// Turns ring-buffer records into trace events, and adds what /proc says about new threads and
-/// files as they appear.
-struct Consumer {
-    writer: Writer<File>,
-    mounts: Mounts,
-    ids: KernelIds,
-    /// Working directory of each process, to make the relative paths of open calls absolute.
-    cwds: std::collections::HashMap<u32, PathBuf>,
-    threads: HashSet<u32>,
-    files: HashSet<(u32, u64)>,
-    processes: HashSet<u32>,
-    undecodable: u64,
-    error: Option<mysql_io_format::Error>,
-    redact: Option<Redactor>,
-}
-
-/// Kernel addresses the BPF side uses as ids (open file descriptions, io_uring rings and
-/// requests) replaced by small numbers: a trace leaves the machine, and kernel addresses would
-/// give away its address-space layout. A closed description or completed request frees its id.
-#[derive(Debug, Default)]
-struct KernelIds {
-    map: std::collections::HashMap<u64, u64>,
-    next: u64,
-}
-
-impl KernelIds {
-    fn id(&mut self, addr: u64) -> u64 {
-        if addr == 0 {
-            return 0;
-        }
-        let next = &mut self.next;
-        *self.map.entry(addr).or_insert_with(|| {
-            *next += 1;
-            *next
-        })
-    }
-
-    fn release(&mut self, addr: u64) -> u64 {
-        let id = self.id(addr);
-        self.map.remove(&addr);
-        id
-    }
-
-    /// Replaces the kernel addresses of an event by ids.
-    fn apply(&mut self, ev: &mut Event) {
-        match &mut ev.body {
-            EventBody::ReadEnter(r) => r.file.ofd = self.id(r.file.ofd),
-            EventBody::VfsReadEnter(r) => r.file.ofd = self.id(r.file.ofd),
-            EventBody::AioSubmit(r) => r.file.ofd = self.id(r.file.ofd),
-            EventBody::Fadvise(r) => r.file.ofd = self.id(r.file.ofd),
-            EventBody::FileOpen(r) => r.file.ofd = self.id(r.file.ofd),
-            EventBody::FileClose(r) => r.ofd = self.release(r.ofd),
-            EventBody::UringSubmit(r) => {
-                r.file.ofd = self.id(r.file.ofd);
-                r.ring = self.id(r.ring);
-                r.req = self.id(r.req);
-            }
-            EventBody::UringComplete(r) => {
-                r.ring = self.id(r.ring);
-                r.req = self.release(r.req);
-            }
-            _ => {}
-        }
-    }
-}
-
-impl Consumer {
-    /// Writes a metadata record, redacted when asked.
-    fn meta(&mut self, mut m: Metadata) -> mysql_io_format::Result<()> {
-        if let Some(r) = &self.redact {
-            r.metadata(&mut m);
-        }
-        self.writer.write_metadata(&m)
-    }
-
-    fn on_record(&mut self, data: &[u8]) -> i32 {
-        let mut ev = match abi::decode(data) {
-            Ok(ev) => ev,
-            Err(_) => {
-                self.undecodable += 1;
-                return 0;
-            }
-        };
-        self.ids.apply(&mut ev);
-        let discovered = self.discover(&ev);
-        if let Some(r) = &self.redact {
-            r.event(&mut ev.body);
-        }
-        if let Err(e) = discovered.and_then(|()| self.writer.push(&ev)) {
-            self.error = Some(e);
-            return -1;
-        }
-        0
-    }
-
-    /// Metadata for threads, processes and files seen for the first time.
-    fn discover(&mut self, ev: &Event) -> mysql_io_format::Result<()> {
-        if ev.tid != 0 && self.threads.insert(ev.tid) {
-            if let Some(comm) = inventory::thread_comm(ev.pid, ev.tid) {
-                let t = ThreadInfo { pid: ev.pid, tid: ev.tid, comm, role: String::new(), ts: ev.ts };
-                self.meta(Metadata::Thread(t))?;
-            }
-        }
-        match &ev.body {
-            EventBody::ReadEnter(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, None)?,
-            EventBody::AioSubmit(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, None)?,
-            EventBody::UringSubmit(r) if r.file.ino != 0 => {
-                self.file(ev, r.fd, r.file.dev, r.file.ino, None)?
-            }
-            EventBody::Fadvise(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, None)?,
-            EventBody::FileOpen(r) => self.file(ev, r.fd, r.file.dev, r.file.ino, Some(&r.path))?,
-            EventBody::TaskRename(r) => {
-                let t = ThreadInfo {
-                    pid: ev.pid,
-                    tid: ev.tid,
-                    comm: r.comm.clone(),
-                    role: String::new(),
-                    ts: ev.ts,
-                };
-                self.meta(Metadata::Thread(t))?;
-            }
-            EventBody::TaskFork(f) if f.child_pid != ev.pid => {
-                self.note_cwd(f.child_pid);
-                if let Some(cwd) = self.cwds.get(&ev.pid).cloned() {
-                    self.cwds.entry(f.child_pid).or_insert(cwd);
-                }
-                self.process(f.child_pid, ev.ts)?;
-            }
-            EventBody::TaskExec(_) => {
-                self.processes.remove(&ev.pid);
-                self.process(ev.pid, ev.ts)?;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn file(
-        &mut self,
-        ev: &Event,
-        fd: i32,
-        dev: u32,
-        ino: u64,
-        path: Option<&str>,
-    ) -> mysql_io_format::Result<()> {
-        if !self.files.insert((dev, ino)) {
-            return Ok(());
-        }
-        // The descriptor may already be closed; then the path the open call named will do, made
-        // absolute with the process's working directory, and checked to be the same file.
-        let info = match inventory::open_file(ev.pid, fd, ev.ts) {
-            Some(f) if (f.file.dev, f.file.ino) == (dev, ino) => f.file,
-            _ => {
-                let path = path.map(|p| self.absolute(ev.pid, p)).unwrap_or_default();
-                let size = std::fs::metadata(&path)
-                    .ok()
-                    .filter(|m| {
-                        use std::os::unix::fs::MetadataExt;
-                        m.ino() == ino
-                    })
-                    .map_or(0, |m| m.len());
-                FileInfo {
-                    dev,
-                    ino,
-                    path: path.to_string_lossy().into_owned(),
-                    size,
-                    fs_type: self.mounts.fs_type(dev).unwrap_or_default().to_string(),
-                    ts: ev.ts,
-                }
-            }
-        };
-        self.meta(Metadata::File(info))
-    }
-
-    fn absolute(&mut self, pid: u32, path: &str) -> PathBuf {
-        if path.starts_with('/') || path.is_empty() {
-            return PathBuf::from(path);
-        }
-        let cwd = self.cwds.entry(pid).or_insert_with(|| {
-            std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| PathBuf::from("."))
-        });
-        cwd.join(path)
-    }
-
-    /// Remembers a process's working directory while it is alive (children of `record -- CMD`
-    /// start in the recorder's).
-    fn note_cwd(&mut self, pid: u32) {
-        if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
-            self.cwds.insert(pid, cwd);
-        }
-    }
-
-    fn process(&mut self, pid: u32, ts: u64) -> mysql_io_format::Result<()> {
-        if !self.processes.insert(pid) {
-            return Ok(());
-        }
-        if let Ok(s) = inventory::snapshot_process(pid, ts) {
-            self.meta(Metadata::Process(s.info))?;
-        }
-        Ok(())
-    }
-}
-
-/// Names the server gives a thread, as the background asker reports them.
-type NameReport = (u32, Result<HashMap<u32, String>, String>);
-
-/// The traced servers, asked about themselves: their thread names at the start, every two
-/// seconds (connections come and go) and at the end, their status counters at the start and end.
-struct ServerWatch {
-    links: Vec<ServerLink>,
-    /// Names written so far, per tid.
-    written: HashMap<u32, String>,
-    rx: Option<mpsc::Receiver<NameReport>>,
-    stop: Arc<AtomicBool>,
-    asker: Option<std::thread::JoinHandle<()>>,
-    /// Why something could not be had; each reason once.
-    warnings: Vec<String>,
-}
-
-impl ServerWatch {
-    fn new(opts: &ServerOptions, servers: &[u32]) -> ServerWatch {
-        let mut w = ServerWatch {
-            links: Vec::new(),
-            written: HashMap::new(),
-            rx: None,
-            stop: Arc::new(AtomicBool::new(false)),
-            asker: None,
-            warnings: Vec::new(),
-        };
-        if opts.off {
-            return w;
-        }
-        for &pid in servers {
-            match ServerLink::new(pid, opts.socket.as_deref(), opts.user.as_deref()) {
-                Ok(l) => w.links.push(l),
-                Err(e) => w.warn(format!("server {pid}: {e}")),
-            }
-        }
-        w
-    }
-
-    fn warn(&mut self, w: String) {
-        if !self.warnings.contains(&w) {
-            self.warnings.push(w);
-        }
-    }
-
-    /// Asks every server now, on this thread: names, and counters when `status`.
-    fn ask_now(&mut self, writer: &mut Writer<File>, status: bool) -> mysql_io_format::Result<()> {
-        for l in self.links.clone() {
-            let names = l.thread_names();
-            self.names(writer, l.pid, names)?;
-            if status {
-                match l.status() {
-                    Ok(counters) => writer.write_metadata(&Metadata::Status(StatusSnapshot {
-                        pid: l.pid,
-                        source: "SHOW GLOBAL STATUS".into(),
-                        ts: monotonic_ns(),
-                        counters,
-                    }))?,
-                    Err(e) => self.warn(format!("server {}: SHOW GLOBAL STATUS failed: {e}", l.pid)),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the names not written yet (or changed).
-    fn names(
-        &mut self,
-        writer: &mut Writer<File>,
-        pid: u32,
-        names: Result<HashMap<u32, String>, String>,
-    ) -> mysql_io_format::Result<()> {
-        let names = match names {
-            Ok(n) => n,
-            Err(e) => {
-                self.warn(format!("server {pid}: no thread names: {e}"));
-                return Ok(());
-            }
-        };
-        let ts = monotonic_ns();
-        let mut tids: Vec<_> = names.into_iter().collect();
-        tids.sort_unstable();
-        for (tid, name) in tids {
-            if self.written.get(&tid) == Some(&name) {
-                continue;
-            }
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
-                .map(|c| c.trim_end().to_string())
-                .unwrap_or_default();
-            writer.write_metadata(&Metadata::Thread(ThreadInfo {
-                pid,
-                tid,
-                comm,
-                role: name.clone(),
-                ts,
-            }))?;
-            self.written.insert(tid, name);
-        }
-        Ok(())
-    }
-
-    /// Starts asking for thread names every two seconds in the background.
-    fn start_asking(&mut self) {
-        if self.links.is_empty() {
-            return;
-        }
-        let (tx, rx) = mpsc::channel();
-        let (links, stop) = (self.links.clone(), Arc::clone(&self.stop));
-        self.asker = std::thread::Builder::new()
-            .name("mysql-io-server".into())
-            .spawn(move || {
-                let mut next = Instant::now() + Duration::from_secs(2);
-                while !stop.load(Ordering::Relaxed) {
-                    if Instant::now() < next {
-                        std::thread::sleep(Duration::from_millis(50));
-                        continue;
-                    }
-                    for l in &links {
-                        if tx.send((l.pid, l.thread_names())).is_err() {
-                            return;
-                        }
-                    }
-                    next = Instant::now() + Duration::from_secs(2);
-                }
-            })
-            .ok();
-        self.rx = Some(rx);
-    }
-
-    /// Writes what the background asker reported.
-    fn drain(&mut self, writer: &mut Writer<File>) -> mysql_io_format::Result<()> {
-        let reports: Vec<NameReport> = self.rx.as_ref().map(|rx| rx.try_iter().collect()).unwrap_or_default();
-        for (pid, names) in reports {
-            self.names(writer, pid, names)?;
-        }
-        Ok(())
-    }
-
-    /// Stops the asker, then asks a last time (names and counters).
-    fn finish(&mut self, writer: &mut Writer<File>) -> mysql_io_format::Result<()> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.asker.take() {
-            let _ = h.join();
-        }
-        self.drain(writer)?;
-        self.ask_now(writer, true)
-    }
-}
-
 /// Records until a stop condition. `stop` is set by the caller's signal handler; `attached` is
 /// called once the probes are attached (with the plan); `progress` about once a second.
 pub fn record(
@@ -743,9 +406,13 @@ pub fn record(
     let mut facts = kernel_facts();
     let load_opts = LoadOptions {
         ringbuf_bytes: opts.ringbuf_bytes,
+        wake_bytes: (f64::from(opts.ringbuf_bytes) * WAKE_FRACTION) as u32,
         self_tgid: std::process::id(),
         follow_comms: opts.comms.clone(),
         follow_children: !opts.command.is_empty(),
+        // Set from the plan in plan_and_load.
+        raw_enter_kinds: 0,
+        raw_exit_kinds: 0,
     };
     let (skel, links, plan) = plan_and_load(&mut facts, opts.probes, &load_opts, &targets)?;
 
@@ -784,22 +451,11 @@ pub fn record(
     let writer = Writer::new(file, &header, writer_opts)?;
     cleanup.disarm();
     let live = writer.live_stats();
-    let consumer = Rc::new(RefCell::new(Consumer {
-        writer,
-        mounts: Mounts::read().unwrap_or_default(),
-        ids: KernelIds::default(),
-        cwds: targets
-            .iter()
-            .filter_map(|&p| std::fs::read_link(format!("/proc/{p}/cwd")).ok().map(|c| (p, c)))
-            .chain(std::env::current_dir().ok().map(|c| (std::process::id(), c)))
-            .collect(),
-        threads: HashSet::new(),
-        files: HashSet::new(),
-        processes: targets.iter().copied().collect(),
-        undecodable: 0,
-        error: None,
-        redact,
-    }));
+    let cwds = targets
+        .iter()
+        .filter_map(|&p| std::fs::read_link(format!("/proc/{p}/cwd")).ok().map(|c| (p, c)))
+        .chain(std::env::current_dir().ok().map(|c| (std::process::id(), c)));
+    let consumer = Rc::new(RefCell::new(Consumer::new(writer, cwds, targets.iter().copied(), redact)));
 
     // The probes are attached: records wait in the ring buffer until the loop below reads them.
     let mut child: Option<Child> = match opts.command.split_first() {
@@ -836,7 +492,7 @@ pub fn record(
         .map(|s| s.info.pid)
         .collect();
     let mut watch = ServerWatch::new(&opts.server, &servers);
-    watch.ask_now(&mut consumer.borrow_mut().writer, true)?;
+    watch.ask_now(consumer.borrow_mut().writer(), true)?;
     watch.start_asking();
 
     let mut builder = RingBufferBuilder::new();
@@ -862,13 +518,15 @@ pub fn record(
             if n > prev {
                 *total.entry(kind).or_default() += n - prev;
                 let ev = Event { ts: now, pid: 0, tid: 0, cpu, body: Lost { kind, count: n - prev }.into() };
-                consumer.borrow_mut().writer.push(&ev)?;
+                consumer.borrow_mut().writer().push(&ev)?;
             }
         }
         Ok(())
     };
     let stop_reason = loop {
-        let polled = ring.poll(Duration::from_millis(100));
+        // Records are committed without waking this thread (only one that takes the ring past
+        // WAKE_FRACTION of its size does), so the ring is drained after every wait, woken or not.
+        let polled = ring.poll(DRAIN_EVERY).and_then(|()| ring.consume());
         if let Some(e) = consumer.borrow_mut().error.take() {
             return Err(e.into());
         }
@@ -890,8 +548,8 @@ pub fn record(
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             account_drops(&consumer, &mut lost_seen, &mut lost_total)?;
-            watch.drain(&mut consumer.borrow_mut().writer)?;
-            consumer.borrow_mut().writer.tick()?;
+            watch.drain(consumer.borrow_mut().writer())?;
+            consumer.borrow_mut().writer().tick()?;
             let file_bytes = live.file_bytes.load(Ordering::Relaxed);
             if opts.max_size.is_some_and(|m| file_bytes >= m) {
                 break StopReason::MaxSize;
@@ -902,7 +560,7 @@ pub fn record(
             {
                 break StopReason::TargetsExited;
             }
-            let events = consumer.borrow().writer.events();
+            let events = consumer.borrow_mut().writer().events();
             let (raw, packed) = (
                 live.uncompressed_bytes.load(Ordering::Relaxed),
                 live.compressed_bytes.load(Ordering::Relaxed),
@@ -933,13 +591,14 @@ pub fn record(
         let _ = c.wait();
     }
     drop(ring);
-    let consumer = Rc::try_unwrap(consumer)
+    let mut consumer = Rc::try_unwrap(consumer)
         .map_err(|_| RecordError::RingBuffer("the ring buffer still holds the consumer".into()))?
         .into_inner();
-    if let Some(e) = consumer.error {
+    if let Some(e) = consumer.error.take() {
         return Err(e.into());
     }
-    let mut writer = consumer.writer;
+    let undecodable = consumer.undecodable();
+    let mut writer = consumer.into_writer();
     watch.finish(&mut writer)?;
     let summary = writer.finish()?;
     Ok(RecordSummary {
@@ -956,7 +615,7 @@ pub fn record(
         } else {
             summary.uncompressed_bytes as f64 / summary.compressed_bytes as f64
         },
-        undecodable: consumer.undecodable,
+        undecodable,
         warnings: watch.warnings,
     })
 }

@@ -32,11 +32,38 @@ fn linux_6_18_without_kprobes_uses_tracepoints_and_says_why() {
             _ => assert_eq!(k.mode, ProbeMode::Tracepoint, "{:?}", k),
         }
     }
-    let read = p.get(EventKind::ReadEnter).expect("read_enter");
+    // Read syscalls through the raw syscall tracepoints: one program for every entry (the
+    // BTF-typed one first), one for every return.
+    let read = p.get(EventKind::Read).expect("read");
+    assert_eq!(read.programs, ["bt_sys_enter", "rt_sys_exit"]);
+    assert_eq!(read.attach, ["raw_tracepoint:raw_syscalls:sys_enter", "raw_tracepoint:raw_syscalls:sys_exit"]);
+    assert_eq!(p.programs().filter(|n| n.ends_with("sys_enter")).count(), 1, "loaded once for every kind");
+    // Where the BTF-typed program does not load, the raw one; where neither does, the
+    // per-syscall tracepoints, in pairs.
+    let mut old = f.clone();
+    old.broken.insert("bt_sys_enter".into(), "unknown func bpf_rdonly_cast".into());
+    let p_old = plan(&old, ProbeChoice::Auto).expect("plan");
+    assert_eq!(p_old.get(EventKind::Read).expect("read").programs, ["rt_sys_enter", "rt_sys_exit"]);
+    old.broken.insert("rt_sys_enter".into(), "invalid argument".into());
+    let p_older = plan(&old, ProbeChoice::Auto).expect("plan");
     assert_eq!(
-        read.programs,
-        ["tp_read_enter", "tp_pread64_enter", "tp_readv_enter", "tp_preadv_enter", "tp_preadv2_enter"]
+        p_older.get(EventKind::Read).expect("read").programs,
+        [
+            "tp_read_enter",
+            "tp_read_exit",
+            "tp_pread64_enter",
+            "tp_pread64_exit",
+            "tp_readv_enter",
+            "tp_readv_exit",
+            "tp_preadv_enter",
+            "tp_preadv_exit",
+            "tp_preadv2_enter",
+            "tp_preadv2_exit"
+        ]
     );
+    assert_eq!(p_older.get(EventKind::FileClose).expect("close").programs, ["tp_close_enter"]);
+    // read_enter and read_exit are what older recorders wrote: not planned.
+    assert!(p.get(EventKind::ReadEnter).is_none() && p.get(EventKind::ReadExit).is_none());
     assert!(read.note.contains("no kprobes"), "{}", read.note);
     assert_eq!(
         p.get(EventKind::ReadaheadWindow).expect("window").programs,
@@ -68,8 +95,7 @@ fn linux_6_1_with_kprobes_prefers_them() {
     let p = plan(&f, ProbeChoice::Auto).expect("plan");
     check_required(&p, &f.release).expect("recordable");
     for k in [
-        EventKind::ReadEnter,
-        EventKind::ReadExit,
+        EventKind::Read,
         EventKind::VfsReadEnter,
         EventKind::VfsReadExit,
         EventKind::AioSubmit,
@@ -95,16 +121,32 @@ fn linux_6_1_with_kprobes_prefers_them() {
         p.get(EventKind::ReadaheadWindow).expect("window").programs,
         ["kp_ra_order", "kp_ra_unbounded"]
     );
-    assert!(p.get(EventKind::ReadEnter).expect("read").note.is_empty());
+    // Reads: kprobes on the syscalls' entries, their returns from the syscall tracepoints (no
+    // kretprobes: they miss returns past their maxactive).
+    let read = p.get(EventKind::Read).expect("read");
+    assert!(read.note.is_empty(), "{}", read.note);
+    assert_eq!(
+        read.programs,
+        ["rt_sys_exit", "kp_read_enter", "kp_pread64_enter", "kp_readv_enter", "kp_preadv_enter", "kp_preadv2_enter"]
+    );
+    assert_eq!(&read.attach[..2], ["raw_tracepoint:raw_syscalls:sys_exit", "function:__x64_sys_read"]);
+    assert_eq!(p.get(EventKind::AioComplete).expect("aio").programs[..2], ["rt_sys_exit", "kp_io_getevents_enter"]);
+    assert_eq!(mode(&p, EventKind::AioSubmitExit), ProbeMode::Fentry);
+    // Without the raw return tracepoint, each syscall's own.
+    let mut no_raw = f.clone();
+    no_raw.broken.insert("rt_sys_exit".into(), "invalid argument".into());
+    let p_nr = plan(&no_raw, ProbeChoice::Auto).expect("plan");
+    assert_eq!(&p_nr.get(EventKind::Read).expect("read").programs[..2], ["kp_read_enter", "tp_read_exit"]);
 
     // Forced fentry: every kind with a variant uses it.
     let fe = plan(&f, ProbeChoice::Fentry).expect("plan");
-    assert_eq!(mode(&fe, EventKind::ReadEnter), ProbeMode::Fentry);
+    assert_eq!(mode(&fe, EventKind::Read), ProbeMode::Fentry);
+    assert_eq!(&fe.get(EventKind::Read).expect("read").programs[..2], ["fe_read_enter", "fe_read_exit"]);
     assert_eq!(mode(&fe, EventKind::ReadaheadWindow), ProbeMode::Fentry);
     assert!(fe.get(EventKind::PageCacheAdd).expect("add").note.contains("no fentry variant"));
     // Forced tracepoints: where 6.1 has none (readahead), the kind falls back to kprobes and says so.
     let tp = plan(&f, ProbeChoice::Tracepoint).expect("plan");
-    assert_eq!(mode(&tp, EventKind::ReadEnter), ProbeMode::Tracepoint);
+    assert_eq!(mode(&tp, EventKind::Read), ProbeMode::Tracepoint);
     let trig = tp.get(EventKind::ReadaheadTrigger).expect("trigger");
     assert_eq!(trig.mode, ProbeMode::Kprobe);
     assert!(
@@ -117,10 +159,21 @@ fn linux_6_1_with_kprobes_prefers_them() {
     let mut broken = f.clone();
     broken.broken.insert("kp_pread64_enter".into(), "verifier said no".into());
     let p2 = plan(&broken, ProbeChoice::Auto).expect("plan");
-    let read = p2.get(EventKind::ReadEnter).expect("read");
+    let read = p2.get(EventKind::Read).expect("read");
     assert_eq!(read.mode, ProbeMode::Fentry);
     assert!(read.note.contains("kprobe failed here (verifier said no)"), "{}", read.note);
-    assert_eq!(mode(&p2, EventKind::ReadExit), ProbeMode::Kprobe);
+    assert_eq!(mode(&p2, EventKind::FileOpen), ProbeMode::Kprobe);
+
+    // A syscall whose return the kernel cannot trace takes its entry out too (a read without
+    // its return is no record), and the note says so.
+    let mut no_exit = no_raw.clone();
+    no_exit.tracepoints.remove("syscalls:sys_exit_preadv2");
+    let p3 = plan(&no_exit, ProbeChoice::Auto).expect("plan");
+    let read = p3.get(EventKind::Read).expect("read");
+    assert_eq!(read.mode, ProbeMode::Kprobe);
+    assert_eq!(read.programs.len(), 8);
+    assert!(!read.programs.contains(&"kp_preadv2_enter"));
+    assert!(read.note.contains("not on this kernel: tracepoint:syscalls:sys_exit_preadv2"), "{}", read.note);
 }
 
 #[test]
@@ -147,13 +200,14 @@ fn nothing_to_attach_is_an_error_and_required_kinds_are_checked() {
     f.tracepoints.clear();
     assert!(matches!(plan(&f, ProbeChoice::Auto), Err(PlanError::NothingAvailable { .. })));
     let mut f = facts("linux-6.18-tracepoints-only");
-    f.tracepoints
-        .retain(|t| !t.starts_with("syscalls:sys_enter_read") && !t.starts_with("syscalls:sys_enter_p"));
+    f.tracepoints.retain(|t| {
+        !t.starts_with("syscalls:sys_enter_read") && !t.starts_with("syscalls:sys_enter_p") && !t.starts_with("raw_syscalls")
+    });
     let p = plan(&f, ProbeChoice::Auto).expect("plan");
     let err = check_required(&p, &f.release).expect_err("no read probe");
     assert!(
         err.starts_with(
-            "recording cannot work on this kernel (Linux 6.18.44-fc-v470): no probe for read_enter"
+            "recording cannot work on this kernel (Linux 6.18.44-fc-v470): no probe for read"
         ),
         "{err}"
     );

@@ -177,6 +177,8 @@ struct Cols {
     trig: [usize; 3],
     win: [usize; 3],
     re: [usize; 5],
+    /// dev, ino, flags, pos, count, lookups, first and last page of `read` events (format 2.1).
+    rd: [usize; 8],
     /// dev, ino, flags of AIO and io_uring submissions.
     submit: [[usize; 3]; 2],
 }
@@ -195,6 +197,8 @@ impl Cols {
             trig: ["trigger", "dev", "ino"].map(|f| c(trig, f)),
             win: ["dev", "ino", "size"].map(|f| c(win, f)),
             re: ["file.dev", "file.ino", "pos", "count", "file.flags"].map(|f| c(re, f)),
+            rd: ["file.dev", "file.ino", "file.flags", "pos", "count", "lookups", "first_page", "last_page"]
+                .map(|f| c(EventKind::Read, f)),
             submit: [aio, uring].map(|k| ["file.dev", "file.ino", "file.flags"].map(|f| c(k, f))),
         }
     }
@@ -340,6 +344,7 @@ impl Pass {
     fn chunk(&mut self, c: &ChunkColumns) {
         let cols = self.cols;
         let code = |k: EventKind| k.code();
+        let rd_c = code(EventKind::Read);
         let (gp_c, add_c, del_c, trig_c, win_c, re_c, rx_c, aio_c, uring_c) = (
             code(EventKind::FilemapGetPages),
             code(EventKind::PageCacheAdd),
@@ -357,6 +362,7 @@ impl Pass {
         let trig = cols.trig.map(|j| c.column(EventKind::ReadaheadTrigger, j));
         let win = cols.win.map(|j| c.column(EventKind::ReadaheadWindow, j));
         let re = cols.re.map(|j| c.column(EventKind::ReadEnter, j));
+        let rd = cols.rd.map(|j| c.column(EventKind::Read, j));
         let aio = cols.submit[0].map(|j| c.column(EventKind::AioSubmit, j));
         let uring = cols.submit[1].map(|j| c.column(EventKind::UringSubmit, j));
         let mut rows = [0usize; 256];
@@ -429,6 +435,36 @@ impl Pass {
                 if let (false, Some(rd)) = (self.get_pages, read) {
                     self.lookup(tid, rd, in_window);
                 }
+            } else if k == rd_c {
+                // A read syscall as one event at its return, after the inserts it caused (as a
+                // lookup tracepoint comes after them): its lookups claim those inserts.
+                let [d, n, flags, pos, count, lookups, first, last] = rd.map(|col| col[r]);
+                let direct = flags as u32 & O_DIRECT != 0;
+                if direct {
+                    self.direct.insert((d as u32, n), ());
+                }
+                let file = self.file_id(d as u32, n);
+                let range = if lookups > 0 {
+                    Some(Range { file, first, last: last.max(first) })
+                } else {
+                    // Without lookup events in the trace, reads define demand (as above).
+                    (!self.get_pages && count > 0 && !direct).then(|| Range {
+                        file,
+                        first: pos / 4096,
+                        last: pos.saturating_add(count - 1) / 4096,
+                    })
+                };
+                let reader = self.reader(tid);
+                reader.read = None;
+                reader.lookup = None; // a new read: its lookups are not a continuation
+                if let Some(range) = range {
+                    self.lookup(tid, range, in_window);
+                }
+                // The next read's inserts come before its own event: nothing of this one's may
+                // claim them.
+                let reader = self.reader(tid);
+                reader.provisional.clear();
+                reader.lookup = None;
             } else if k == rx_c {
                 let reader = self.reader(tid);
                 reader.read = None;

@@ -298,6 +298,12 @@ impl Builder {
                 self.start(ts, Key::Syscall(tid), pid, r.fd, &r.file, (r.pos, r.count));
             }
             EventBody::ReadExit(r) => self.finish(ts, Key::Syscall(tid), r.ret),
+            EventBody::Read(r) => {
+                // One event at the return (format 2.1): the read began latency_ns earlier.
+                let began = ts.saturating_sub(r.latency_ns);
+                self.start(began, Key::Syscall(tid), pid, r.fd, &r.file, (r.pos, r.count));
+                self.finish(ts, Key::Syscall(tid), r.ret);
+            }
             EventBody::AioSubmit(a) if matches!(a.opcode, AioOpcode::Pread | AioOpcode::Preadv) => {
                 self.start(ts, Key::Aio(a.ctx, a.iocb), pid, a.fd, &a.file, (a.offset, a.nbytes));
             }
@@ -405,7 +411,8 @@ impl Builder {
 }
 
 /// Kinds the simulator reads.
-const KINDS: [EventKind; 13] = [
+const KINDS: [EventKind; 14] = [
+    EventKind::Read,
     EventKind::ReadEnter,
     EventKind::ReadExit,
     EventKind::AioSubmit,

@@ -123,6 +123,21 @@ pub fn one_of_each() -> Vec<Event> {
                 EventKind::TaskExit => TaskExit { exit_code: 9 }.into(),
                 EventKind::TaskRename => TaskRename { comm: "ib_io_rd-1 ✓".into() }.into(),
                 EventKind::Lost => Lost { kind: EventKind::PageCacheAdd.code(), count: 17 }.into(),
+                EventKind::Read => Read {
+                    syscall: ReadSyscall::Pread64,
+                    fd: 7,
+                    file,
+                    pos: 16384 * 5,
+                    count: 16384,
+                    iovcnt: 1,
+                    rw_flags: 0,
+                    ret: 16384,
+                    latency_ns: 41_234,
+                    lookups: 1,
+                    first_page: 20,
+                    last_page: 23,
+                }
+                .into(),
             };
             Event { ts, pid: 100, tid: 100 + i as u32 % 3, cpu: (i % 4) as u16, body }
         })

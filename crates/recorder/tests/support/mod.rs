@@ -515,6 +515,11 @@ impl Recording {
         }
     }
 
+    /// The recorder's pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` (SIGINT is Ctrl-C) to the recorder.
     pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own child's pid.
@@ -577,4 +582,100 @@ pub(crate) fn read_calls(lines: Vec<Value>) -> Vec<Value> {
             ["pread64", "read", "preadv", "readv", "preadv2"].contains(&l["op"].as_str().unwrap_or(""))
         })
         .collect()
+}
+
+/// Runs a command to completion and returns its output, panicking with its stdout and stderr when
+/// it fails.
+pub(crate) fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}{}", text(&out.stdout), text(&out.stderr));
+    out
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A throwaway MariaDB (`scripts/mariadb-sandbox`: its own loop-mounted ext4, socket, no
+/// network); stopped and removed (filesystem unmounted) when dropped, on failure too.
+#[derive(Debug)]
+pub(crate) struct Sandbox {
+    dir: PathBuf,
+    _parent: TempDir,
+}
+
+/// One server at a time: two sandboxes starting and running sysbench side by side on a 2-core
+/// machine make each other's recordings (and thread races) less like the other runs of the test.
+static ONE_SERVER: Mutex<()> = Mutex::new(());
+
+/// Holds the one-server lock.
+pub(crate) fn one_server() -> std::sync::MutexGuard<'static, ()> {
+    // A test that failed while holding the lock poisons it; the next one runs anyway.
+    ONE_SERVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Sandbox {
+    /// Starts a server (`extra`: the script's options) and returns it with its pid.
+    pub(crate) fn start(extra: &[&str]) -> (Sandbox, u32) {
+        let parent = tempfile::Builder::new().prefix("mysql-io-mariadb.").tempdir().expect("tempdir");
+        let sb = Sandbox { dir: parent.path().join("sandbox"), _parent: parent };
+        let pid = sb.script("start", extra);
+        (sb, pid)
+    }
+
+    fn script(&self, verb: &str, extra: &[&str]) -> u32 {
+        let out = run_ok(Command::new(workspace().join("scripts/mariadb-sandbox")).arg(verb).arg(&self.dir).args(extra));
+        // What the script said on a start that worked in the end (a retried install) is shown
+        // with the test's output when the test fails, and with --nocapture.
+        if !out.stderr.is_empty() {
+            eprintln!("mariadb-sandbox {verb}: {}", text(&out.stderr));
+        }
+        text(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("the sandbox prints the pid")
+    }
+
+    /// Clean shutdown, data pages dropped from the page cache, start again (empty buffer pool).
+    pub(crate) fn restart(&self) -> u32 {
+        self.script("restart", &[])
+    }
+
+    /// The server's unix socket.
+    pub(crate) fn socket(&self) -> String {
+        self.dir.join("mysqld.sock").to_string_lossy().into_owned()
+    }
+
+    /// Runs one SQL statement as root and returns what it printed (tab-separated, no headers).
+    pub(crate) fn sql(&self, q: &str) -> String {
+        let out = run_ok(
+            Command::new("mariadb")
+                .args(["--no-defaults", "-uroot", "-N", "-B"])
+                .arg(format!("--socket={}", self.socket()))
+                .arg(format!("--execute={q}")),
+        );
+        text(&out.stdout)
+    }
+
+    /// Runs sysbench against the server's sbtest database and returns what it printed.
+    pub(crate) fn sysbench(&self, args: &[&str]) -> String {
+        let out = run_ok(
+            Command::new("sysbench")
+                .args(args)
+                .args(["--db-driver=mysql", "--mysql-user=root", "--mysql-db=sbtest"])
+                .arg(format!("--mysql-socket={}", self.socket())),
+        );
+        text(&out.stdout)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let r = Command::new(workspace().join("scripts/mariadb-sandbox")).arg("stop").arg(&self.dir).status();
+        if !matches!(r, Ok(s) if s.success()) {
+            eprintln!("mariadb-sandbox stop {} failed: {r:?}", self.dir.display());
+        }
+    }
 }

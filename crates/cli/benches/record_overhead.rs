@@ -1,0 +1,422 @@
+//! What recording costs the traced processes (root), measured side by side in one run, in
+//! alternating rounds, with medians: a read storm and a MariaDB point-select load, each untraced,
+//! under bpftrace counting the same tracepoints in the kernel, and under `mysql-io record`.
+//!
+//! - **storm**: one thread `pread64`s 1 byte at a time through a cached 16 MiB file (the `reads`
+//!   helper). Rates are the helper's own reads per second. A second storm under another process
+//!   name runs while `mysql-io record` traces the first name: what a process that is *not*
+//!   traced pays for the probes.
+//! - **bpf**: one more recorded storm with `kernel.bpf_stats_enabled=1`, for the run time of each
+//!   BPF program (bpftool's `run_time_ns` / `run_cnt`); kept apart because the statistics cost
+//!   time themselves.
+//! - **mariadb**: a throwaway MariaDB (`scripts/mariadb-sandbox`, buffered data files, a 16 MiB
+//!   buffer pool) under `sysbench oltp_point_select --threads=2` on a table larger than the buffer
+//!   pool: queries per second untraced, under bpftrace, under `mysql-io record -p PID`.
+//!
+//! For `mysql-io` the table also gives the recorder's CPU (user + system, of one core), the
+//! events it wrote per second and the events it lost.
+//!
+//! Run: `cargo bench --profile release -p mysql-io --bench record_overhead` as root;
+//! options: `--rounds N` (3), `--seconds S` (storm runs, 5), `--mariadb-seconds S` (15),
+//! `--no-mariadb`, `--no-bpf-stats`; `MYSQL_IO_BIN=PATH` measures another build of the recorder.
+//! scripts/test runs `--rounds 1 --seconds 2 --mariadb-seconds 5`.
+
+#[path = "../../recorder/tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use mysql_io_format::TraceFile;
+use serde_json::Value;
+use support::{helper, json_lines, Recording, Sandbox};
+
+fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+/// The recorder under test: this build's, or `MYSQL_IO_BIN` (e.g. an older build, to compare).
+fn mysql_io() -> Command {
+    Command::new(std::env::var_os("MYSQL_IO_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_mysql-io").into()))
+}
+
+/// The median of some figures (the lower middle one of an even count).
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// CPU seconds (user + system, all threads) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Field 3 (state) comes first here, so utime and stime (fields 14 and 15) are f[11], f[12].
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = field(11) + field(12);
+    // SAFETY: sysconf has no preconditions.
+    #[allow(unsafe_code)]
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    ticks as f64 / hz as f64
+}
+
+/// bpftrace counting tracepoints in the kernel, once its probes are attached.
+struct Bpftrace {
+    child: Child,
+}
+
+impl Bpftrace {
+    fn start(program: &str) -> Bpftrace {
+        let mut child = Command::new("bpftrace")
+            .arg("-e")
+            .arg(program)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run bpftrace (scripts/test installs it)");
+        let out = BufReader::new(child.stdout.take().expect("piped"));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.starts_with("Attaching") => break,
+                Ok(_) => {}
+                Err(e) => panic!("bpftrace did not attach its probes: {e:?}"),
+            }
+        }
+        // "Attaching N probes..." comes just before the attach itself.
+        std::thread::sleep(Duration::from_millis(500));
+        Bpftrace { child }
+    }
+
+    fn stop(mut self) {
+        signal(self.child.id(), libc::SIGINT);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Bpftrace {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a child's pid.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// What a recording cost and wrote.
+#[derive(Debug, Default, Clone, Copy)]
+struct RecorderFigures {
+    /// Share of one core the recorder used while the load ran.
+    cpu: f64,
+    /// Events written per second of the load.
+    events_per_sec: f64,
+    /// Events lost.
+    lost: u64,
+    /// Bytes of trace per second of the load.
+    bytes_per_sec: f64,
+}
+
+/// `mysql-io record ARGS` around `load`, which returns the load's figure and how long it ran.
+fn recorded<T>(args: &[&str], trace: &Path, load: impl FnOnce() -> (T, f64)) -> (T, RecorderFigures) {
+    let rec = Recording::start(mysql_io().arg("record").args(args).arg("-o").arg(trace).stdout(Stdio::null()));
+    let pid = rec.pid();
+    let cpu0 = cpu_seconds(pid);
+    let (figure, seconds) = load();
+    let cpu1 = cpu_seconds(pid);
+    rec.signal(libc::SIGINT);
+    let (status, err) = rec.wait();
+    assert!(status.success(), "mysql-io record failed: {err}");
+    let file = TraceFile::open(trace).expect("trace");
+    let t = file.parse().expect("parse");
+    let footer = t.footer().expect("footer").clone();
+    let bytes = std::fs::metadata(trace).map(|m| m.len()).unwrap_or(0);
+    // Events of the load: the trace's events per second of its whole span is close enough for
+    // loads that run from start to end (they do, minus start-up).
+    let figures = RecorderFigures {
+        cpu: (cpu1 - cpu0) / seconds,
+        events_per_sec: footer.totals.events as f64 / seconds,
+        lost: footer.totals.lost.iter().map(|l| l.2).sum(),
+        bytes_per_sec: bytes as f64 / seconds,
+    };
+    (figure, figures)
+}
+
+/// One storm: reads per second of `binary` (the `reads` helper or a copy under another name).
+fn storm(binary: &Path, data: &Path, seconds: f64) -> (f64, f64) {
+    let out = Command::new(binary)
+        .arg(data)
+        .arg(format!("loop:{seconds}:1:{}", 16 << 20))
+        .output()
+        .expect("run the storm");
+    assert!(out.status.success(), "storm failed: {}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out.stdout);
+    let l = lines.iter().find(|l| l["op"] == "loop").expect("loop line");
+    let (reads, secs) = (l["reads"].as_f64().expect("reads"), l["seconds"].as_f64().expect("seconds"));
+    (reads / secs, secs)
+}
+
+/// The bpftrace program counting, for `filter`, the tracepoints a read goes through.
+fn bpftrace_program(filter: &str) -> String {
+    ["tracepoint:syscalls:sys_enter_pread64", "tracepoint:syscalls:sys_exit_pread64", "tracepoint:filemap:mm_filemap_get_pages"]
+        .iter()
+        .enumerate()
+        .map(|(i, tp)| format!("{tp} /{filter}/ {{ @c{i} = count(); }}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Every loaded BPF program, from bpftool (run time with kernel.bpf_stats_enabled=1):
+/// id -> (name, runs, ns).
+fn bpf_programs() -> BTreeMap<u64, (String, u64, u64)> {
+    let out = Command::new("bpftool").args(["prog", "show", "--json"]).output().expect("run bpftool");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let id = p["id"].as_u64()?;
+            let name = p["name"].as_str().unwrap_or("?").to_string();
+            Some((id, (name, p["run_cnt"].as_u64().unwrap_or(0), p["run_time_ns"].as_u64().unwrap_or(0))))
+        })
+        .collect()
+}
+
+fn sysctl_bpf_stats(on: bool) {
+    std::fs::write("/proc/sys/kernel/bpf_stats_enabled", if on { "1" } else { "0" }).expect("set bpf_stats_enabled");
+}
+
+/// Turns kernel.bpf_stats_enabled off when dropped.
+struct StatsOn;
+impl Drop for StatsOn {
+    fn drop(&mut self) {
+        sysctl_bpf_stats(false);
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn thousands(x: f64) -> String {
+    let n = x.round() as i64;
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn main() {
+    support::require_root();
+    let rounds: usize = arg("--rounds", 3);
+    let seconds: f64 = arg("--seconds", 5.0);
+    let db_seconds: u32 = arg("--mariadb-seconds", 15);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+
+    // The storm's file, cached; a copy of the helper under another name for the bystander.
+    let data = dir.path().join("storm.dat");
+    std::fs::write(&data, (0..16u32 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).expect("write data");
+    let reads = helper("reads");
+    let bystander = dir.path().join("bystander");
+    std::fs::copy(&reads, &bystander).expect("copy the helper");
+    let _ = storm(&reads, &data, 0.5); // warm the cache and the binary
+
+    println!(
+        "recording cost, side by side: {rounds} round(s), modes alternating within each, medians; Linux {}",
+        release.trim()
+    );
+    println!("\nstorm: 1-byte pread64 on a cached 16 MiB file, one thread, {seconds} s per run");
+    let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut rec_figs: Vec<RecorderFigures> = Vec::new();
+    let bt = bpftrace_program("comm == \"reads\"");
+    for round in 0..rounds {
+        let trace = dir.path().join(format!("storm{round}.mio"));
+        rates.entry("untraced").or_default().push(storm(&reads, &data, seconds).0);
+        rates.entry("bystander untraced").or_default().push(storm(&bystander, &data, seconds).0);
+        let b = Bpftrace::start(&bt);
+        rates.entry("bpftrace").or_default().push(storm(&reads, &data, seconds).0);
+        rates.entry("bystander under bpftrace").or_default().push(storm(&bystander, &data, seconds).0);
+        b.stop();
+        let ((mine, other), figs) = recorded(&["--comm", "reads", "--no-server-queries"], &trace, || {
+            let (r, s) = storm(&reads, &data, seconds);
+            let (o, s2) = storm(&bystander, &data, seconds);
+            ((r, o), s + s2)
+        });
+        rates.entry("mysql-io").or_default().push(mine);
+        rates.entry("bystander under mysql-io").or_default().push(other);
+        rec_figs.push(figs);
+    }
+    let m = |k: &str| median(&rates[k]);
+    let (untraced, bpftrace, mine) = (m("untraced"), m("bpftrace"), m("mysql-io"));
+    println!("  {:<32} {:>12} {:>10}", "", "reads/s", "×untraced");
+    for (name, v) in [("untraced", untraced), ("bpftrace counting (same tracepoints)", bpftrace), ("mysql-io record", mine)] {
+        println!("  {name:<32} {:>12} {:>10.3}", thousands(v), v / untraced);
+    }
+    println!("  mysql-io ÷ bpftrace: {:.3}   (target ≥ 0.9)", mine / bpftrace);
+    let by = m("bystander under mysql-io") / m("bystander untraced");
+    println!(
+        "  a process not traced, storming at the same time: {} reads/s untraced; {} ({:.3} ×) under bpftrace; {} ({by:.3} ×, target ≥ 0.97) under mysql-io",
+        thousands(m("bystander untraced")),
+        thousands(m("bystander under bpftrace")),
+        m("bystander under bpftrace") / m("bystander untraced"),
+        thousands(m("bystander under mysql-io"))
+    );
+    let cpu = median(&rec_figs.iter().map(|f| f.cpu).collect::<Vec<_>>());
+    let eps = median(&rec_figs.iter().map(|f| f.events_per_sec).collect::<Vec<_>>());
+    let lost: u64 = rec_figs.iter().map(|f| f.lost).sum();
+    println!(
+        "  recorder: {} of one core, {} events/s written, {} lost in all rounds; runs: {}",
+        pct(cpu),
+        thousands(eps),
+        lost,
+        rates["mysql-io"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ")
+    );
+
+    if !flag("--no-bpf-stats") {
+        println!("\nBPF run time per program (kernel.bpf_stats_enabled=1, one more recorded storm; the statistics add time of their own)");
+        let _on = StatsOn;
+        sysctl_bpf_stats(true);
+        let trace = dir.path().join("stats.mio");
+        // The recorder's programs are the ones loaded while it runs (bpftool here cannot say
+        // which process holds a program).
+        let others = bpf_programs();
+        let rec = Recording::start(
+            mysql_io().args(["record", "--comm", "reads", "--no-server-queries", "-o"]).arg(&trace).stdout(Stdio::null()),
+        );
+        let ours = |all: BTreeMap<u64, (String, u64, u64)>| -> BTreeMap<String, (u64, u64)> {
+            let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+            for (id, (name, runs, ns)) in all {
+                if !others.contains_key(&id) {
+                    let e = m.entry(name).or_default();
+                    e.0 += runs;
+                    e.1 += ns;
+                }
+            }
+            m
+        };
+        let before = ours(bpf_programs());
+        let (rate, _) = storm(&reads, &data, seconds);
+        let after = ours(bpf_programs());
+        rec.signal(libc::SIGINT);
+        let _ = rec.wait();
+        let reads_done = rate * seconds;
+        println!("  {:<24} {:>12} {:>10} {:>12}", "program", "runs/read", "ns/run", "ns/read");
+        let mut total = 0.0;
+        for (name, &(runs, ns)) in &after {
+            let (r0, n0) = before.get(name).copied().unwrap_or((0, 0));
+            let (runs, ns) = (runs - r0, ns - n0);
+            if runs == 0 {
+                continue;
+            }
+            let per_read = ns as f64 / reads_done;
+            total += per_read;
+            println!(
+                "  {name:<24} {:>12.2} {:>10.0} {:>12.0}",
+                runs as f64 / reads_done,
+                ns as f64 / runs as f64,
+                per_read
+            );
+        }
+        println!("  {:<24} {:>12} {:>10} {:>12.0}   (storm at {} reads/s)", "all", "", "", total, thousands(rate));
+    }
+
+    if flag("--no-mariadb") {
+        return;
+    }
+    println!(
+        "\nMariaDB 10.11 (buffered data files, 16 MiB buffer pool): sysbench oltp_point_select --threads=2, one table of 200,000 rows, {db_seconds} s per run"
+    );
+    let _one = support::one_server();
+    let (sb, _) = Sandbox::start(&[]);
+    sb.sysbench(&["oltp_point_select", "--tables=1", "--table-size=200000", "prepare"]);
+    let pid = sb.restart();
+    let run = |secs: u32| -> (f64, f64) {
+        let out = sb.sysbench(&["oltp_point_select", "--tables=1", "--table-size=200000", "--threads=2", &format!("--time={secs}"), "run"]);
+        let qps = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("queries:"))
+            .and_then(|r| r.split('(').nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|r| r.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no QPS in sysbench's output:\n{out}"));
+        (qps, f64::from(secs))
+    };
+    let _ = run(5); // warm-up: the table into the page cache, the buffer pool filled
+    let bt = bpftrace_program(&format!("pid == {pid}"));
+    let mut qps: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut db_figs = Vec::new();
+    for round in 0..rounds {
+        let trace = dir.path().join(format!("db{round}.mio"));
+        qps.entry("untraced").or_default().push(run(db_seconds).0);
+        let b = Bpftrace::start(&bt);
+        qps.entry("bpftrace").or_default().push(run(db_seconds).0);
+        b.stop();
+        let (q, figs) = recorded(&["-p", &pid.to_string()], &trace, || run(db_seconds));
+        qps.entry("mysql-io").or_default().push(q);
+        db_figs.push(figs);
+    }
+    let m = |k: &str| median(&qps[k]);
+    let untraced = m("untraced");
+    println!("  {:<32} {:>12} {:>10}", "", "QPS", "change");
+    for (name, k) in [("untraced", "untraced"), ("bpftrace counting (same tracepoints)", "bpftrace"), ("mysql-io record", "mysql-io")] {
+        println!("  {name:<32} {:>12} {:>9.1}%", thousands(m(k)), 100.0 * (m(k) / untraced - 1.0));
+    }
+    let cpu = median(&db_figs.iter().map(|f| f.cpu).collect::<Vec<_>>());
+    let eps = median(&db_figs.iter().map(|f| f.events_per_sec).collect::<Vec<_>>());
+    let bps = median(&db_figs.iter().map(|f| f.bytes_per_sec).collect::<Vec<_>>());
+    let lost: u64 = db_figs.iter().map(|f| f.lost).sum();
+    println!(
+        "  QPS lost to recording: {} against untraced, {} against bpftrace (target ≤ 2%)",
+        pct(1.0 - m("mysql-io") / untraced),
+        pct(1.0 - m("mysql-io") / m("bpftrace"))
+    );
+    println!(
+        "  recorder: {} of one core (target ≤ 5%), {} events/s, {} KiB/s of trace, {} lost in all rounds",
+        pct(cpu),
+        thousands(eps),
+        thousands(bps / 1024.0),
+        lost
+    );
+    println!(
+        "  runs (QPS): untraced {} | bpftrace {} | mysql-io {}",
+        qps["untraced"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" "),
+        qps["bpftrace"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" "),
+        qps["mysql-io"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ")
+    );
+}
