@@ -26,27 +26,40 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mysql_io_format::TraceFile;
+use mysql_io_format::{EventBody, TraceFile};
 use serde_json::Value;
 use support::{helper, json_lines, Recording, Sandbox};
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)
 }
 
-/// The recorder under test: this build's, or `MYSQL_IO_BIN` (e.g. an older build, to compare).
-fn mysql_io() -> Command {
-    Command::new(std::env::var_os("MYSQL_IO_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_mysql-io").into()))
+/// The recorders under test: this build's (or `MYSQL_IO_BIN`'s), and `MYSQL_IO_BEFORE`'s when
+/// set (an older build, measured in the same rounds).
+fn recorders() -> Vec<(String, PathBuf)> {
+    let mut v = vec![(
+        "mysql-io record".to_string(),
+        std::env::var_os("MYSQL_IO_BIN")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mysql-io")), PathBuf::from),
+    )];
+    if let Some(before) = std::env::var_os("MYSQL_IO_BEFORE") {
+        v.push(("mysql-io record (before)".to_string(), PathBuf::from(before)));
+    }
+    v
 }
 
 /// The median of some figures (the lower middle one of an even count).
@@ -143,9 +156,16 @@ struct RecorderFigures {
     bytes_per_sec: f64,
 }
 
-/// `mysql-io record ARGS` around `load`, which returns the load's figure and how long it ran.
-fn recorded<T>(args: &[&str], trace: &Path, load: impl FnOnce() -> (T, f64)) -> (T, RecorderFigures) {
-    let rec = Recording::start(mysql_io().arg("record").args(args).arg("-o").arg(trace).stdout(Stdio::null()));
+/// `BIN record ARGS` around `load`, which returns the load's figure and how long it ran.
+fn recorded<T>(
+    bin: &Path,
+    args: &[&str],
+    trace: &Path,
+    load: impl FnOnce() -> (T, f64),
+) -> (T, RecorderFigures) {
+    let rec = Recording::start(
+        Command::new(bin).arg("record").args(args).arg("-o").arg(trace).stdout(Stdio::null()),
+    );
     let pid = rec.pid();
     let cpu0 = cpu_seconds(pid);
     let (figure, seconds) = load();
@@ -168,6 +188,20 @@ fn recorded<T>(args: &[&str], trace: &Path, load: impl FnOnce() -> (T, f64)) -> 
     (figure, figures)
 }
 
+/// The latencies of a trace's `read` events (this build's recordings; empty for older ones).
+fn read_latencies(trace: &Path) -> Vec<u64> {
+    let file = TraceFile::open(trace).expect("trace");
+    let t = file.parse().expect("parse");
+    let mut out = Vec::new();
+    t.for_each_event(|e| {
+        if let EventBody::Read(r) = &e.body {
+            out.push(r.latency_ns);
+        }
+    })
+    .expect("decode");
+    out
+}
+
 /// One storm: reads per second of `binary` (the `reads` helper or a copy under another name).
 fn storm(binary: &Path, data: &Path, seconds: f64) -> (f64, f64) {
     let out = Command::new(binary)
@@ -184,12 +218,16 @@ fn storm(binary: &Path, data: &Path, seconds: f64) -> (f64, f64) {
 
 /// The bpftrace program counting, for `filter`, the tracepoints a read goes through.
 fn bpftrace_program(filter: &str) -> String {
-    ["tracepoint:syscalls:sys_enter_pread64", "tracepoint:syscalls:sys_exit_pread64", "tracepoint:filemap:mm_filemap_get_pages"]
-        .iter()
-        .enumerate()
-        .map(|(i, tp)| format!("{tp} /{filter}/ {{ @c{i} = count(); }}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    [
+        "tracepoint:syscalls:sys_enter_pread64",
+        "tracepoint:syscalls:sys_exit_pread64",
+        "tracepoint:filemap:mm_filemap_get_pages",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, tp)| format!("{tp} /{filter}/ {{ @c{i} = count(); }}"))
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// Every loaded BPF program, from bpftool (run time with kernel.bpf_stats_enabled=1):
@@ -209,7 +247,8 @@ fn bpf_programs() -> BTreeMap<u64, (String, u64, u64)> {
 }
 
 fn sysctl_bpf_stats(on: bool) {
-    std::fs::write("/proc/sys/kernel/bpf_stats_enabled", if on { "1" } else { "0" }).expect("set bpf_stats_enabled");
+    std::fs::write("/proc/sys/kernel/bpf_stats_enabled", if on { "1" } else { "0" })
+        .expect("set bpf_stats_enabled");
 }
 
 /// Turns kernel.bpf_stats_enabled off when dropped.
@@ -251,7 +290,8 @@ fn main() {
 
     // The storm's file, cached; a copy of the helper under another name for the bystander.
     let data = dir.path().join("storm.dat");
-    std::fs::write(&data, (0..16u32 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).expect("write data");
+    std::fs::write(&data, (0..16u32 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
+        .expect("write data");
     let reads = helper("reads");
     let bystander = dir.path().join("bystander");
     std::fs::copy(&reads, &bystander).expect("copy the helper");
@@ -262,51 +302,90 @@ fn main() {
         release.trim()
     );
     println!("\nstorm: 1-byte pread64 on a cached 16 MiB file, one thread, {seconds} s per run");
-    let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    let mut rec_figs: Vec<RecorderFigures> = Vec::new();
+    let recs = recorders();
+    let mut rates: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut figs: BTreeMap<String, Vec<RecorderFigures>> = BTreeMap::new();
+    let mut latencies: Vec<u64> = Vec::new();
     let bt = bpftrace_program("comm == \"reads\"");
+    let mut push = |k: &str, v: f64| rates.entry(k.to_string()).or_default().push(v);
     for round in 0..rounds {
-        let trace = dir.path().join(format!("storm{round}.mio"));
-        rates.entry("untraced").or_default().push(storm(&reads, &data, seconds).0);
-        rates.entry("bystander untraced").or_default().push(storm(&bystander, &data, seconds).0);
+        push("untraced", storm(&reads, &data, seconds).0);
+        push("bystander untraced", storm(&bystander, &data, seconds).0);
         let b = Bpftrace::start(&bt);
-        rates.entry("bpftrace").or_default().push(storm(&reads, &data, seconds).0);
-        rates.entry("bystander under bpftrace").or_default().push(storm(&bystander, &data, seconds).0);
+        push("bpftrace", storm(&reads, &data, seconds).0);
+        push("bystander under bpftrace", storm(&bystander, &data, seconds).0);
         b.stop();
-        let ((mine, other), figs) = recorded(&["--comm", "reads", "--no-server-queries"], &trace, || {
-            let (r, s) = storm(&reads, &data, seconds);
-            let (o, s2) = storm(&bystander, &data, seconds);
-            ((r, o), s + s2)
-        });
-        rates.entry("mysql-io").or_default().push(mine);
-        rates.entry("bystander under mysql-io").or_default().push(other);
-        rec_figs.push(figs);
+        for (label, bin) in &recs {
+            let trace = dir.path().join(format!("storm{round}.mio"));
+            let args = ["--comm", "reads", "--no-server-queries"];
+            let (rate, f) = recorded(bin, &args, &trace, || storm(&reads, &data, seconds));
+            push(label, rate);
+            figs.entry(label.clone()).or_default().push(f);
+            if latencies.is_empty() {
+                latencies = read_latencies(&trace);
+            }
+            let (other, _) = recorded(bin, &args, &trace, || storm(&bystander, &data, seconds));
+            push(&format!("bystander under {label}"), other);
+        }
     }
     let m = |k: &str| median(&rates[k]);
-    let (untraced, bpftrace, mine) = (m("untraced"), m("bpftrace"), m("mysql-io"));
-    println!("  {:<32} {:>12} {:>10}", "", "reads/s", "×untraced");
-    for (name, v) in [("untraced", untraced), ("bpftrace counting (same tracepoints)", bpftrace), ("mysql-io record", mine)] {
-        println!("  {name:<32} {:>12} {:>10.3}", thousands(v), v / untraced);
+    let (untraced, bpftrace) = (m("untraced"), m("bpftrace"));
+    println!("  {:<38} {:>12} {:>10} {:>12}  runs", "", "reads/s", "×untraced", "recorder CPU");
+    let runs = |k: &str| rates[k].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ");
+    println!(
+        "  {:<38} {:>12} {:>10.3} {:>12}  {}",
+        "untraced",
+        thousands(untraced),
+        1.0,
+        "",
+        runs("untraced")
+    );
+    println!(
+        "  {:<38} {:>12} {:>10.3} {:>12}  {}",
+        "bpftrace counting (same tracepoints)",
+        thousands(bpftrace),
+        bpftrace / untraced,
+        "",
+        runs("bpftrace")
+    );
+    for (label, _) in &recs {
+        let cpu = median(&figs[label].iter().map(|f| f.cpu).collect::<Vec<_>>());
+        println!(
+            "  {label:<38} {:>12} {:>10.3} {:>12}  {}",
+            thousands(m(label)),
+            m(label) / untraced,
+            pct(cpu),
+            runs(label)
+        );
     }
-    println!("  mysql-io ÷ bpftrace: {:.3}   (target ≥ 0.9)", mine / bpftrace);
-    let by = m("bystander under mysql-io") / m("bystander untraced");
+    let (label, _) = &recs[0];
+    println!("  mysql-io ÷ bpftrace: {:.3}   (target ≥ 0.9)", m(label) / bpftrace);
+    let f = &figs[label];
     println!(
-        "  a process not traced, storming at the same time: {} reads/s untraced; {} ({:.3} ×) under bpftrace; {} ({by:.3} ×, target ≥ 0.97) under mysql-io",
+        "  mysql-io wrote {} events/s, {:.2} bytes/s per read/s, {} lost in all rounds",
+        thousands(median(&f.iter().map(|f| f.events_per_sec).collect::<Vec<_>>())),
+        median(&f.iter().map(|f| f.bytes_per_sec).collect::<Vec<_>>()) / m(label),
+        f.iter().map(|f| f.lost).sum::<u64>()
+    );
+    println!(
+        "  a process not traced, storming while the others run: {} reads/s untraced; under bpftrace {:.3} ×",
         thousands(m("bystander untraced")),
-        thousands(m("bystander under bpftrace")),
         m("bystander under bpftrace") / m("bystander untraced"),
-        thousands(m("bystander under mysql-io"))
     );
-    let cpu = median(&rec_figs.iter().map(|f| f.cpu).collect::<Vec<_>>());
-    let eps = median(&rec_figs.iter().map(|f| f.events_per_sec).collect::<Vec<_>>());
-    let lost: u64 = rec_figs.iter().map(|f| f.lost).sum();
-    println!(
-        "  recorder: {} of one core, {} events/s written, {} lost in all rounds; runs: {}",
-        pct(cpu),
-        thousands(eps),
-        lost,
-        rates["mysql-io"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ")
-    );
+    for (label, _) in &recs {
+        let k = format!("bystander under {label}");
+        println!("    under {label}: {:.3} × untraced (target ≥ 0.97)", m(&k) / m("bystander untraced"));
+    }
+    if !latencies.is_empty() {
+        latencies.sort_unstable();
+        let q = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+        println!(
+            "  latency mysql-io recorded for these reads: p50 {} ns, p99 {} ns; the whole read from user space, untraced: {:.0} ns",
+            q(0.5),
+            q(0.99),
+            1e9 / untraced
+        );
+    }
 
     if !flag("--no-bpf-stats") {
         println!("\nBPF run time per program (kernel.bpf_stats_enabled=1, one more recorded storm; the statistics add time of their own)");
@@ -317,7 +396,10 @@ fn main() {
         // which process holds a program).
         let others = bpf_programs();
         let rec = Recording::start(
-            mysql_io().args(["record", "--comm", "reads", "--no-server-queries", "-o"]).arg(&trace).stdout(Stdio::null()),
+            Command::new(&recs[0].1)
+                .args(["record", "--comm", "reads", "--no-server-queries", "-o"])
+                .arg(&trace)
+                .stdout(Stdio::null()),
         );
         let ours = |all: BTreeMap<u64, (String, u64, u64)>| -> BTreeMap<String, (u64, u64)> {
             let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -353,7 +435,14 @@ fn main() {
                 per_read
             );
         }
-        println!("  {:<24} {:>12} {:>10} {:>12.0}   (storm at {} reads/s)", "all", "", "", total, thousands(rate));
+        println!(
+            "  {:<24} {:>12} {:>10} {:>12.0}   (storm at {} reads/s)",
+            "all",
+            "",
+            "",
+            total,
+            thousands(rate)
+        );
     }
 
     if flag("--no-mariadb") {
@@ -367,7 +456,14 @@ fn main() {
     sb.sysbench(&["oltp_point_select", "--tables=1", "--table-size=200000", "prepare"]);
     let pid = sb.restart();
     let run = |secs: u32| -> (f64, f64) {
-        let out = sb.sysbench(&["oltp_point_select", "--tables=1", "--table-size=200000", "--threads=2", &format!("--time={secs}"), "run"]);
+        let out = sb.sysbench(&[
+            "oltp_point_select",
+            "--tables=1",
+            "--table-size=200000",
+            "--threads=2",
+            &format!("--time={secs}"),
+            "run",
+        ]);
         let qps = out
             .lines()
             .find_map(|l| l.trim().strip_prefix("queries:"))
@@ -379,44 +475,56 @@ fn main() {
     };
     let _ = run(5); // warm-up: the table into the page cache, the buffer pool filled
     let bt = bpftrace_program(&format!("pid == {pid}"));
-    let mut qps: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    let mut db_figs = Vec::new();
+    let mut qps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut db_figs: BTreeMap<String, Vec<RecorderFigures>> = BTreeMap::new();
     for round in 0..rounds {
-        let trace = dir.path().join(format!("db{round}.mio"));
-        qps.entry("untraced").or_default().push(run(db_seconds).0);
+        qps.entry("untraced".into()).or_default().push(run(db_seconds).0);
         let b = Bpftrace::start(&bt);
-        qps.entry("bpftrace").or_default().push(run(db_seconds).0);
+        qps.entry("bpftrace".into()).or_default().push(run(db_seconds).0);
         b.stop();
-        let (q, figs) = recorded(&["-p", &pid.to_string()], &trace, || run(db_seconds));
-        qps.entry("mysql-io").or_default().push(q);
-        db_figs.push(figs);
+        for (label, bin) in &recs {
+            let trace = dir.path().join(format!("db{round}.mio"));
+            let (q, f) = recorded(bin, &["-p", &pid.to_string()], &trace, || run(db_seconds));
+            qps.entry(label.clone()).or_default().push(q);
+            db_figs.entry(label.clone()).or_default().push(f);
+        }
     }
     let m = |k: &str| median(&qps[k]);
     let untraced = m("untraced");
-    println!("  {:<32} {:>12} {:>10}", "", "QPS", "change");
-    for (name, k) in [("untraced", "untraced"), ("bpftrace counting (same tracepoints)", "bpftrace"), ("mysql-io record", "mysql-io")] {
-        println!("  {name:<32} {:>12} {:>9.1}%", thousands(m(k)), 100.0 * (m(k) / untraced - 1.0));
+    let runs = |k: &str| qps[k].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ");
+    println!("  {:<38} {:>10} {:>8} {:>12} {:>10}  runs", "", "QPS", "change", "recorder CPU", "events/s");
+    for k in ["untraced", "bpftrace"] {
+        let name = if k == "bpftrace" { "bpftrace counting (same tracepoints)" } else { k };
+        println!(
+            "  {name:<38} {:>10} {:>7.1}% {:>12} {:>10}  {}",
+            thousands(m(k)),
+            100.0 * (m(k) / untraced - 1.0),
+            "",
+            "",
+            runs(k)
+        );
     }
-    let cpu = median(&db_figs.iter().map(|f| f.cpu).collect::<Vec<_>>());
-    let eps = median(&db_figs.iter().map(|f| f.events_per_sec).collect::<Vec<_>>());
-    let bps = median(&db_figs.iter().map(|f| f.bytes_per_sec).collect::<Vec<_>>());
-    let lost: u64 = db_figs.iter().map(|f| f.lost).sum();
+    for (label, _) in &recs {
+        let f = &db_figs[label];
+        println!(
+            "  {label:<38} {:>10} {:>7.1}% {:>12} {:>10}  {}",
+            thousands(m(label)),
+            100.0 * (m(label) / untraced - 1.0),
+            pct(median(&f.iter().map(|f| f.cpu).collect::<Vec<_>>())),
+            thousands(median(&f.iter().map(|f| f.events_per_sec).collect::<Vec<_>>())),
+            runs(label)
+        );
+    }
+    let (label, _) = &recs[0];
+    let f = &db_figs[label];
     println!(
-        "  QPS lost to recording: {} against untraced, {} against bpftrace (target ≤ 2%)",
-        pct(1.0 - m("mysql-io") / untraced),
-        pct(1.0 - m("mysql-io") / m("bpftrace"))
+        "  QPS lost to mysql-io: {} against untraced, {} against bpftrace (target ≤ 2%); recorder CPU target ≤ 5%",
+        pct(1.0 - m(label) / untraced),
+        pct(1.0 - m(label) / m("bpftrace"))
     );
     println!(
-        "  recorder: {} of one core (target ≤ 5%), {} events/s, {} KiB/s of trace, {} lost in all rounds",
-        pct(cpu),
-        thousands(eps),
-        thousands(bps / 1024.0),
-        lost
-    );
-    println!(
-        "  runs (QPS): untraced {} | bpftrace {} | mysql-io {}",
-        qps["untraced"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" "),
-        qps["bpftrace"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" "),
-        qps["mysql-io"].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ")
+        "  mysql-io wrote {} KiB/s of trace, {} lost in all rounds",
+        thousands(median(&f.iter().map(|f| f.bytes_per_sec).collect::<Vec<_>>()) / 1024.0),
+        f.iter().map(|f| f.lost).sum::<u64>()
     );
 }

@@ -312,6 +312,10 @@ fn apis(a: &tables::ApiCounts) -> String {
         .join(", ")
 }
 
+/// What a printed latency is, under the tables that show one.
+const LATENCY_NOTE: &str = "latency: mean from a read's entry to its return as the probes timed it,\n\
+         some of their own time included (docs/recorder.md#latency)\n";
+
 fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
     let rows: Vec<&tables::FileRow> = r.files.iter().take(c.top()).collect();
     match c.format {
@@ -369,6 +373,7 @@ fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
             if r.files.len() > rows.len() {
                 let _ = writeln!(out, "({} more; --top N shows more)", r.files.len() - rows.len());
             }
+            out.push_str(LATENCY_NOTE);
             output::print(&out)?;
         }
     }
@@ -459,6 +464,7 @@ fn print_threads(c: &Common, r: &ThreadsReport) -> anyhow::Result<()> {
             if r.threads.len() > top {
                 let _ = writeln!(out, "({} more threads; --top N shows more)", r.threads.len() - top);
             }
+            out.push_str(LATENCY_NOTE);
             output::print(&out)?;
         }
     }

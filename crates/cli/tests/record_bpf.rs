@@ -126,7 +126,11 @@ fn root_known_reads_are_recorded_exactly() {
             // Each went through the page cache once (these sizes take one lookup batch), over
             // exactly its own pages.
             let first = r.pos as u64 / 4096;
-            assert_eq!((r.lookups, r.first_page, r.last_page), (1, first, (r.pos as u64 + r.count - 1) / 4096), "{d}");
+            assert_eq!(
+                (r.lookups, r.first_page, r.last_page),
+                (1, first, (r.pos as u64 + r.count - 1) / 4096),
+                "{d}"
+            );
             assert!(r.latency_ns > 0 && r.latency_ns < 10_000_000_000, "{r:?}");
         }
         // One after the other: each read began after the previous one returned.

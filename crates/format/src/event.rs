@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::{
     AioData, AioIocb, BulkCx, BytePos, BytePosNear, Codec, ColumnDoc, ColumnIn, Columns, Delta, Dev,
-    EncodeCx, Ino, Nested, Ofd, OrderCx, PagePos, PagePosNear, Plain, SharedPredictors, TakeCx, Text, UringData, UringReq,
+    EncodeCx, Ino, Nested, Ofd, OrderCx, PagePos, PagePosNear, Plain, SharedPredictors, TakeCx, Text,
+    UringData, UringReq,
 };
 use crate::tables::RecallLists;
 use crate::varint::StreamError;

@@ -1,7 +1,7 @@
 //! The recorder's consumer on one core: ring-buffer records (as the BPF programs lay them out) to
 //! trace events to the writer, as `mysql-io record` runs it, without the kernel. The records are
-//! a read storm's: `read` records of four threads over two files, with a page-cache insert every
-//! 16 reads. The figure is records per second of the consuming thread's CPU time (the writer
+//! a read storm's: `read` records of four threads over two files (16 KiB reads, sequential with a
+//! random jump one time in eight, random latencies), with a page-cache insert every 16 records. The figure is records per second of the consuming thread's CPU time (the writer
 //! compresses and writes on a thread of its own, reported apart).
 //!
 //! Run: `cargo bench --profile release -p mysql-io-recorder --bench consumer [-- --records N]`.
@@ -15,7 +15,11 @@ use mysql_io_recorder::consumer::Consumer;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// CPU time of the calling thread, in seconds.
@@ -65,11 +69,21 @@ fn main() {
 
     let mut ts = 1_000_000_000u64;
     let mut pos = [0i64; 4];
+    // xorshift64: positions, gaps and latencies that do not repeat (zstd would make a regular
+    // pattern nearly free, and the writer's thread would not work as it does on real records).
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
     let (wall0, cpu0) = (Instant::now(), thread_cpu());
     let mut records = 0u64;
     for i in 0..n {
-        let t = (i % 4) as usize;
-        ts += 450 + (i * 7919) % 300;
+        let r = rand();
+        let t = (r % 4) as usize;
+        ts += 200 + (r >> 8) % 2000;
         let tid = pid + 1 + t as u32;
         let ino = 4000 + (t as u64 & 1);
         if i % 16 == 15 {
@@ -81,7 +95,8 @@ fn main() {
             assert_eq!(consumer.on_record(bytes(&add)), 0);
         } else {
             // Mostly sequential 16 KiB reads, one in eight somewhere else.
-            pos[t] = if i % 8 == 0 { ((i * 2_654_435_761) % (1 << 30)) as i64 & !16383 } else { pos[t] + 16384 };
+            pos[t] =
+                if (r >> 20) % 8 == 0 { ((r >> 24) % (1 << 30)) as i64 & !16383 } else { pos[t] + 16384 };
             read.h.ts = ts;
             read.h.tid = tid;
             read.h.cpu = (t & 1) as u16;
@@ -89,7 +104,7 @@ fn main() {
             read.file.ofd = 0xffff_8881_0000_1000 + t as u64 * 0x100;
             read.fd = 10 + t as i32;
             read.pos = pos[t];
-            read.latency_ns = 800 + (i * 104_729) % 4000;
+            read.latency_ns = 800 + (r >> 40) % 40_000;
             read.first_page = pos[t] as u64 >> 12;
             read.last_page = read.first_page + 3;
             assert_eq!(consumer.on_record(bytes(&read)), 0);

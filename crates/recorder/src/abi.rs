@@ -5,8 +5,8 @@
 use mysql_io_format::{
     AioComplete, AioOpcode, AioSubmit, AioSubmitExit, DioRead, Event, EventBody, Fadvise, FadviseAdvice,
     FileClose, FileOpen, FileRef, FilemapGetPages, PageCacheAdd, PageCacheDelete, RaDecision, RaState,
-    RaTrigger, Read, ReadSyscall, ReadaheadTrigger, ReadaheadWindow, TaskExec, TaskExit, TaskFork, TaskRename,
-    UringComplete, UringSubmit, VfsReadEnter, VfsReadExit,
+    RaTrigger, Read, ReadSyscall, ReadaheadTrigger, ReadaheadWindow, TaskExec, TaskExit, TaskFork,
+    TaskRename, UringComplete, UringSubmit, VfsReadEnter, VfsReadExit,
 };
 
 /// The record layouts as bindgen generates them from bpf/mio_abi.h (for benchmarks and tests

@@ -240,7 +240,9 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
 
 fn offered_here(facts: &plan::KernelFacts, p: &plan::ProgramSpec) -> bool {
     match p.attach {
-        plan::AttachPoint::Tracepoint(t) | plan::AttachPoint::RawTracepoint(t) => facts.tracepoints.contains(t),
+        plan::AttachPoint::Tracepoint(t) | plan::AttachPoint::RawTracepoint(t) => {
+            facts.tracepoints.contains(t)
+        }
         plan::AttachPoint::Function(f) => facts.functions.contains(f),
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
-use mysql_io_format::ProbeMode;
+use mysql_io_format::{EventKind, ProbeMode};
 
 use crate::plan::{Availability, ProbePlan};
 use crate::skel::{types, MioSkel, MioSkelBuilder};
@@ -98,6 +98,15 @@ fn comm_bytes(name: &str) -> [i8; 16] {
     out
 }
 
+/// The names of the programs in the BPF object, from the object file itself (nothing is loaded
+/// into the kernel, so this needs no privilege).
+pub fn object_programs() -> Result<Vec<String>, LoadError> {
+    let mut storage = MaybeUninit::uninit();
+    let open =
+        MioSkelBuilder::default().open(&mut storage).map_err(|e| load_error("opening the BPF object", &e))?;
+    Ok(open.open_object().progs().filter_map(|p| p.name().to_str().map(str::to_string)).collect())
+}
+
 /// Opens the object with only `programs` enabled, applies `opts`, and loads it into the kernel.
 /// `storage` holds the object and must outlive the returned skeleton.
 pub fn load<'obj>(
@@ -149,10 +158,146 @@ fn is_return(name: &str) -> bool {
     name.ends_with("_exit")
 }
 
+/// The kretprobe programs, with the function and the event kind of each. A kretprobe takes one of
+/// a fixed number of instances at every entry into its function, by any task, traced or not, and
+/// gives it back at the return; a return that finds none left is missed, silently for the
+/// program. Through the kprobe PMU, where libbpf makes them, that number is the kernel's default
+/// (at least 10, twice the CPUs) and the misses cannot be read (before Linux 6.7); so the
+/// recorder makes its kretprobes through tracefs, with [`KRETPROBE_MAXACTIVE`] instances, and
+/// reads their misses from `kprobe_profile` (reported like lost events).
+const KRETPROBES: &[(&str, &str, EventKind)] = &[("kp_vfs_read_exit", "vfs_read", EventKind::VfsReadExit)];
+
+/// Instances of each kretprobe: the most the kernel allows (tasks inside `vfs_read` at once,
+/// blocked readers of pipes and terminals included, on the whole host).
+pub const KRETPROBE_MAXACTIVE: u32 = 4096;
+
+/// A kretprobe made through tracefs; removed when dropped (after the program's link).
+#[derive(Debug)]
+pub struct TracefsKretprobe {
+    tracefs: std::path::PathBuf,
+    event: String,
+    /// The kind its program records.
+    pub kind: EventKind,
+    /// What the trace header says of it.
+    pub describe: String,
+}
+
+/// The tracefs group of the recorder's kretprobes; events are named `<program>_<recorder pid>`.
+const KPROBE_GROUP: &str = "mysql_io";
+
+impl TracefsKretprobe {
+    /// Makes the kretprobe on `function` and opens a perf event on it, for `program`.
+    fn create(
+        tracefs: &std::path::Path,
+        program: &str,
+        function: &str,
+        kind: EventKind,
+    ) -> Result<(TracefsKretprobe, i32), String> {
+        use std::io::Write;
+        remove_stale_kretprobes(tracefs);
+        let event = format!("{program}_{}", std::process::id());
+        let line = format!("r{KRETPROBE_MAXACTIVE}:{KPROBE_GROUP}/{event} {function}\n");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(tracefs.join("kprobe_events"))
+            .map_err(|e| format!("kprobe_events: {e}"))?;
+        f.write_all(line.as_bytes())
+            .map_err(|e| format!("adding `{}` to kprobe_events: {e}", line.trim()))?;
+        let k = TracefsKretprobe {
+            tracefs: tracefs.to_path_buf(),
+            event,
+            kind,
+            describe: format!("function:{function} (kretprobe through tracefs, {KRETPROBE_MAXACTIVE} instances, misses counted)"),
+        };
+        let id_path = tracefs.join(format!("events/{KPROBE_GROUP}/{}/id", k.event));
+        let id: u64 = std::fs::read_to_string(&id_path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| format!("no event id in {}", id_path.display()))?;
+        let pfd = perf_event_open_tracepoint(id)?;
+        Ok((k, pfd))
+    }
+
+    /// Returns the kernel missed so far (`kprobe_profile`'s third column), if it says.
+    pub fn missed(&self) -> Option<u64> {
+        let profile = std::fs::read_to_string(self.tracefs.join("kprobe_profile")).ok()?;
+        profile.lines().find_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?;
+            (name == self.event || name.ends_with(&format!("/{}", self.event)))
+                .then(|| it.nth(1).and_then(|m| m.parse().ok()))
+                .flatten()
+        })
+    }
+}
+
+impl Drop for TracefsKretprobe {
+    fn drop(&mut self) {
+        remove_kprobe_event(&self.tracefs, &self.event);
+    }
+}
+
+fn remove_kprobe_event(tracefs: &std::path::Path, event: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(tracefs.join("kprobe_events")) {
+        let _ = f.write_all(format!("-:{KPROBE_GROUP}/{event}\n").as_bytes());
+    }
+}
+
+/// Removes the kretprobes of recorders that are gone (killed before they could remove theirs).
+fn remove_stale_kretprobes(tracefs: &std::path::Path) {
+    let Ok(events) = std::fs::read_to_string(tracefs.join("kprobe_events")) else { return };
+    for l in events.lines() {
+        // "r4096:mysql_io/kp_vfs_read_exit_1234 vfs_read"
+        let Some(event) = l
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.split_once(&format!("{KPROBE_GROUP}/")))
+            .map(|(_, e)| e)
+        else {
+            continue;
+        };
+        let pid = event.rsplit('_').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            remove_kprobe_event(tracefs, event);
+        }
+    }
+}
+
+/// perf_event_open(2) on a tracepoint-like event (a tracefs kprobe) on CPU 0 for all tasks: a BPF
+/// program attached to it runs on every CPU (the program array belongs to the event).
+fn perf_event_open_tracepoint(id: u64) -> Result<i32, String> {
+    // struct perf_event_attr, version 5 (112 bytes): type, size, config; the rest zero.
+    const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+    let mut attr = [0u64; 14];
+    attr[0] = 2 | (112u64 << 32); // PERF_TYPE_TRACEPOINT, size
+    attr[1] = id;
+    // SAFETY: perf_event_open reads `size` bytes of a zeroed attr that lives across the call.
+    #[allow(unsafe_code)]
+    let fd = unsafe {
+        libc::syscall(libc::SYS_perf_event_open, attr.as_ptr(), -1i32, 0i32, -1i32, PERF_FLAG_FD_CLOEXEC)
+    };
+    if fd < 0 {
+        return Err(format!("perf_event_open: {}", std::io::Error::last_os_error()));
+    }
+    Ok(fd as i32)
+}
+
+/// What is attached: the links (dropped first: fields drop in order), and the tracefs kretprobes
+/// under some of them.
+#[derive(Debug, Default)]
+pub struct Attached {
+    links: Vec<Link>,
+    /// The kretprobes made through tracefs.
+    pub kretprobes: Vec<TracefsKretprobe>,
+    /// Kretprobes that had to be made the default way, with why (their misses are not counted).
+    pub warnings: Vec<String>,
+}
+
 /// Attaches `programs` of a loaded object, returns first. On the first failure, returns which
 /// program failed.
-pub fn attach(skel: &MioSkel<'_>, programs: &[&str]) -> Result<Vec<Link>, LoadError> {
-    let mut links = Vec::new();
+pub fn attach(skel: &MioSkel<'_>, programs: &[&str]) -> Result<Attached, LoadError> {
+    let mut out = Attached::default();
     let mut order: Vec<_> = skel.object().progs_mut().collect();
     order.sort_by_key(|p| !p.name().to_str().is_some_and(is_return));
     for p in order {
@@ -161,8 +306,34 @@ pub fn attach(skel: &MioSkel<'_>, programs: &[&str]) -> Result<Vec<Link>, LoadEr
             continue;
         }
         let _ = take_log();
+        if let Some(&(_, function, kind)) = KRETPROBES.iter().find(|(n, _, _)| *n == name) {
+            let made = crate::facts::tracefs()
+                .ok_or_else(|| "no tracefs".to_string())
+                .and_then(|t| TracefsKretprobe::create(&t, &name, function, kind))
+                .and_then(|(k, pfd)| match p.attach_perf_event(pfd) {
+                    Ok(link) => Ok((k, link)),
+                    Err(e) => {
+                        // SAFETY: closing the perf event fd opened above, which nothing else holds.
+                        #[allow(unsafe_code)]
+                        unsafe {
+                            libc::close(pfd);
+                        }
+                        Err(format!("attaching to it: {e}"))
+                    }
+                });
+            match made {
+                Ok((k, link)) => {
+                    out.links.push(link);
+                    out.kretprobes.push(k);
+                    continue;
+                }
+                Err(why) => out.warnings.push(format!(
+                    "the kretprobe on {function} has the kernel's default instances and its misses are not counted ({why})"
+                )),
+            }
+        }
         match p.attach() {
-            Ok(link) => links.push(link),
+            Ok(link) => out.links.push(link),
             Err(e) => {
                 let mut err = load_error(&format!("attaching {name}"), &e);
                 err.program = Some(name);
@@ -170,7 +341,7 @@ pub fn attach(skel: &MioSkel<'_>, programs: &[&str]) -> Result<Vec<Link>, LoadEr
             }
         }
     }
-    Ok(links)
+    Ok(out)
 }
 
 /// Small ring buffer for trial loads.
@@ -265,7 +436,12 @@ pub fn add_target(skel: &MioSkel<'_>, tgid: u32) -> Result<(), LoadError> {
     };
     skel.maps.targets.update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY).map_err(err)?;
     let key = (tgid & (crate::abi::TARGET_SLOTS - 1)).to_ne_bytes();
-    let empty = skel.maps.target_slots.lookup(&key, MapFlags::ANY).map_err(err)?.is_none_or(|v| v.iter().all(|&b| b == 0));
+    let empty = skel
+        .maps
+        .target_slots
+        .lookup(&key, MapFlags::ANY)
+        .map_err(err)?
+        .is_none_or(|v| v.iter().all(|&b| b == 0));
     if empty {
         skel.maps.target_slots.update(&key, &tgid.to_ne_bytes(), MapFlags::ANY).map_err(err)?;
     }
@@ -305,6 +481,25 @@ mod tests {
             short_reason("attaching kp_close_enter: No such file or directory (os error 2) (libbpf: ...)"),
             "No such file or directory (os error 2)"
         );
+    }
+
+    /// Every program the planner can ask for exists in the BPF object, under that name, and every
+    /// program of the object is one the planner can ask for (or a helper of its own, none so
+    /// far). No root needed: the object is opened, not loaded.
+    #[test]
+    fn the_catalog_and_the_bpf_object_name_the_same_programs() {
+        let object: std::collections::BTreeSet<String> =
+            object_programs().expect("open").into_iter().collect();
+        let catalog: std::collections::BTreeSet<String> = crate::plan::CATALOG
+            .iter()
+            .flat_map(crate::plan::Variant::all_programs)
+            .map(|p| p.program.to_string())
+            .chain(["kp_close_enter", "fe_close_enter", "tp_close_enter"].map(String::from))
+            .collect();
+        let missing: Vec<&String> = catalog.difference(&object).collect();
+        assert!(missing.is_empty(), "the catalog names programs the object lacks: {missing:?}");
+        let unused: Vec<&String> = object.difference(&catalog).collect();
+        assert!(unused.is_empty(), "the object has programs nothing plans: {unused:?}");
     }
 
     #[test]

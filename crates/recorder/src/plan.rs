@@ -320,7 +320,13 @@ pub static CATALOG: &[Variant] = &{
             paired: false,
             needs: &[],
         },
-        Variant { kind: EventKind::AioSubmitExit, mode: ProbeMode::Tracepoint, programs: &[], paired: false, needs: &[RAW_EXIT] },
+        Variant {
+            kind: EventKind::AioSubmitExit,
+            mode: ProbeMode::Tracepoint,
+            programs: &[],
+            paired: false,
+            needs: &[RAW_EXIT],
+        },
         Variant {
             kind: EventKind::AioSubmitExit,
             mode: ProbeMode::Tracepoint,

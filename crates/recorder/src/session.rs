@@ -294,7 +294,7 @@ fn plan_and_load(
     choice: ProbeChoice,
     load: &LoadOptions,
     targets: &[u32],
-) -> Result<(crate::skel::MioSkel<'static>, Vec<libbpf_rs::Link>, ProbePlan), RecordError> {
+) -> Result<(crate::skel::MioSkel<'static>, loader::Attached, ProbePlan), RecordError> {
     let mut last = None;
     for _ in 0..4 {
         let plan = plan::plan(facts, choice)?;
@@ -359,16 +359,17 @@ fn server_version(exe: &str) -> String {
     out.split_whitespace().skip_while(|w| *w != "Ver").nth(1).unwrap_or("").trim_end_matches(',').to_string()
 }
 
-/// The header's per-kind probe list.
-fn probe_infos(plan: &ProbePlan) -> Vec<ProbeInfo> {
+/// The header's per-kind probe list (with how the kretprobes were made).
+fn probe_infos(plan: &ProbePlan, attached: &loader::Attached) -> Vec<ProbeInfo> {
     let mut v: Vec<ProbeInfo> = plan
         .kinds
         .iter()
-        .map(|k| ProbeInfo {
-            kind: k.kind.code(),
-            mode: k.mode,
-            attach: k.attach.clone(),
-            note: k.note.clone(),
+        .map(|k| {
+            let mut attach = k.attach.clone();
+            if let Some(kret) = attached.kretprobes.iter().find(|r| r.kind == k.kind) {
+                attach = vec![kret.describe.clone()];
+            }
+            ProbeInfo { kind: k.kind.code(), mode: k.mode, attach, note: k.note.clone() }
         })
         .collect();
     v.push(ProbeInfo {
@@ -414,7 +415,7 @@ pub fn record(
         raw_enter_kinds: 0,
         raw_exit_kinds: 0,
     };
-    let (skel, links, plan) = plan_and_load(&mut facts, opts.probes, &load_opts, &targets)?;
+    let (skel, mut links, plan) = plan_and_load(&mut facts, opts.probes, &load_opts, &targets)?;
 
     // The header: the machine, how each kind is captured, devices, the target processes.
     let host = inventory::host_facts();
@@ -439,7 +440,7 @@ pub fn record(
         clock_offset_ns: realtime as i64 - start_ts as i64,
         start_ts,
         command: opts.argv.clone(),
-        probes: probe_infos(&plan),
+        probes: probe_infos(&plan, &links),
         devices: inventory::block_devices(),
         processes: snapshots.iter().map(|s| s.info.clone()).collect::<Vec<ProcessInfo>>(),
     };
@@ -513,7 +514,9 @@ pub fn record(
                          total: &mut BTreeMap<u8, u64>|
      -> mysql_io_format::Result<()> {
         let now = monotonic_ns();
-        for ((cpu, kind), n) in loader::read_drops(&skel) {
+        // Returns a kretprobe missed (no instance left), as the kernel counts them: CPU unknown.
+        let missed = links.kretprobes.iter().filter_map(|k| Some(((0u16, k.kind.code()), k.missed()?)));
+        for ((cpu, kind), n) in loader::read_drops(&skel).into_iter().chain(missed) {
             let prev = seen.insert((cpu, kind), n).unwrap_or(0);
             if n > prev {
                 *total.entry(kind).or_default() += n - prev;
@@ -580,10 +583,26 @@ pub fn record(
     };
 
     let elapsed = started.elapsed();
-    // Stop the probes, then take what is still in the ring buffer.
+    // The last counts of what was lost, then stop the probes and take what is still in the ring
+    // buffer (the kretprobes' counts go with them).
+    account_drops(&consumer, &mut lost_seen, &mut lost_total)?;
+    let warnings = std::mem::take(&mut links.warnings);
     drop(links);
     ring.consume().map_err(|e| RecordError::RingBuffer(e.to_string()))?;
-    account_drops(&consumer, &mut lost_seen, &mut lost_total)?;
+    for ((cpu, kind), n) in loader::read_drops(&skel) {
+        let prev = lost_seen.insert((cpu, kind), n).unwrap_or(0);
+        if n > prev {
+            *lost_total.entry(kind).or_default() += n - prev;
+            let ev = Event {
+                ts: monotonic_ns(),
+                pid: 0,
+                tid: 0,
+                cpu,
+                body: Lost { kind, count: n - prev }.into(),
+            };
+            consumer.borrow_mut().writer().push(&ev)?;
+        }
+    }
     if let Some(mut c) = child {
         if c.try_wait().ok().flatten().is_none() {
             let _ = c.kill();
@@ -616,6 +635,6 @@ pub fn record(
             summary.uncompressed_bytes as f64 / summary.compressed_bytes as f64
         },
         undecodable,
-        warnings: watch.warnings,
+        warnings: warnings.into_iter().chain(watch.warnings).collect(),
     })
 }

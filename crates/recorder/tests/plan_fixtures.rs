@@ -36,7 +36,10 @@ fn linux_6_18_without_kprobes_uses_tracepoints_and_says_why() {
     // BTF-typed one first), one for every return.
     let read = p.get(EventKind::Read).expect("read");
     assert_eq!(read.programs, ["bt_sys_enter", "rt_sys_exit"]);
-    assert_eq!(read.attach, ["raw_tracepoint:raw_syscalls:sys_enter", "raw_tracepoint:raw_syscalls:sys_exit"]);
+    assert_eq!(
+        read.attach,
+        ["raw_tracepoint:raw_syscalls:sys_enter", "raw_tracepoint:raw_syscalls:sys_exit"]
+    );
     assert_eq!(p.programs().filter(|n| n.ends_with("sys_enter")).count(), 1, "loaded once for every kind");
     // Where the BTF-typed program does not load, the raw one; where neither does, the
     // per-syscall tracepoints, in pairs.
@@ -127,10 +130,20 @@ fn linux_6_1_with_kprobes_prefers_them() {
     assert!(read.note.is_empty(), "{}", read.note);
     assert_eq!(
         read.programs,
-        ["rt_sys_exit", "kp_read_enter", "kp_pread64_enter", "kp_readv_enter", "kp_preadv_enter", "kp_preadv2_enter"]
+        [
+            "rt_sys_exit",
+            "kp_read_enter",
+            "kp_pread64_enter",
+            "kp_readv_enter",
+            "kp_preadv_enter",
+            "kp_preadv2_enter"
+        ]
     );
     assert_eq!(&read.attach[..2], ["raw_tracepoint:raw_syscalls:sys_exit", "function:__x64_sys_read"]);
-    assert_eq!(p.get(EventKind::AioComplete).expect("aio").programs[..2], ["rt_sys_exit", "kp_io_getevents_enter"]);
+    assert_eq!(
+        p.get(EventKind::AioComplete).expect("aio").programs[..2],
+        ["rt_sys_exit", "kp_io_getevents_enter"]
+    );
     assert_eq!(mode(&p, EventKind::AioSubmitExit), ProbeMode::Fentry);
     // Without the raw return tracepoint, each syscall's own.
     let mut no_raw = f.clone();
@@ -201,14 +214,14 @@ fn nothing_to_attach_is_an_error_and_required_kinds_are_checked() {
     assert!(matches!(plan(&f, ProbeChoice::Auto), Err(PlanError::NothingAvailable { .. })));
     let mut f = facts("linux-6.18-tracepoints-only");
     f.tracepoints.retain(|t| {
-        !t.starts_with("syscalls:sys_enter_read") && !t.starts_with("syscalls:sys_enter_p") && !t.starts_with("raw_syscalls")
+        !t.starts_with("syscalls:sys_enter_read")
+            && !t.starts_with("syscalls:sys_enter_p")
+            && !t.starts_with("raw_syscalls")
     });
     let p = plan(&f, ProbeChoice::Auto).expect("plan");
     let err = check_required(&p, &f.release).expect_err("no read probe");
     assert!(
-        err.starts_with(
-            "recording cannot work on this kernel (Linux 6.18.44-fc-v470): no probe for read"
-        ),
+        err.starts_with("recording cannot work on this kernel (Linux 6.18.44-fc-v470): no probe for read"),
         "{err}"
     );
 }

@@ -624,7 +624,9 @@ impl Sandbox {
     }
 
     fn script(&self, verb: &str, extra: &[&str]) -> u32 {
-        let out = run_ok(Command::new(workspace().join("scripts/mariadb-sandbox")).arg(verb).arg(&self.dir).args(extra));
+        let out = run_ok(
+            Command::new(workspace().join("scripts/mariadb-sandbox")).arg(verb).arg(&self.dir).args(extra),
+        );
         // What the script said on a start that worked in the end (a retried install) is shown
         // with the test's output when the test fails, and with --nocapture.
         if !out.stderr.is_empty() {
