@@ -366,7 +366,6 @@ static __always_inline int read_enter(bool fast, __u8 sys, long fd, __s64 pos, _
 	}
 	p->what = P_READ;
 	p->sys = sys;
-	p->ts = bpf_ktime_get_ns();
 	if (pos >= 0)
 		p->pos = pos;
 	else if (fast)
@@ -380,10 +379,14 @@ static __always_inline int read_enter(bool fast, __u8 sys, long fd, __s64 pos, _
 	p->lookups = 0;
 	p->first_page = (__u64)p->pos >> PAGE_SHIFT;
 	p->last_page = count ? ((__u64)p->pos + count - 1) >> PAGE_SHIFT : p->first_page;
+	/* The clock last and, at the return, first: the latency holds as little of the probes'
+	 * own time as they can leave out (docs/recorder.md#latency). */
+	p->ts = bpf_ktime_get_ns();
 	return 0;
 }
 
-static __always_inline int read_exit(__u8 sys, long ret)
+/* A read syscall's return at time `now` (the return program's first act). */
+static __always_inline int read_exit_at(__u64 now, __u8 sys, long ret)
 {
 	struct pending *p = pending_of(P_READ);
 	if (!p)
@@ -394,11 +397,12 @@ static __always_inline int read_exit(__u8 sys, long ret)
 	struct mio_read *e = RESERVE(mio_read, MIO_READ);
 	if (!e)
 		return 0;
+	e->h.ts = now;
 	e->file = p->file;
 	e->pos = p->pos;
 	e->count = p->count;
 	e->ret = ret;
-	e->latency_ns = e->h.ts - p->ts;
+	e->latency_ns = now - p->ts;
 	e->first_page = p->first_page;
 	e->last_page = p->last_page;
 	e->fd = p->fd;
@@ -409,6 +413,11 @@ static __always_inline int read_exit(__u8 sys, long ret)
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	SUBMIT(e);
 	return 0;
+}
+
+static __always_inline int read_exit(__u8 sys, long ret)
+{
+	return read_exit_at(bpf_ktime_get_ns(), sys, ret);
 }
 
 /* True while the current thread is inside a recorded read syscall. */
@@ -1457,22 +1466,18 @@ int rt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return sys_enter(false, id, r.di, r.si, r.dx, r.r10, r.r8);
 }
 
-/* Every return: only a target thread with an entry pending has anything to do. The recorder
- * attaches returns before entries, so an entry it saw always gets its return. */
-SEC("?raw_tp/sys_exit")
-int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+/* A return of a target thread at time `now`: only one with an entry pending has anything to do.
+ * The recorder attaches returns before entries, so an entry it saw always gets its return. */
+static __always_inline int sys_exit(__u64 now, long ret)
 {
-	if (!is_target())
-		return 0;
 	__u32 tid = cur_tid();
 	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0;
-	long ret = ctx->args[1];
 	switch (p->what) {
 	case P_READ:
 		if (RAW_EXIT(MIO_READ))
-			return read_exit(p->sys, ret);
+			return read_exit_at(now, p->sys, ret);
 		break;
 	case P_OPEN:
 		if (RAW_EXIT(MIO_FILE_OPEN))
@@ -1488,4 +1493,22 @@ int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		break;
 	}
 	return 0;
+}
+
+/* Kernels with BTF-typed tracepoint arguments: the syscall number is read directly, so the
+ * returns of the target's other syscalls (its network, its locks) cost no map lookup. */
+SEC("?tp_btf/sys_exit")
+int BPF_PROG(bt_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (sys_kind(regs->orig_ax) >= MIO_KIND_MAX || !is_target())
+		return 0;
+	return sys_exit(bpf_ktime_get_ns(), ret);
+}
+
+SEC("?raw_tp/sys_exit")
+int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!is_target())
+		return 0;
+	return sys_exit(bpf_ktime_get_ns(), ctx->args[1]);
 }

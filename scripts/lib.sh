@@ -40,9 +40,10 @@ install_server_deps() {
 }
 
 # What the recorder's tests use: libaio for the AIO helper, e2fsprogs and util-linux for loop
-# filesystems.
+# filesystems; bpftrace (the reference the recording-cost benchmark measures against) and
+# bpftool (its BPF run times).
 install_test_deps() {
-    apt_install libaio-dev e2fsprogs util-linux python3 python3-venv
+    apt_install libaio-dev e2fsprogs util-linux python3 python3-venv bpftrace bpftool
     install_server_deps
     # The Python example of docs/examples runs in its own virtualenv, with polars from PyPI.
     local venv=target/python

@@ -14,7 +14,9 @@
 //!   pool: queries per second untraced, under bpftrace, under `mysql-io record -p PID`.
 //!
 //! For `mysql-io` the table also gives the recorder's CPU (user + system, of one core), the
-//! events it wrote per second and the events it lost.
+//! events it wrote per second and the events it lost. Ratios are taken within each round and
+//! their median printed (these VMs run faster and slower minutes); beside the rates, what the
+//! traced process paid in CPU: per read for the storm, the server's per query for MariaDB.
 //!
 //! Run: `cargo bench --profile release -p mysql-io --bench record_overhead` as root;
 //! options: `--rounds N` (3), `--seconds S` (storm runs, 5), `--mariadb-seconds S` (15),
@@ -60,6 +62,11 @@ fn recorders() -> Vec<(String, PathBuf)> {
         v.push(("mysql-io record (before)".to_string(), PathBuf::from(before)));
     }
     v
+}
+
+/// The median of `a[i] / b[i]`: two modes measured in the same rounds, compared round by round.
+fn paired(a: &[f64], b: &[f64]) -> f64 {
+    median(&a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>())
 }
 
 /// The median of some figures (the lower middle one of an even count).
@@ -202,8 +209,27 @@ fn read_latencies(trace: &Path) -> Vec<u64> {
     out
 }
 
-/// One storm: reads per second of `binary` (the `reads` helper or a copy under another name).
+/// CPU seconds (user + system) of this process's children that have ended and been waited for.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes the struct it is given.
+    #[allow(unsafe_code)]
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        ru
+    };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+/// CPU nanoseconds per read of the storms so far, in order: what a read cost the storming
+/// process (unlike its rate, this does not move when the VM's host takes the CPU away).
+static STORM_CPU: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
+/// One storm: reads per second of `binary` (the `reads` helper or a copy under another name);
+/// its CPU per read goes to `STORM_CPU`.
 fn storm(binary: &Path, data: &Path, seconds: f64) -> (f64, f64) {
+    let cpu0 = children_cpu();
     let out = Command::new(binary)
         .arg(data)
         .arg(format!("loop:{seconds}:1:{}", 16 << 20))
@@ -213,7 +239,14 @@ fn storm(binary: &Path, data: &Path, seconds: f64) -> (f64, f64) {
     let lines = json_lines(&out.stdout);
     let l = lines.iter().find(|l| l["op"] == "loop").expect("loop line");
     let (reads, secs) = (l["reads"].as_f64().expect("reads"), l["seconds"].as_f64().expect("seconds"));
+    let cpu = children_cpu() - cpu0;
+    STORM_CPU.lock().expect("lock").push(cpu * 1e9 / reads);
     (reads / secs, secs)
+}
+
+/// The CPU per read of the last storm.
+fn last_storm_cpu() -> f64 {
+    STORM_CPU.lock().expect("lock").last().copied().unwrap_or(f64::NAN)
 }
 
 /// The bpftrace program counting, for `filter`, the tracepoints a read goes through.
@@ -307,7 +340,11 @@ fn main() {
     let mut figs: BTreeMap<String, Vec<RecorderFigures>> = BTreeMap::new();
     let mut latencies: Vec<u64> = Vec::new();
     let bt = bpftrace_program("comm == \"reads\"");
-    let mut push = |k: &str, v: f64| rates.entry(k.to_string()).or_default().push(v);
+    let mut cpus: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut push = |k: &str, v: f64| {
+        rates.entry(k.to_string()).or_default().push(v);
+        cpus.entry(k.to_string()).or_default().push(last_storm_cpu());
+    };
     for round in 0..rounds {
         push("untraced", storm(&reads, &data, seconds).0);
         push("bystander untraced", storm(&bystander, &data, seconds).0);
@@ -329,37 +366,37 @@ fn main() {
         }
     }
     let m = |k: &str| median(&rates[k]);
-    let (untraced, bpftrace) = (m("untraced"), m("bpftrace"));
-    println!("  {:<38} {:>12} {:>10} {:>12}  runs", "", "reads/s", "×untraced", "recorder CPU");
+    let c = |k: &str| median(&cpus[k]);
+    // Ratios within each round, then their median: the host's slower and faster minutes cancel.
+    let rate_ratio = |k: &str, base: &str| paired(&rates[k], &rates[base]);
+    let cpu_ratio = |k: &str, base: &str| paired(&cpus[k], &cpus[base]);
+    let untraced = m("untraced");
+    println!(
+        "  {:<38} {:>10} {:>9} {:>11} {:>9} {:>9}  runs (reads/s)",
+        "", "reads/s", "×untraced", "CPU/read", "×untraced", "recorder"
+    );
     let runs = |k: &str| rates[k].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ");
-    println!(
-        "  {:<38} {:>12} {:>10.3} {:>12}  {}",
-        "untraced",
-        thousands(untraced),
-        1.0,
-        "",
-        runs("untraced")
-    );
-    println!(
-        "  {:<38} {:>12} {:>10.3} {:>12}  {}",
-        "bpftrace counting (same tracepoints)",
-        thousands(bpftrace),
-        bpftrace / untraced,
-        "",
-        runs("bpftrace")
-    );
-    for (label, _) in &recs {
-        let cpu = median(&figs[label].iter().map(|f| f.cpu).collect::<Vec<_>>());
+    let row = |name: &str, k: &str, recorder: String| {
         println!(
-            "  {label:<38} {:>12} {:>10.3} {:>12}  {}",
-            thousands(m(label)),
-            m(label) / untraced,
-            pct(cpu),
-            runs(label)
+            "  {name:<38} {:>10} {:>9.3} {:>8.0} ns {:>9.2} {recorder:>9}  {}",
+            thousands(m(k)),
+            rate_ratio(k, "untraced"),
+            c(k),
+            cpu_ratio(k, "untraced"),
+            runs(k)
         );
+    };
+    row("untraced", "untraced", String::new());
+    row("bpftrace counting (same tracepoints)", "bpftrace", String::new());
+    for (label, _) in &recs {
+        row(label, label, pct(median(&figs[label].iter().map(|f| f.cpu).collect::<Vec<_>>())));
     }
     let (label, _) = &recs[0];
-    println!("  mysql-io ÷ bpftrace: {:.3}   (target ≥ 0.9)", m(label) / bpftrace);
+    println!(
+        "  mysql-io ÷ bpftrace: {:.3} by rate, {:.3} by CPU per read (target ≥ 0.9)",
+        rate_ratio(label, "bpftrace"),
+        1.0 / cpu_ratio(label, "bpftrace")
+    );
     let f = &figs[label];
     println!(
         "  mysql-io wrote {} events/s, {:.2} bytes/s per read/s, {} lost in all rounds",
@@ -368,13 +405,18 @@ fn main() {
         f.iter().map(|f| f.lost).sum::<u64>()
     );
     println!(
-        "  a process not traced, storming while the others run: {} reads/s untraced; under bpftrace {:.3} ×",
+        "  a process not traced, storming while the others run: {} reads/s untraced; under bpftrace {:.3} × ({:.3} × by CPU per read)",
         thousands(m("bystander untraced")),
-        m("bystander under bpftrace") / m("bystander untraced"),
+        rate_ratio("bystander under bpftrace", "bystander untraced"),
+        1.0 / cpu_ratio("bystander under bpftrace", "bystander untraced"),
     );
     for (label, _) in &recs {
         let k = format!("bystander under {label}");
-        println!("    under {label}: {:.3} × untraced (target ≥ 0.97)", m(&k) / m("bystander untraced"));
+        println!(
+            "    under {label}: {:.3} × untraced ({:.3} × by CPU per read; target ≥ 0.97)",
+            rate_ratio(&k, "bystander untraced"),
+            1.0 / cpu_ratio(&k, "bystander untraced")
+        );
     }
     if !latencies.is_empty() {
         latencies.sort_unstable();
@@ -455,7 +497,9 @@ fn main() {
     let (sb, _) = Sandbox::start(&[]);
     sb.sysbench(&["oltp_point_select", "--tables=1", "--table-size=200000", "prepare"]);
     let pid = sb.restart();
+    let server_cpu: std::cell::RefCell<Vec<f64>> = std::cell::RefCell::new(Vec::new());
     let run = |secs: u32| -> (f64, f64) {
+        let cpu0 = cpu_seconds(pid);
         let out = sb.sysbench(&[
             "oltp_point_select",
             "--tables=1",
@@ -471,56 +515,68 @@ fn main() {
             .and_then(|r| r.split_whitespace().next())
             .and_then(|r| r.parse::<f64>().ok())
             .unwrap_or_else(|| panic!("no QPS in sysbench's output:\n{out}"));
+        // The server's CPU per query, which the VM's host taking the CPU away does not move.
+        let queries = qps * f64::from(secs);
+        server_cpu.borrow_mut().push((cpu_seconds(pid) - cpu0) * 1e6 / queries);
         (qps, f64::from(secs))
     };
     let _ = run(5); // warm-up: the table into the page cache, the buffer pool filled
     let bt = bpftrace_program(&format!("pid == {pid}"));
     let mut qps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut cpq: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut db_figs: BTreeMap<String, Vec<RecorderFigures>> = BTreeMap::new();
+    let mut note = |k: &str, q: f64| {
+        qps.entry(k.to_string()).or_default().push(q);
+        cpq.entry(k.to_string()).or_default().push(server_cpu.borrow().last().copied().unwrap_or(f64::NAN));
+    };
     for round in 0..rounds {
-        qps.entry("untraced".into()).or_default().push(run(db_seconds).0);
+        note("untraced", run(db_seconds).0);
         let b = Bpftrace::start(&bt);
-        qps.entry("bpftrace".into()).or_default().push(run(db_seconds).0);
+        note("bpftrace", run(db_seconds).0);
         b.stop();
         for (label, bin) in &recs {
             let trace = dir.path().join(format!("db{round}.mio"));
             let (q, f) = recorded(bin, &["-p", &pid.to_string()], &trace, || run(db_seconds));
-            qps.entry(label.clone()).or_default().push(q);
+            note(label, q);
             db_figs.entry(label.clone()).or_default().push(f);
         }
     }
     let m = |k: &str| median(&qps[k]);
-    let untraced = m("untraced");
+    let c = |k: &str| median(&cpq[k]);
     let runs = |k: &str| qps[k].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ");
-    println!("  {:<38} {:>10} {:>8} {:>12} {:>10}  runs", "", "QPS", "change", "recorder CPU", "events/s");
-    for k in ["untraced", "bpftrace"] {
-        let name = if k == "bpftrace" { "bpftrace counting (same tracepoints)" } else { k };
+    println!(
+        "  {:<38} {:>9} {:>7} {:>14} {:>7} {:>9} {:>9}  runs (QPS)",
+        "", "QPS", "change", "server CPU/q", "change", "recorder", "events/s"
+    );
+    let row = |name: &str, k: &str, recorder: String, events: String| {
         println!(
-            "  {name:<38} {:>10} {:>7.1}% {:>12} {:>10}  {}",
+            "  {name:<38} {:>9} {:>6.1}% {:>11.1} us {:>6.1}% {recorder:>9} {events:>9}  {}",
             thousands(m(k)),
-            100.0 * (m(k) / untraced - 1.0),
-            "",
-            "",
+            100.0 * (paired(&qps[k], &qps["untraced"]) - 1.0),
+            c(k),
+            100.0 * (paired(&cpq[k], &cpq["untraced"]) - 1.0),
             runs(k)
         );
-    }
+    };
+    row("untraced", "untraced", String::new(), String::new());
+    row("bpftrace counting (same tracepoints)", "bpftrace", String::new(), String::new());
     for (label, _) in &recs {
         let f = &db_figs[label];
-        println!(
-            "  {label:<38} {:>10} {:>7.1}% {:>12} {:>10}  {}",
-            thousands(m(label)),
-            100.0 * (m(label) / untraced - 1.0),
+        row(
+            label,
+            label,
             pct(median(&f.iter().map(|f| f.cpu).collect::<Vec<_>>())),
             thousands(median(&f.iter().map(|f| f.events_per_sec).collect::<Vec<_>>())),
-            runs(label)
         );
     }
     let (label, _) = &recs[0];
     let f = &db_figs[label];
     println!(
-        "  QPS lost to mysql-io: {} against untraced, {} against bpftrace (target ≤ 2%); recorder CPU target ≤ 5%",
-        pct(1.0 - m(label) / untraced),
-        pct(1.0 - m(label) / m("bpftrace"))
+        "  lost to mysql-io: {} of the QPS against untraced, {} against bpftrace; server CPU per query {} more than untraced, {} more than under bpftrace (target ≤ 2%); recorder CPU target ≤ 5%",
+        pct(1.0 - paired(&qps[label], &qps["untraced"])),
+        pct(1.0 - paired(&qps[label], &qps["bpftrace"])),
+        pct(paired(&cpq[label], &cpq["untraced"]) - 1.0),
+        pct(paired(&cpq[label], &cpq["bpftrace"]) - 1.0)
     );
     println!(
         "  mysql-io wrote {} KiB/s of trace, {} lost in all rounds",

@@ -703,8 +703,10 @@ events! {
         /// New name (at most 15 bytes on Linux).
         comm: String => Text,
     }
-    /// Events were lost before reaching the trace (ring buffer full). Counts are increments since
-    /// the previous `lost` event for the same CPU and kind; the event's `cpu` says where.
+    /// Events were lost before reaching the trace (ring buffer full, or a kretprobe that ran out
+    /// of instances). Counts are increments since the previous `lost` event for the same CPU and
+    /// kind; the event's `cpu` says where (CPU 0 for a kretprobe's misses, which the kernel
+    /// counts for the whole probe).
     Lost = 23 => "lost" {
         /// Code of the lost events' kind; 0 when not known.
         kind: u8 => Delta,

@@ -159,6 +159,10 @@ const RAW_ENTER: ProgramSpec =
 /// (6.2+): it reads the registers and kernel structures directly, not by helper calls.
 const BTF_ENTER: ProgramSpec =
     ProgramSpec { program: "bt_sys_enter", attach: AttachPoint::RawTracepoint("raw_syscalls:sys_enter") };
+/// The same as [`RAW_EXIT`] with BTF-typed arguments (5.5+): the returns of the syscalls no kind
+/// wants cost no map lookup.
+const BTF_EXIT: ProgramSpec =
+    ProgramSpec { program: "bt_sys_exit", attach: AttachPoint::RawTracepoint("raw_syscalls:sys_exit") };
 /// The program every syscall's return goes through (`raw_syscalls:sys_exit`).
 const RAW_EXIT: ProgramSpec =
     ProgramSpec { program: "rt_sys_exit", attach: AttachPoint::RawTracepoint("raw_syscalls:sys_exit") };
@@ -209,6 +213,13 @@ macro_rules! pair_variants {
                 mode: ProbeMode::Kprobe,
                 programs: &[$(syscall_program!(kp, enter, $sys)),*],
                 paired: false,
+                needs: &[BTF_EXIT],
+            },
+            Variant {
+                kind: EventKind::$kind,
+                mode: ProbeMode::Kprobe,
+                programs: &[$(syscall_program!(kp, enter, $sys)),*],
+                paired: false,
                 needs: &[RAW_EXIT],
             },
             Variant {
@@ -230,7 +241,7 @@ macro_rules! pair_variants {
                 mode: ProbeMode::Tracepoint,
                 programs: &[],
                 paired: false,
-                needs: &[BTF_ENTER, RAW_EXIT],
+                needs: &[BTF_ENTER, BTF_EXIT],
             },
             Variant {
                 kind: EventKind::$kind,
@@ -279,6 +290,7 @@ pub static CATALOG: &[Variant] = &{
         read[3],
         read[4],
         read[5],
+        read[6],
         Variant {
             kind: EventKind::VfsReadEnter,
             mode: ProbeMode::Kprobe,
@@ -325,6 +337,13 @@ pub static CATALOG: &[Variant] = &{
             mode: ProbeMode::Tracepoint,
             programs: &[],
             paired: false,
+            needs: &[BTF_EXIT],
+        },
+        Variant {
+            kind: EventKind::AioSubmitExit,
+            mode: ProbeMode::Tracepoint,
+            programs: &[],
+            paired: false,
             needs: &[RAW_EXIT],
         },
         Variant {
@@ -340,6 +359,7 @@ pub static CATALOG: &[Variant] = &{
         aio_complete[3],
         aio_complete[4],
         aio_complete[5],
+        aio_complete[6],
         Variant {
             kind: EventKind::UringSubmit,
             mode: ProbeMode::Tracepoint,
@@ -496,6 +516,7 @@ pub static CATALOG: &[Variant] = &{
         open[3],
         open[4],
         open[5],
+        open[6],
         close[0],
         close[1],
         close[2],

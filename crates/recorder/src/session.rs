@@ -302,7 +302,7 @@ fn plan_and_load(
         let programs: Vec<&str> = plan.programs().collect();
         let load = LoadOptions {
             raw_enter_kinds: plan.kinds_using("rt_sys_enter") | plan.kinds_using("bt_sys_enter"),
-            raw_exit_kinds: plan.kinds_using("rt_sys_exit"),
+            raw_exit_kinds: plan.kinds_using("rt_sys_exit") | plan.kinds_using("bt_sys_exit"),
             ..load.clone()
         };
         let attempt = loader::load_static(&programs, &load).and_then(|skel| {

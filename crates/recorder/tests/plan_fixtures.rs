@@ -35,7 +35,7 @@ fn linux_6_18_without_kprobes_uses_tracepoints_and_says_why() {
     // Read syscalls through the raw syscall tracepoints: one program for every entry (the
     // BTF-typed one first), one for every return.
     let read = p.get(EventKind::Read).expect("read");
-    assert_eq!(read.programs, ["bt_sys_enter", "rt_sys_exit"]);
+    assert_eq!(read.programs, ["bt_sys_enter", "bt_sys_exit"]);
     assert_eq!(
         read.attach,
         ["raw_tracepoint:raw_syscalls:sys_enter", "raw_tracepoint:raw_syscalls:sys_exit"]
@@ -45,6 +45,7 @@ fn linux_6_18_without_kprobes_uses_tracepoints_and_says_why() {
     // per-syscall tracepoints, in pairs.
     let mut old = f.clone();
     old.broken.insert("bt_sys_enter".into(), "unknown func bpf_rdonly_cast".into());
+    old.broken.insert("bt_sys_exit".into(), "attach type not supported".into());
     let p_old = plan(&old, ProbeChoice::Auto).expect("plan");
     assert_eq!(p_old.get(EventKind::Read).expect("read").programs, ["rt_sys_enter", "rt_sys_exit"]);
     old.broken.insert("rt_sys_enter".into(), "invalid argument".into());
@@ -131,7 +132,7 @@ fn linux_6_1_with_kprobes_prefers_them() {
     assert_eq!(
         read.programs,
         [
-            "rt_sys_exit",
+            "bt_sys_exit",
             "kp_read_enter",
             "kp_pread64_enter",
             "kp_readv_enter",
@@ -142,11 +143,14 @@ fn linux_6_1_with_kprobes_prefers_them() {
     assert_eq!(&read.attach[..2], ["raw_tracepoint:raw_syscalls:sys_exit", "function:__x64_sys_read"]);
     assert_eq!(
         p.get(EventKind::AioComplete).expect("aio").programs[..2],
-        ["rt_sys_exit", "kp_io_getevents_enter"]
+        ["bt_sys_exit", "kp_io_getevents_enter"]
     );
     assert_eq!(mode(&p, EventKind::AioSubmitExit), ProbeMode::Fentry);
     // Without the raw return tracepoint, each syscall's own.
     let mut no_raw = f.clone();
+    no_raw.broken.insert("bt_sys_exit".into(), "invalid argument".into());
+    let p_raw = plan(&no_raw, ProbeChoice::Auto).expect("plan");
+    assert_eq!(&p_raw.get(EventKind::Read).expect("read").programs[..2], ["rt_sys_exit", "kp_read_enter"]);
     no_raw.broken.insert("rt_sys_exit".into(), "invalid argument".into());
     let p_nr = plan(&no_raw, ProbeChoice::Auto).expect("plan");
     assert_eq!(&p_nr.get(EventKind::Read).expect("read").programs[..2], ["kp_read_enter", "tp_read_exit"]);
