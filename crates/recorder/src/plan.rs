@@ -115,12 +115,13 @@ impl Variant {
         if offered.is_empty() && !self.programs.is_empty() {
             return Vec::new();
         }
-        self.needs.iter().chain(offered).collect()
+        // The variant's own programs first: the first attach point is the one shown for a kind.
+        offered.into_iter().chain(self.needs).collect()
     }
 
-    /// Every program the variant can use, needs first.
+    /// Every program the variant can use, needs last.
     pub fn all_programs(&self) -> impl Iterator<Item = &'static ProgramSpec> {
-        self.needs.iter().chain(self.programs)
+        self.programs.iter().chain(self.needs)
     }
 }
 
