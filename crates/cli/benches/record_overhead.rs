@@ -37,14 +37,7 @@ use mysql_io_format::{EventBody, TraceFile};
 use serde_json::Value;
 use support::{helper, json_lines, Recording, Sandbox};
 
-fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::bench_arg as arg;
 
 fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)

@@ -13,14 +13,7 @@ use std::process::Command;
 
 use mysql_io_format::{EventKind, TraceFile};
 
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::bench_arg as arg;
 
 fn main() {
     let seconds = arg("--seconds", 3.0);

@@ -9,18 +9,14 @@
 
 use std::time::Instant;
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use mysql_io_format::{Header, TraceFile, Writer, WriterOptions};
 use mysql_io_recorder::abi::raw::{mio_kind, mio_page_cache, mio_read};
 use mysql_io_recorder::consumer::Consumer;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::bench_arg as arg;
 
 /// CPU time of the calling thread, in seconds.
 fn thread_cpu() -> f64 {

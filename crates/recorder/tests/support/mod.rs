@@ -681,3 +681,13 @@ impl Drop for Sandbox {
         }
     }
 }
+
+/// A benchmark's option `name VALUE` from its command line, or `default`.
+pub(crate) fn bench_arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
