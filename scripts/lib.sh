@@ -16,8 +16,17 @@ apt_install() {
     for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]}"
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        # Quiet unless it fails: then everything apt and dpkg said is shown.
+        local log
+        log=$(mktemp)
+        if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+            cat "$log" >&2
+            rm -f "$log"
+            echo "error: installing ${missing[*]} failed (apt-get's output above)" >&2
+            exit 1
+        fi
+        rm -f "$log"
     fi
 }
 

@@ -20,7 +20,8 @@
 //!
 //! Run: `cargo bench --profile release -p mysql-io --bench record_overhead` as root;
 //! options: `--rounds N` (3), `--seconds S` (storm runs, 5), `--mariadb-seconds S` (15),
-//! `--no-mariadb`, `--no-bpf-stats`; `MYSQL_IO_BIN=PATH` measures another build of the recorder.
+//! `--no-mariadb`, `--no-bpf-stats`; `MYSQL_IO_BIN=PATH` measures another build of the recorder,
+//! `MYSQL_IO_BEFORE=PATH` an older one beside it, `MYSQL_IO_BUILDS=LABEL=PATH,...` several more.
 //! scripts/test runs `--rounds 1 --seconds 2 --mariadb-seconds 5`.
 
 #[path = "../../recorder/tests/support/mod.rs"]
@@ -43,8 +44,9 @@ fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)
 }
 
-/// The recorders under test: this build's (or `MYSQL_IO_BIN`'s), and `MYSQL_IO_BEFORE`'s when
-/// set (an older build, measured in the same rounds).
+/// The recorders under test: this build's (or `MYSQL_IO_BIN`'s), `MYSQL_IO_BEFORE`'s when set (an
+/// older build), and each `LABEL=PATH` of `MYSQL_IO_BUILDS` (comma-separated: builds of single
+/// changes, to measure what each bought), all in the same rounds.
 fn recorders() -> Vec<(String, PathBuf)> {
     let mut v = vec![(
         "mysql-io record".to_string(),
@@ -53,6 +55,15 @@ fn recorders() -> Vec<(String, PathBuf)> {
     )];
     if let Some(before) = std::env::var_os("MYSQL_IO_BEFORE") {
         v.push(("mysql-io record (before)".to_string(), PathBuf::from(before)));
+    }
+    if let Ok(builds) = std::env::var("MYSQL_IO_BUILDS") {
+        for b in builds.split(',').filter(|b| !b.is_empty()) {
+            let Some((label, path)) = b.split_once('=') else {
+                eprintln!("MYSQL_IO_BUILDS: `{b}` is not LABEL=PATH");
+                std::process::exit(2);
+            };
+            v.push((format!("mysql-io record ({label})"), PathBuf::from(path)));
+        }
     }
     v
 }
@@ -163,6 +174,8 @@ fn recorded<T>(
     trace: &Path,
     load: impl FnOnce() -> (T, f64),
 ) -> (T, RecorderFigures) {
+    // Recorders refuse to replace a trace (older builds have no --force): each run starts clean.
+    let _ = std::fs::remove_file(trace);
     let rec = Recording::start(
         Command::new(bin).arg("record").args(args).arg("-o").arg(trace).stdout(Stdio::null()),
     );
@@ -426,58 +439,61 @@ fn main() {
         println!("\nBPF run time per program (kernel.bpf_stats_enabled=1, one more recorded storm; the statistics add time of their own)");
         let _on = StatsOn;
         sysctl_bpf_stats(true);
-        let trace = dir.path().join("stats.mio");
-        // The recorder's programs are the ones loaded while it runs (bpftool here cannot say
-        // which process holds a program).
-        let others = bpf_programs();
-        let rec = Recording::start(
-            Command::new(&recs[0].1)
-                .args(["record", "--comm", "reads", "--no-server-queries", "-o"])
-                .arg(&trace)
-                .stdout(Stdio::null()),
-        );
-        let ours = |all: BTreeMap<u64, (String, u64, u64)>| -> BTreeMap<String, (u64, u64)> {
-            let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-            for (id, (name, runs, ns)) in all {
-                if !others.contains_key(&id) {
-                    let e = m.entry(name).or_default();
-                    e.0 += runs;
-                    e.1 += ns;
+        for (i, (label, bin)) in recs.iter().enumerate() {
+            println!("  {label}:");
+            let trace = dir.path().join(format!("stats-{i}.mio"));
+            // The recorder's programs are the ones loaded while it runs (bpftool here cannot say
+            // which process holds a program).
+            let others = bpf_programs();
+            let rec = Recording::start(
+                Command::new(bin)
+                    .args(["record", "--comm", "reads", "--no-server-queries", "-o"])
+                    .arg(&trace)
+                    .stdout(Stdio::null()),
+            );
+            let ours = |all: BTreeMap<u64, (String, u64, u64)>| -> BTreeMap<String, (u64, u64)> {
+                let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+                for (id, (name, runs, ns)) in all {
+                    if !others.contains_key(&id) {
+                        let e = m.entry(name).or_default();
+                        e.0 += runs;
+                        e.1 += ns;
+                    }
                 }
+                m
+            };
+            let before = ours(bpf_programs());
+            let (rate, _) = storm(&reads, &data, seconds);
+            let after = ours(bpf_programs());
+            rec.signal(libc::SIGINT);
+            let _ = rec.wait();
+            let reads_done = rate * seconds;
+            println!("    {:<24} {:>12} {:>10} {:>12}", "program", "runs/read", "ns/run", "ns/read");
+            let mut total = 0.0;
+            for (name, &(runs, ns)) in &after {
+                let (r0, n0) = before.get(name).copied().unwrap_or((0, 0));
+                let (runs, ns) = (runs - r0, ns - n0);
+                if runs == 0 {
+                    continue;
+                }
+                let per_read = ns as f64 / reads_done;
+                total += per_read;
+                println!(
+                    "    {name:<24} {:>12.2} {:>10.0} {:>12.0}",
+                    runs as f64 / reads_done,
+                    ns as f64 / runs as f64,
+                    per_read
+                );
             }
-            m
-        };
-        let before = ours(bpf_programs());
-        let (rate, _) = storm(&reads, &data, seconds);
-        let after = ours(bpf_programs());
-        rec.signal(libc::SIGINT);
-        let _ = rec.wait();
-        let reads_done = rate * seconds;
-        println!("  {:<24} {:>12} {:>10} {:>12}", "program", "runs/read", "ns/run", "ns/read");
-        let mut total = 0.0;
-        for (name, &(runs, ns)) in &after {
-            let (r0, n0) = before.get(name).copied().unwrap_or((0, 0));
-            let (runs, ns) = (runs - r0, ns - n0);
-            if runs == 0 {
-                continue;
-            }
-            let per_read = ns as f64 / reads_done;
-            total += per_read;
             println!(
-                "  {name:<24} {:>12.2} {:>10.0} {:>12.0}",
-                runs as f64 / reads_done,
-                ns as f64 / runs as f64,
-                per_read
+                "    {:<24} {:>12} {:>10} {:>12.0}   (storm at {} reads/s)",
+                "all",
+                "",
+                "",
+                total,
+                thousands(rate)
             );
         }
-        println!(
-            "  {:<24} {:>12} {:>10} {:>12.0}   (storm at {} reads/s)",
-            "all",
-            "",
-            "",
-            total,
-            thousands(rate)
-        );
     }
 
     if flag("--no-mariadb") {

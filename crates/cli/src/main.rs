@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mysql-io: error: {e:#}");
+            output::say!("mysql-io: error: {e:#}");
             ExitCode::from(2)
         }
     }

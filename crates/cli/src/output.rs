@@ -23,6 +23,16 @@ pub(crate) enum TableFormat {
     Csv,
 }
 
+/// Like `eprintln!`, but a stderr that cannot be written (the terminal hung up, the ssh session
+/// is gone) is not a panic: what the recorder says on the way out is lost, the trace is not.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 /// Shortens `s` to at most `max` characters, keeping its end (paths end with what matters).
 #[cfg_attr(not(feature = "analysis"), allow(dead_code))] // used by the analyses
 pub(crate) fn tail(s: &str, max: usize) -> String {

@@ -13,7 +13,7 @@ use mysql_io_recorder::doctor::{self, DoctorReport};
 use mysql_io_recorder::plan::{mode_name, Availability, ProbeChoice};
 use mysql_io_recorder::session::{self, Progress, RecordOptions, RecordSummary};
 
-use crate::output::{self, bytes, thousands, Format};
+use crate::output::{self, bytes, say, thousands, Format};
 
 /// Which processes to trace (shared by `record` and `doctor`).
 #[derive(Debug, Clone, clap::Args)]
@@ -42,12 +42,15 @@ Examples:
   sudo mysql-io record --comm mysqld --max-size 2G until Ctrl-C or 2 GiB
   sudo mysql-io record -o t.mio -- ./my-benchmark  run a command and trace it
   sudo mysql-io record --mysql-socket /run/mysqld/mysqld.sock --mysql-user monitor
+  sudo mysql-io record --mysql-defaults-file /etc/mysql-io/client.cnf -d 60s
 
 The server is asked (through the mariadb/mysql client, on its socket) for its own thread names
 (performance_schema.threads, when performance_schema is on) and its SHOW GLOBAL STATUS counters
 at the start and the end; --no-server-queries skips that.
 
-Ctrl-C or SIGTERM stops recording cleanly. Run `mysql-io doctor` first to see what works here.")]
+Ctrl-C, SIGTERM or SIGHUP (a dropped ssh session) stops recording cleanly: the trace is complete.
+An existing trace file is never replaced without --force. Recording stops at 1 GiB of trace
+unless --max-size says otherwise. Run `mysql-io doctor` first to see what works here.")]
 pub(crate) struct RecordArgs {
     /// How long to record (e.g. 60s, 5m); default: until Ctrl-C.
     #[arg(short, long, value_parser = humantime::parse_duration)]
@@ -60,9 +63,13 @@ pub(crate) struct RecordArgs {
     /// Ring buffer size in MiB: a power of two (fractions such as 0.25 allowed, down to one 4 KiB page).
     #[arg(long, default_value_t = 64.0)]
     ringbuf_mb: f64,
-    /// Stop when the trace reaches this size (e.g. 500M, 2G).
-    #[arg(long, value_parser = parse_size)]
-    max_size: Option<u64>,
+    /// Stop when the trace reaches this size (e.g. 500M, 2G), so an unattended recording cannot
+    /// fill the disk; `none` for no bound.
+    #[arg(long, value_name = "SIZE|none", default_value = "1G", value_parser = parse_max_size)]
+    max_size: MaxSize,
+    /// Overwrite the trace file if it exists (without it, an existing file is never replaced).
+    #[arg(long)]
+    force: bool,
     /// zstd level of the trace (1-19).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
     zstd_level: i32,
@@ -74,8 +81,13 @@ pub(crate) struct RecordArgs {
     /// ~/.my.cnf; MYSQL_PWD is honoured).
     #[arg(long, value_name = "USER")]
     mysql_user: Option<String>,
+    /// A client option file to read instead of the client's own (~/.my.cnf of the user running
+    /// the recorder, which under sudo is root's): user, password, socket. MYSQL_PWD does not
+    /// survive sudo; this does.
+    #[arg(long, value_name = "PATH")]
+    mysql_defaults_file: Option<PathBuf>,
     /// Do not ask the server anything (thread roles then come from OS thread names).
-    #[arg(long, conflicts_with_all = ["mysql_socket", "mysql_user"])]
+    #[arg(long, conflicts_with_all = ["mysql_socket", "mysql_user", "mysql_defaults_file"])]
     no_server_queries: bool,
     /// Replace file paths (each component by a token, extensions kept), the host name and
     /// command lines in the trace, for sharing it (docs/running-in-production.md).
@@ -84,6 +96,17 @@ pub(crate) struct RecordArgs {
     /// A command to run and trace, after `--`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
+}
+
+/// `--max-size`: a bound in bytes, or none.
+#[derive(Debug, Clone, Copy)]
+struct MaxSize(Option<u64>);
+
+fn parse_max_size(s: &str) -> Result<MaxSize, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(MaxSize(None));
+    }
+    parse_size(s).map(|n| MaxSize(Some(n))).map_err(|e| format!("{e}, or none for no bound"))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -112,6 +135,7 @@ impl TargetArgs {
         };
         RecordOptions {
             output: PathBuf::new(),
+            force: false,
             duration: None,
             pids: self.pids.clone(),
             comms,
@@ -146,19 +170,29 @@ fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     if args.targets.comms.len() > 4 {
         bail!("--comm can be given at most 4 times");
     }
+    if let Some(f) = &args.mysql_defaults_file {
+        if let Err(e) = std::fs::File::open(f) {
+            bail!(
+                "cannot read the client option file {}: {e}; give a readable file to --mysql-defaults-file",
+                f.display()
+            );
+        }
+    }
     let mut opts = args.targets.options(&args.command);
     opts.output = args.output.clone().unwrap_or_else(|| {
         doctor::default_output_name(&mysql_io_recorder::inventory::host_facts().host).into()
     });
     opts.duration = args.duration;
     opts.ringbuf_bytes = ringbuf_bytes as u32;
-    opts.max_size = args.max_size;
+    opts.max_size = args.max_size.0;
+    opts.force = args.force;
     opts.zstd_level = args.zstd_level;
     opts.redact = args.redact;
     opts.server = session::ServerOptions {
         off: args.no_server_queries,
         socket: args.mysql_socket.clone(),
         user: args.mysql_user.clone(),
+        defaults_file: args.mysql_defaults_file.clone(),
     };
     Ok(opts)
 }
@@ -166,7 +200,9 @@ fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
 pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let opts = record_options(args)?;
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // A dropped ssh session (SIGHUP) or a service manager (SIGTERM) ends the recording the way
+    // Ctrl-C does: the trace gets its footer and the server its closing counters.
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handlers")?;
     }
     let bar = ProgressBar::new_spinner().with_style(
@@ -180,11 +216,14 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         ([], []) => opts.comms.join(" and ") + " processes",
         (p, []) => format!("process {}", p.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
     };
-    let until = match (opts.duration, opts.max_size, opts.command.is_empty()) {
-        (Some(d), _, _) => format!("for {}", humantime::format_duration(d)),
-        (None, Some(m), _) => format!("until {} are written", bytes(m)),
-        (None, None, false) => "until it exits".into(),
-        (None, None, true) => "until stopped".into(),
+    let until = match (opts.duration, opts.command.is_empty()) {
+        (Some(d), _) => format!("for {}", humantime::format_duration(d)),
+        (None, false) => "until it exits".into(),
+        (None, true) => "until stopped".into(),
+    };
+    let bound = match opts.max_size {
+        Some(m) => format!(" or until {} are written (--max-size)", bytes(m)),
+        None => String::new(),
     };
     let mut on_progress = |p: &Progress| {
         bar.set_message(format!(
@@ -209,8 +248,8 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!(" ({})", targets.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
         };
-        eprintln!(
-            "mysql-io: recording {what}{pids} {until} into {} ({}); Ctrl-C stops",
+        say!(
+            "mysql-io: recording {what}{pids} {until}{bound} into {} ({}); Ctrl-C stops",
             opts.output.display(),
             modes.join(", ")
         );
@@ -224,7 +263,7 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
 fn print_summary(s: &RecordSummary) {
     let secs = s.elapsed.as_secs_f64().max(1e-9);
     let lost: u64 = s.lost.values().sum();
-    eprintln!(
+    say!(
         "mysql-io: recorded {:.1} s ({}): {} events ({}/s), {} ({:.2} bytes/event, compression {:.1}x), lost {}",
         secs,
         s.stop,
@@ -240,21 +279,21 @@ fn print_summary(s: &RecordSummary) {
         by_mode.entry(mode_name(k.mode)).or_default().push(k.kind.name());
     }
     for (mode, kinds) in &by_mode {
-        eprintln!("mysql-io:   {mode}: {}", kinds.join(", "));
+        say!("mysql-io:   {mode}: {}", kinds.join(", "));
     }
     if s.undecodable > 0 {
-        eprintln!(
+        say!(
             "mysql-io: warning: {} records could not be decoded (a BPF object from another build?)",
             s.undecodable
         );
     }
     if lost > 0 {
-        eprintln!("mysql-io: warning: {lost} events were lost (ring buffer full): try a larger --ringbuf-mb");
+        say!("mysql-io: warning: {lost} events were lost (ring buffer full): try a larger --ringbuf-mb");
     }
     for w in &s.warnings {
-        eprintln!("mysql-io: warning: {w}");
+        say!("mysql-io: warning: {w}");
     }
-    eprintln!("mysql-io: trace written to {}; next: mysql-io info {}", s.path.display(), s.path.display());
+    say!("mysql-io: trace written to {}; next: mysql-io info {}", s.path.display(), s.path.display());
 }
 
 #[derive(Debug, clap::Args)]
@@ -283,7 +322,7 @@ pub(crate) fn run_doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         for p in &report.problems {
-            eprintln!("mysql-io: error: {p}");
+            say!("mysql-io: error: {p}");
         }
         Ok(ExitCode::from(2))
     }
@@ -302,11 +341,12 @@ fn render_doctor(r: &DoctorReport) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "kernel     Linux {}, BTF {}, running as {}",
+        "kernel     Linux {}, BTF {}, BPF programs {}",
         r.kernel,
         if r.btf { "yes" } else { "NO" },
-        if r.root { "root" } else { "a user (BPF needs root)" }
+        if r.can_load { "can be loaded" } else { "CANNOT be loaded (root, or CAP_BPF and CAP_PERFMON)" }
     );
+    let _ = writeln!(o, "privileges {}", r.capabilities);
     let _ = writeln!(o, "kprobes    {}", availability(&r.kprobe));
     let _ = writeln!(o, "fentry     {}", availability(&r.fentry));
     let _ = writeln!(o, "\nevent kind          auto        kprobe       fentry       tracepoint");

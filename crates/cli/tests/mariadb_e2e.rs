@@ -17,16 +17,20 @@ fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))
 }
 
-/// `mysql-io record -p PID -o TRACE` in the background, once it is recording.
-fn start_recording(pid: u32, trace: &Path) -> Recording {
+/// `mysql-io record -p PID -o TRACE EXTRA...` in the background, once it is recording.
+fn start_recording(pid: u32, trace: &Path, extra: &[&str]) -> Recording {
     Recording::start(
-        mysql_io().args(["record", "-p", &pid.to_string(), "-o"]).arg(trace).stdout(Stdio::null()),
+        mysql_io()
+            .args(["record", "-p", &pid.to_string(), "-o"])
+            .arg(trace)
+            .args(extra)
+            .stdout(Stdio::null()),
     )
 }
 
-/// Stops the recording (SIGINT) and returns everything it printed on stderr.
-fn stop_recording(rec: Recording) -> String {
-    rec.signal(libc::SIGINT);
+/// Stops the recording with `signal` and returns everything it printed on stderr.
+fn stop_recording(rec: Recording, signal: libc::c_int) -> String {
+    rec.signal(signal);
     let (status, err) = rec.wait();
     assert!(status.success(), "record failed: {err}");
     err
@@ -49,10 +53,11 @@ fn root_mariadb_buffered_reads_end_to_end() {
     let trace = dir.path().join("mariadb.mio");
     let t = trace.to_str().expect("utf-8 path");
 
-    let rec = start_recording(pid, &trace);
+    let rec = start_recording(pid, &trace, &[]);
     sb.sysbench(&["oltp_read_only", "--tables=4", "--table-size=100000", "--threads=4", "--time=15", "run"]);
     sb.sql("SELECT SUM(LENGTH(c)) FROM sbtest.sbtest5 FORCE INDEX (PRIMARY)");
-    let log = stop_recording(rec);
+    // A dropped ssh session: SIGHUP ends the recording as Ctrl-C does, closing counters included.
+    let log = stop_recording(rec, libc::SIGHUP);
 
     // No drops; the server's counters at both ends.
     let info = json(&["info", t, "--format", "json"]);
@@ -131,9 +136,20 @@ fn root_mariadb_o_direct_files_are_flagged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = dir.path().join("direct.mio");
     let t = trace.to_str().expect("utf-8 path");
-    let rec = start_recording(pid, &trace);
+    // The server is asked as the client option file given says (--mysql-defaults-file): a user
+    // the server does not know is refused, and recording goes on without its counters.
+    let cnf = dir.path().join("client.cnf");
+    let cnf_arg = cnf.to_str().expect("utf-8 path");
+    std::fs::write(&cnf, "[client]\nuser=mysql_io_no_such_user\n").expect("write option file");
+    let rec = start_recording(pid, &dir.path().join("refused.mio"), &["--mysql-defaults-file", cnf_arg]);
+    let log = stop_recording(rec, libc::SIGINT);
+    assert!(log.contains("mysql_io_no_such_user"), "{log}");
+    std::fs::write(&cnf, "[client]\nuser=root\n").expect("write option file");
+    let rec = start_recording(pid, &trace, &["--mysql-defaults-file", cnf_arg]);
     sb.sysbench(&["oltp_read_only", "--tables=2", "--table-size=20000", "--threads=2", "--time=3", "run"]);
-    stop_recording(rec);
+    let log = stop_recording(rec, libc::SIGINT);
+    let info = json(&["info", t, "--format", "json"]);
+    assert_eq!(info["server_status"][0]["pid"], pid, "no SHOW GLOBAL STATUS snapshots: {log}");
 
     let files = json(&["analyze", "files", t, "--file", "sbtest*.ibd", "--format", "json"]);
     let rows = files["files"].as_array().expect("files");

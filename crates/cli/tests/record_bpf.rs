@@ -397,6 +397,11 @@ fn root_bad_input_is_refused_clearly() {
         (vec!["record", "-o", "/proc/no/such/dir/x.mio", "--", "true"], "cannot create the trace file"),
         (vec!["record", "--ringbuf-mb", "3", "-o", o, "--", "true"], "--ringbuf-mb must make a power of two"),
         (vec!["record", "-d", "soon", "-o", o], "invalid value 'soon'"),
+        (vec!["record", "--max-size", "lots", "-o", o], "or none for no bound"),
+        (
+            vec!["record", "--mysql-defaults-file", "/no/such.cnf", "-o", o, "--", "true"],
+            "cannot read the client option file /no/such.cnf",
+        ),
     ];
     for (args, want) in cases {
         let out = mysql_io().args(&args).output().expect("run");
@@ -406,15 +411,94 @@ fn root_bad_input_is_refused_clearly() {
         assert!(!err.contains("panicked"), "{err}");
         assert!(!out_file.exists(), "{args:?} left {}", out_file.display());
     }
-    // Not root: run as nobody.
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_mysql-io"))
+    // Not root and no capabilities: run as nobody.
+    let out = as_nobody(&[])
         .args(["record", "-o", "/tmp/mysql-io-nobody.mio", "--", "true"])
         .output()
         .expect("setpriv");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("recording needs root"), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("needs CAP_BPF and CAP_PERFMON") && err.contains("sudo"), "{err}");
+}
+
+/// `mysql-io` as user nobody with these capabilities (ambient, so they survive the exec).
+fn as_nobody(caps: &[&str]) -> Command {
+    let caps = caps.iter().map(|c| format!("+{c}")).collect::<Vec<_>>().join(",");
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+    if !caps.is_empty() {
+        c.arg(format!("--inh-caps={caps}")).arg(format!("--ambient-caps={caps}"));
+    }
+    c.arg("--").arg(env!("CARGO_BIN_EXE_mysql-io"));
+    c
+}
+
+/// Least privilege: user nobody with CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE
+/// (no CAP_SYS_RESOURCE: this host's bounding set lacks it, and Linux 5.11+ does not need it)
+/// records root's helper by pid exactly as root does; without CAP_SYS_PTRACE it refuses,
+/// naming it, and doctor says what is effective.
+#[test]
+fn root_capabilities_instead_of_root_record_the_same_reads() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    const CAPS: [&str; 4] = ["bpf", "perfmon", "dac_read_search", "sys_ptrace"];
+    let fs = LoopFs::new(64, 128);
+    let data = fs.create_file("caps", 1 << 20);
+    let ino = ino_of(&data);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let trace_path = dir.path().join("caps.mio");
+    let mut h = HelperProcess::spawn("threads", &[data.to_str().expect("path"), "2", "8192"]);
+    h.wait_ready();
+    let pid = h.pid().to_string();
+
+    // Each missing capability is named: tracefs (mode 0700) needs CAP_DAC_READ_SEARCH, root's
+    // process CAP_SYS_PTRACE.
+    let out =
+        as_nobody(&CAPS[..2]).args(["record", "-p", &pid, "-o"]).arg(&trace_path).output().expect("setpriv");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("needs CAP_DAC_READ_SEARCH"), "{}", text(&out.stderr));
+    let out =
+        as_nobody(&CAPS[..3]).args(["record", "-p", &pid, "-o"]).arg(&trace_path).output().expect("setpriv");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("CAP_SYS_PTRACE") && err.contains(&format!("process {pid}")), "{err}");
+    assert!(!trace_path.exists());
+
+    let out = as_nobody(&CAPS).args(["doctor", "--format", "json", "-p", &pid]).output().expect("doctor");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("doctor json");
+    assert_eq!(v["can_load"], true);
+    let caps = v["capabilities"].as_str().expect("capabilities");
+    assert!(caps.contains("CAP_BPF yes") && caps.contains("CAP_SYS_RESOURCE no"), "{caps}");
+    assert!(v["processes"][0]["files"].as_array().is_some_and(|f| !f.is_empty()), "{v}");
+
+    let rec = Recording::start(as_nobody(&CAPS).args(["record", "-p", &pid, "-o"]).arg(&trace_path));
+    h.go();
+    let lines = h.finish();
+    let (status, err) = rec.wait();
+    assert!(status.success(), "{err}");
+    let t = read_trace(&trace_path);
+    assert_eq!(t.lost, 0);
+    let did: Vec<(u64, i64)> = lines
+        .iter()
+        .filter(|l| l["op"] == "pread64")
+        .map(|l| (l["tid"].as_u64().expect("tid"), l["offset"].as_i64().expect("offset")))
+        .collect();
+    let mut recorded: Vec<(u64, i64)> = t
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Read(r) if r.file.ino == ino => Some((u64::from(e.tid), r.pos)),
+            _ => None,
+        })
+        .collect();
+    let mut want = did.clone();
+    want.sort_unstable();
+    recorded.sort_unstable();
+    assert_eq!(recorded, want);
+    assert_eq!(want.len(), 8);
+    assert_eq!(t.files.get(&(fs.dev(), ino)).map(String::as_str), Some(data.to_str().expect("path")));
 }
 
 /// Page-cache deletes of a file a target read are recorded whoever causes them: here the test
@@ -503,7 +587,8 @@ fn root_processes_started_during_recording_are_followed() {
     assert!(t.events.iter().any(|e| e.pid == pid && e.kind() == EventKind::TaskExec));
 }
 
-/// SIGTERM ends a recording cleanly (complete trace, exit 0); --max-size stops it; the trace is
+/// An existing trace is not replaced without --force; SIGTERM and SIGHUP end a recording cleanly
+/// (complete trace, exit 0); the default size bound is announced; --max-size stops it; the trace is
 /// mode 0600 even over an existing file.
 #[test]
 fn root_stop_conditions_and_file_mode() {
@@ -514,19 +599,32 @@ fn root_stop_conditions_and_file_mode() {
     let trace_path = dir.path().join("term.mio");
     std::fs::write(&trace_path, "old").expect("write");
     std::fs::set_permissions(&trace_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let rec =
-        Recording::start(mysql_io().args(["record", "-p", &sleeper.id().to_string(), "-o"]).arg(&trace_path));
-    rec.signal(libc::SIGTERM);
-    let (status, err) = rec.wait();
+    let sleeper_pid = sleeper.id().to_string();
+    // An existing file is somebody's trace: refused without --force, and left as it was.
+    let out =
+        mysql_io().args(["record", "-p", &sleeper_pid, "-o"]).arg(&trace_path).output().expect("record");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&trace_path).expect("read"), "old");
+    // SIGTERM (a service manager) and SIGHUP (the ssh session dropped) end it like Ctrl-C.
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        let rec = Recording::start(
+            mysql_io().args(["record", "--force", "-p", &sleeper_pid, "-o"]).arg(&trace_path),
+        );
+        rec.signal(sig);
+        let (status, err) = rec.wait();
+        assert!(status.success(), "signal {sig}: {err}");
+        assert!(err.contains("(interrupted)"), "{err}");
+        assert!(err.contains("or until 1.0 GiB are written (--max-size)"), "{err}");
+        let mode = std::fs::metadata(&trace_path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let file = TraceFile::open(&trace_path).expect("open");
+        let t = file.parse().expect("parse");
+        assert!(t.footer().is_some() && t.damage().is_empty(), "signal {sig}: {:?}", t.damage());
+    }
     let _ = sleeper.kill();
     let _ = sleeper.wait();
-    assert!(status.success(), "{err}");
-    assert!(err.contains("(interrupted)"), "{err}");
-    let mode = std::fs::metadata(&trace_path).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    let file = TraceFile::open(&trace_path).expect("open");
-    let t = file.parse().expect("parse");
-    assert!(t.footer().is_some() && t.damage().is_empty(), "{:?}", t.damage());
 
     let fs = LoopFs::new(64, 128);
     let data = fs.create_file("big", 1 << 20);

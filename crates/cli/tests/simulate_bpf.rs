@@ -137,7 +137,7 @@ fn root_the_simulator_agrees_with_the_kernel_and_predicts_other_settings() {
     for (n, w) in WORKLOADS.iter().enumerate() {
         let mut measured = Vec::new();
         for ra in [128u32, 32, 512] {
-            let trace = dir.path().join(format!("{ra}.mio"));
+            let trace = dir.path().join(format!("{n}-{ra}.mio"));
             record(&fs, &files, w, ra, &trace);
 
             let failed_before = failures.len();

@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::inventory;
 use crate::loader;
 use crate::plan::{self, mode_name, Availability, ProbeChoice, CATALOG};
-use crate::session::{self, RecordError, RecordOptions};
+use crate::privilege::{self, Privileges};
+use crate::session::{self, RecordOptions};
 
 /// One probe type of one event kind.
 #[derive(Debug, Clone, Serialize)]
@@ -70,8 +71,10 @@ pub struct DoctorReport {
     pub kernel: String,
     /// Kernel BTF present.
     pub btf: bool,
-    /// Running as root.
-    pub root: bool,
+    /// The BPF programs can be loaded (root, or CAP_BPF and CAP_PERFMON): variants are tried.
+    pub can_load: bool,
+    /// The capabilities of the recipe, effective or not (`CAP_BPF yes, ...`).
+    pub capabilities: String,
     /// Whether kprobes and fentry work here.
     pub kprobe: Availability,
     /// fentry/fexit.
@@ -97,16 +100,29 @@ impl DoctorReport {
 
 /// Examines the machine. `opts` gives the targets as `record` would take them.
 pub fn examine(opts: &RecordOptions) -> DoctorReport {
-    let preflight = session::preflight();
-    let root = !matches!(preflight, Err(RecordError::NotRoot));
-    let mut problems: Vec<String> = preflight.err().map(|e| e.to_string()).into_iter().collect();
-    let mut facts = if root { session::kernel_facts() } else { crate::facts::gather() };
-    if !root {
-        facts.kprobe = Availability::Fails("not tried: doctor needs root to load BPF programs".into());
+    let privileges = Privileges::current();
+    let can_load = privileges.can_load_bpf();
+    // Each missing privilege is named (recording stops at the first).
+    let tracefs_problem = privilege::tracefs_problem(&privileges);
+    let mut problems: Vec<String> =
+        privileges.bpf_problem().into_iter().chain(tracefs_problem.clone()).collect();
+    if !crate::facts::has_btf() {
+        problems.push(session::RecordError::NoBtf.to_string());
+    }
+    let mut facts = if can_load { session::kernel_facts() } else { crate::facts::gather() };
+    if !can_load {
+        facts.kprobe = Availability::Fails(
+            "not tried: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON".into(),
+        );
         facts.fentry = facts.kprobe.clone();
     }
+    if let Some(why) =
+        privilege::memlock_problem(&facts.release, u64::from(opts.ringbuf_bytes) + (16 << 20), &privileges)
+    {
+        problems.push(why);
+    }
 
-    // Try each variant for real (root only).
+    // Try each variant for real (when programs can be loaded).
     let mut variants: BTreeMap<(EventKind, &'static str), VariantReport> = BTreeMap::new();
     for v in CATALOG {
         let offered = v.offered_by(|p| offered_here(&facts, p));
@@ -121,8 +137,8 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
             format!("fails: {r}")
         } else if offered.is_empty() {
             "not on this kernel".to_string()
-        } else if !root {
-            "not tried (needs root)".to_string()
+        } else if !can_load {
+            "not tried (needs root, or CAP_BPF and CAP_PERFMON)".to_string()
         } else {
             let names: Vec<&str> = offered.iter().map(|p| p.program).collect();
             match loader::try_programs(&names) {
@@ -151,12 +167,14 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
     }
     let plan = match plan::plan(&facts, opts.probes) {
         Ok(p) => Some(p),
+        // Without tracefs the kernel's offer is unknown, not empty: that problem is named above.
+        Err(_) if tracefs_problem.is_some() => None,
         Err(e) => {
             problems.push(e.to_string());
             None
         }
     };
-    if let Some(p) = &plan {
+    if let (Some(p), None) = (&plan, &tracefs_problem) {
         if let Err(e) = plan::check_required(p, &facts.release) {
             problems.push(e);
         }
@@ -177,6 +195,9 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
     let all_devices = inventory::block_devices();
     match session::resolve_targets(opts) {
         Ok(pids) => {
+            if let Err(e) = session::check_targets(&pids) {
+                problems.push(e.to_string());
+            }
             for pid in pids {
                 let Ok(s) = inventory::snapshot_process(pid, 0) else { continue };
                 for f in &s.fds {
@@ -227,7 +248,8 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
     DoctorReport {
         kernel: facts.release.clone(),
         btf: facts.btf,
-        root,
+        can_load,
+        capabilities: privileges.describe(),
         kprobe: facts.kprobe.clone(),
         fentry: facts.fentry.clone(),
         kinds,

@@ -14,6 +14,7 @@ pub mod facts;
 pub mod inventory;
 pub mod loader;
 pub mod plan;
+pub mod privilege;
 pub mod redact;
 pub mod server;
 pub mod session;

@@ -1,7 +1,8 @@
 //! What the server itself can tell: its own thread names (performance_schema) and its status
 //! counters (`SHOW GLOBAL STATUS`), asked through the server's client program (`mariadb` or
-//! `mysql`) on the server's unix socket, so the user's client configuration (`~/.my.cnf`,
-//! `MYSQL_PWD`) and socket authentication work as they do for them.
+//! `mysql`) on the server's unix socket, so the user's client configuration (`~/.my.cnf`, or
+//! the option file given with `--mysql-defaults-file`; `MYSQL_PWD`) and socket authentication
+//! work as they do for them.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -34,6 +35,7 @@ pub struct ServerLink {
     pub socket: PathBuf,
     client: PathBuf,
     user: Option<String>,
+    defaults_file: Option<PathBuf>,
 }
 
 /// The client program: `mariadb`, else `mysql`, from PATH.
@@ -62,7 +64,13 @@ pub fn find_socket(pid: u32) -> Option<PathBuf> {
         }
     }
     let table = std::fs::read_to_string("/proc/net/unix").ok()?;
-    listening_paths(&table, &inodes).into_iter().next()
+    classic_socket(listening_paths(&table, &inodes))
+}
+
+/// The classic-protocol socket among a server's listening sockets: MySQL 8 also listens for
+/// its X Plugin (`mysqlx.sock` by default, `mysqlx_socket`), which the client cannot speak.
+fn classic_socket(paths: Vec<PathBuf>) -> Option<PathBuf> {
+    paths.into_iter().find(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().contains("mysqlx")))
 }
 
 /// Paths of the listening sockets among `inodes` in a `/proc/net/unix` table.
@@ -86,22 +94,41 @@ fn listening_paths(table: &str, inodes: &[u64]) -> Vec<PathBuf> {
 impl ServerLink {
     /// A link to the server `pid` through `socket` (found when `None`), as `user` (the client's
     /// default when `None`). Says why when there is none.
-    pub fn new(pid: u32, socket: Option<&Path>, user: Option<&str>) -> Result<ServerLink, String> {
+    pub fn new(
+        pid: u32,
+        socket: Option<&Path>,
+        user: Option<&str>,
+        defaults_file: Option<&Path>,
+    ) -> Result<ServerLink, String> {
         let client = find_client().ok_or_else(|| {
             "no mariadb or mysql client program in PATH to ask the server for its thread names and counters (install mariadb-client or mysql-client, or pass --no-server-queries)".to_string()
         })?;
         let socket = match socket {
             Some(s) => s.to_path_buf(),
             None => find_socket(pid).ok_or_else(|| {
-                format!("process {pid} listens on no unix socket: pass --mysql-socket PATH to ask the server for its thread names and counters")
+                format!("process {pid} listens on no classic-protocol unix socket (an X Plugin socket does not do): pass --mysql-socket PATH to ask the server for its thread names and counters")
             })?,
         };
-        Ok(ServerLink { pid, socket, client, user: user.map(str::to_string) })
+        if let Some(f) = defaults_file {
+            std::fs::File::open(f)
+                .map_err(|e| format!("cannot read the client option file {}: {e}", f.display()))?;
+        }
+        Ok(ServerLink {
+            pid,
+            socket,
+            client,
+            user: user.map(str::to_string),
+            defaults_file: defaults_file.map(Path::to_path_buf),
+        })
     }
 
     /// Runs one statement; rows of tab-separated fields.
     fn query(&self, sql: &str) -> Result<Vec<Vec<String>>, String> {
         let mut cmd = Command::new(&self.client);
+        // The client takes --defaults-file only as its first argument.
+        if let Some(f) = &self.defaults_file {
+            cmd.arg(format!("--defaults-file={}", f.display()));
+        }
         cmd.arg(format!("--socket={}", self.socket.display())).args([
             "--batch",
             "--skip-column-names",
@@ -183,5 +210,21 @@ Num       RefCount Protocol Flags    Type St Inode Path
             [PathBuf::from("/run/mysqld/mysqld.sock")]
         );
         assert!(listening_paths(table, &[1]).is_empty());
+    }
+
+    #[test]
+    fn the_x_plugin_socket_is_not_the_one_asked() {
+        // MySQL 8.0/8.4 on Debian/Ubuntu and RHEL: the X Plugin's socket may come first.
+        let paths = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert_eq!(
+            classic_socket(paths(&["/var/run/mysqld/mysqlx.sock", "/var/run/mysqld/mysqld.sock"])),
+            Some(PathBuf::from("/var/run/mysqld/mysqld.sock"))
+        );
+        assert_eq!(
+            classic_socket(paths(&["/var/lib/mysql/mysql.sock", "/var/lib/mysql/mysqlx.sock"])),
+            Some(PathBuf::from("/var/lib/mysql/mysql.sock"))
+        );
+        assert_eq!(classic_socket(paths(&["/tmp/mysqlx.sock"])), None);
+        assert_eq!(classic_socket(Vec::new()), None);
     }
 }

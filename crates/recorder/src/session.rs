@@ -22,6 +22,7 @@ use crate::facts;
 use crate::inventory;
 use crate::loader::{self, LoadOptions};
 use crate::plan::{self, Availability, KernelFacts, ProbeChoice, ProbePlan};
+use crate::privilege::{self, Privileges};
 use crate::redact::Redactor;
 use crate::watch::ServerWatch;
 
@@ -43,6 +44,8 @@ pub const DEFAULT_COMMS: [&str; 2] = ["mysqld", "mariadbd"];
 pub struct RecordOptions {
     /// The trace file to write.
     pub output: PathBuf,
+    /// Overwrite `output` when it exists (otherwise recording refuses to start).
+    pub force: bool,
     /// Stop after this long (None: until a signal or another stop condition).
     pub duration: Option<Duration>,
     /// Processes to trace, by pid.
@@ -79,6 +82,9 @@ pub struct ServerOptions {
     pub socket: Option<PathBuf>,
     /// The user to connect as (the client's default when `None`).
     pub user: Option<String>,
+    /// An option file for the client (`--defaults-file`: user, password, socket), read instead
+    /// of the client's own (`~/.my.cnf` of the user running the recorder).
+    pub defaults_file: Option<PathBuf>,
 }
 
 /// Live figures, reported about once a second.
@@ -157,9 +163,9 @@ pub struct RecordSummary {
 /// Why recording could not start or go on. Every message is one sentence saying what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    /// Not running as root.
-    #[error("recording needs root (BPF programs and their maps): run it with sudo")]
-    NotRoot,
+    /// A capability recording needs is missing (the message names it).
+    #[error("{0}")]
+    Privileges(String),
     /// No kernel BTF.
     #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing), which mysql-io needs to read kernel structures: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020)")]
     NoBtf,
@@ -169,6 +175,9 @@ pub enum RecordError {
     /// No process with the target names.
     #[error("no {} process is running: start the server first, or name the process with -p PID or --comm NAME, or run a command with -- CMD", .0.join(" or "))]
     NoTargets(Vec<String>),
+    /// The output exists and `force` was not given.
+    #[error("{} already exists: name another trace file with -o, or add --force to overwrite it", .0.display())]
+    Exists(PathBuf),
     /// The output cannot be written.
     #[error("cannot create the trace file {}: {source}", path.display())]
     Output {
@@ -235,14 +244,6 @@ pub fn monotonic_ns() -> u64 {
     clock_ns(libc::CLOCK_MONOTONIC)
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::geteuid() == 0
-    }
-}
-
 /// Kernel facts with kprobe and fentry availability found by trying them.
 pub fn kernel_facts() -> KernelFacts {
     loader::capture_libbpf_messages();
@@ -253,15 +254,29 @@ pub fn kernel_facts() -> KernelFacts {
     f
 }
 
-/// Checks what recording needs that is not about the kernel's probes.
+/// Checks what recording needs that is not about the kernel's probes: the capabilities to load
+/// BPF programs and read tracefs ([`crate::privilege`]; euid 0 is not needed), and BTF.
 pub fn preflight() -> Result<(), RecordError> {
-    if !is_root() {
-        return Err(RecordError::NotRoot);
+    let p = Privileges::current();
+    if let Some(why) = p.bpf_problem() {
+        return Err(RecordError::Privileges(why));
+    }
+    if let Some(why) = privilege::tracefs_problem(&p) {
+        return Err(RecordError::Privileges(why));
     }
     if !facts::has_btf() {
         return Err(RecordError::NoBtf);
     }
     Ok(())
+}
+
+/// Checks that the targets' open files can be read (`CAP_SYS_PTRACE` for another user's).
+pub fn check_targets(targets: &[u32]) -> Result<(), RecordError> {
+    let p = Privileges::current();
+    match targets.iter().find_map(|&pid| privilege::process_problem(pid, &p)) {
+        Some(why) => Err(RecordError::Privileges(why)),
+        None => Ok(()),
+    }
 }
 
 /// The processes to trace at the start: the pids given, else the processes with the names given
@@ -391,13 +406,19 @@ pub fn record(
 ) -> Result<RecordSummary, RecordError> {
     preflight()?;
     let targets = resolve_targets(opts)?;
+    check_targets(&targets)?;
+    // A trace that exists is somebody's recording: replaced only when asked (`--force`).
     let file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(!opts.force)
+        .create(opts.force)
+        .truncate(opts.force)
         .mode(0o600)
         .open(&opts.output)
-        .map_err(|source| RecordError::Output { path: opts.output.clone(), source })?;
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => RecordError::Exists(opts.output.clone()),
+            _ => RecordError::Output { path: opts.output.clone(), source },
+        })?;
     // An existing file keeps its mode on truncation: a trace holds paths and thread names.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(|source| RecordError::Output { path: opts.output.clone(), source })?;
@@ -415,7 +436,17 @@ pub fn record(
         raw_enter_kinds: 0,
         raw_exit_kinds: 0,
     };
-    let (skel, mut links, plan) = plan_and_load(&mut facts, opts.probes, &load_opts, &targets)?;
+    // The maps: the ring buffer and up to about 16 MiB of tables (per-thread reads, files).
+    let memlock = privilege::memlock_problem(
+        &facts.release,
+        u64::from(opts.ringbuf_bytes) + (16 << 20),
+        &Privileges::current(),
+    );
+    let (skel, mut links, plan) =
+        plan_and_load(&mut facts, opts.probes, &load_opts, &targets).map_err(|e| match (e, memlock) {
+            (RecordError::Load(l), Some(why)) => RecordError::Privileges(format!("{l}; {why}")),
+            (e, _) => e,
+        })?;
 
     // The header: the machine, how each kind is captured, devices, the target processes.
     let host = inventory::host_facts();

@@ -43,7 +43,12 @@ impl ServerWatch {
             return w;
         }
         for &pid in servers {
-            match ServerLink::new(pid, opts.socket.as_deref(), opts.user.as_deref()) {
+            match ServerLink::new(
+                pid,
+                opts.socket.as_deref(),
+                opts.user.as_deref(),
+                opts.defaults_file.as_deref(),
+            ) {
                 Ok(l) => w.links.push(l),
                 Err(e) => w.warn(format!("server {pid}: {e}")),
             }
