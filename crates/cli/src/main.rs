@@ -5,6 +5,7 @@
 mod analyze;
 mod info;
 mod output;
+#[cfg(feature = "record")]
 mod record;
 #[cfg(feature = "analysis")]
 mod simulate;
@@ -35,9 +36,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Record the file I/O of mysqld/mariadbd processes (needs root).
+    /// Record the file I/O of mysqld/mariadbd processes (root, or CAP_BPF and CAP_PERFMON).
+    #[cfg(feature = "record")]
     Record(record::RecordArgs),
     /// Check what recording can capture on this machine, and how to run it.
+    #[cfg(feature = "record")]
     Doctor(record::DoctorArgs),
     /// Analyze a trace: sequentiality, files, threads, readahead.
     #[cfg(feature = "analysis")]
@@ -58,7 +61,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "record")]
         Command::Record(a) => record::run_record(&a),
+        #[cfg(feature = "record")]
         Command::Doctor(a) => record::run_doctor(&a),
         #[cfg(feature = "analysis")]
         Command::Analyze(a) => analyze::run(&a),

@@ -201,8 +201,12 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let opts = record_options(args)?;
     let stop = Arc::new(AtomicBool::new(false));
     // A dropped ssh session (SIGHUP) or a service manager (SIGTERM) ends the recording the way
-    // Ctrl-C does: the trace gets its footer and the server its closing counters.
+    // Ctrl-C does: the trace gets its footer and the server its closing counters. Under nohup
+    // (SIGHUP ignored) the recording goes on, as the user asked.
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        if sig == signal_hook::consts::SIGHUP && ignored(sig) {
+            continue;
+        }
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handlers")?;
     }
     let bar = ProgressBar::new_spinner().with_style(
@@ -258,6 +262,16 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     print_summary(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signal is ignored (SIG_IGN inherited, e.g. from nohup).
+fn ignored(sig: libc::c_int) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 fn print_summary(s: &RecordSummary) {

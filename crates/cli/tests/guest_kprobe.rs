@@ -19,6 +19,10 @@
 //! and the figures go to target/test-reports/guest-kprobe.md. Test names start with `root_`:
 //! they fail (never skip) without root, without the static binary, or when the guest fails.
 
+// The recorder's tests: the analysis-only build (`--no-default-features --features analysis`)
+// has no recorder.
+#![cfg(feature = "record")]
+
 #[path = "../../recorder/tests/support/mod.rs"]
 mod support;
 

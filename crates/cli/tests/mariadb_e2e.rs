@@ -4,6 +4,10 @@
 //! `simulate` then say, checked against what the server itself counted. Test names start with
 //! `root_`; they fail (never skip) without root, MariaDB or sysbench (scripts/test installs them).
 
+// The recorder's tests: the analysis-only build (`--no-default-features --features analysis`)
+// has no recorder.
+#![cfg(feature = "record")]
+
 #[path = "../../recorder/tests/support/mod.rs"]
 mod support;
 

@@ -2,6 +2,10 @@
 //! I/O on a loop-mounted ext4 filesystem with a chosen read_ahead_kb, and the trace must hold
 //! exactly what they did. Test names start with `root_`; they fail (never skip) without root.
 
+// The recorder's tests: the analysis-only build (`--no-default-features --features analysis`)
+// has no recorder.
+#![cfg(feature = "record")]
+
 #[path = "../../recorder/tests/support/mod.rs"]
 mod support;
 
@@ -623,6 +627,21 @@ fn root_stop_conditions_and_file_mode() {
         let t = file.parse().expect("parse");
         assert!(t.footer().is_some() && t.damage().is_empty(), "signal {sig}: {:?}", t.damage());
     }
+    // Under nohup (SIGHUP ignored) a hang-up does not stop it; Ctrl-C still does.
+    let rec = Recording::start(
+        Command::new("nohup")
+            .arg(env!("CARGO_BIN_EXE_mysql-io"))
+            .args(["record", "--force", "-p", &sleeper_pid, "-o"])
+            .arg(&trace_path),
+    );
+    rec.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(1500));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", rec.pid())).unwrap_or_default();
+    let state = stat.rsplit_once(')').map_or("", |(_, r)| r.trim_start()).chars().next();
+    assert!(matches!(state, Some('S' | 'R')), "not running after SIGHUP under nohup: {stat}");
+    rec.signal(libc::SIGINT);
+    let (status, err) = rec.wait();
+    assert!(status.success(), "{err}");
     let _ = sleeper.kill();
     let _ = sleeper.wait();
 

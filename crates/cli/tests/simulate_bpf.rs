@@ -8,6 +8,10 @@
 //! The figures go to stdout and to `target/test-reports/simulate.md` (scripts/test prints it).
 //! Test names start with `root_`; they fail (never skip) without root.
 
+// The recorder's tests: the analysis-only build (`--no-default-features --features analysis`)
+// has no recorder.
+#![cfg(feature = "record")]
+
 #[path = "../../recorder/tests/support/mod.rs"]
 mod support;
 
