@@ -82,7 +82,7 @@ pub(crate) struct RecordArgs {
     #[arg(long, value_name = "USER")]
     mysql_user: Option<String>,
     /// A client option file to read instead of the client's own (~/.my.cnf of the user running
-    /// the recorder, which under sudo is root's): user, password, socket. MYSQL_PWD does not
+    /// the recorder, which under sudo is root's): user and password. MYSQL_PWD does not
     /// survive sudo; this does.
     #[arg(long, value_name = "PATH")]
     mysql_defaults_file: Option<PathBuf>,

@@ -10,7 +10,7 @@
 //!   before 5.11 (later ones charge the cgroup); a high enough `ulimit -l` does as well.
 //! - Kprobe mode makes its kretprobes through tracefs, which needs writing there
 //!   (`CAP_DAC_OVERRIDE`); without it they are made without the raised instance count, and the
-//!   header says so.
+//!   recorder warns so when it stops.
 
 use std::path::Path;
 

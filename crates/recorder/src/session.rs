@@ -82,7 +82,7 @@ pub struct ServerOptions {
     pub socket: Option<PathBuf>,
     /// The user to connect as (the client's default when `None`).
     pub user: Option<String>,
-    /// An option file for the client (`--defaults-file`: user, password, socket), read instead
+    /// An option file for the client (`--defaults-file`: user and password), read instead
     /// of the client's own (`~/.my.cnf` of the user running the recorder).
     pub defaults_file: Option<PathBuf>,
 }
