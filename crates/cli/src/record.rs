@@ -170,14 +170,6 @@ fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     if args.targets.comms.len() > 4 {
         bail!("--comm can be given at most 4 times");
     }
-    if let Some(f) = &args.mysql_defaults_file {
-        if let Err(e) = std::fs::File::open(f) {
-            bail!(
-                "cannot read the client option file {}: {e}; give a readable file to --mysql-defaults-file",
-                f.display()
-            );
-        }
-    }
     let mut opts = args.targets.options(&args.command);
     opts.output = args.output.clone().unwrap_or_else(|| {
         doctor::default_output_name(&mysql_io_recorder::inventory::host_facts().host).into()

@@ -12,7 +12,7 @@ use crate::inventory;
 use crate::loader;
 use crate::plan::{self, mode_name, Availability, ProbeChoice, CATALOG};
 use crate::privilege::{self, Privileges};
-use crate::session::{self, RecordOptions};
+use crate::session::{self, RecordError, RecordOptions};
 
 /// One probe type of one event kind.
 #[derive(Debug, Clone, Serialize)]
@@ -103,12 +103,9 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
     let privileges = Privileges::current();
     let can_load = privileges.can_load_bpf();
     // Each missing privilege is named (recording stops at the first).
-    let tracefs_problem = privilege::tracefs_problem(&privileges);
-    let mut problems: Vec<String> =
-        privileges.bpf_problem().into_iter().chain(tracefs_problem.clone()).collect();
-    if !crate::facts::has_btf() {
-        problems.push(session::RecordError::NoBtf.to_string());
-    }
+    let preflight = session::preflight_problems();
+    let tracefs_unreadable = preflight.iter().any(|e| matches!(e, RecordError::Tracefs(_)));
+    let mut problems: Vec<String> = preflight.iter().map(RecordError::to_string).collect();
     let mut facts = if can_load { session::kernel_facts() } else { crate::facts::gather() };
     if !can_load {
         facts.kprobe = Availability::Fails(
@@ -117,7 +114,7 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
         facts.fentry = facts.kprobe.clone();
     }
     if let Some(why) =
-        privilege::memlock_problem(&facts.release, u64::from(opts.ringbuf_bytes) + (16 << 20), &privileges)
+        privilege::memlock_problem(&facts.release, privilege::map_bytes(opts.ringbuf_bytes), &privileges)
     {
         problems.push(why);
     }
@@ -168,13 +165,13 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
     let plan = match plan::plan(&facts, opts.probes) {
         Ok(p) => Some(p),
         // Without tracefs the kernel's offer is unknown, not empty: that problem is named above.
-        Err(_) if tracefs_problem.is_some() => None,
+        Err(_) if tracefs_unreadable => None,
         Err(e) => {
             problems.push(e.to_string());
             None
         }
     };
-    if let (Some(p), None) = (&plan, &tracefs_problem) {
+    if let (Some(p), false) = (&plan, tracefs_unreadable) {
         if let Err(e) = plan::check_required(p, &facts.release) {
             problems.push(e);
         }

@@ -131,6 +131,12 @@ pub fn process_problem(pid: u32, p: &Privileges) -> Option<String> {
     }
 }
 
+/// The locked memory the recorder's maps take: the ring buffer and up to about 16 MiB of tables
+/// (per-thread reads, files).
+pub fn map_bytes(ringbuf_bytes: u32) -> u64 {
+    u64::from(ringbuf_bytes) + (16 << 20)
+}
+
 /// Why BPF maps of `bytes` may not fit the locked-memory limit: kernels before 5.11 charge them
 /// to `RLIMIT_MEMLOCK`, which only `CAP_SYS_RESOURCE` raises. `None` when they fit or the kernel
 /// charges the cgroup instead.

@@ -109,10 +109,6 @@ impl ServerLink {
                 format!("process {pid} listens on no classic-protocol unix socket (an X Plugin socket does not do): pass --mysql-socket PATH to ask the server for its thread names and counters")
             })?,
         };
-        if let Some(f) = defaults_file {
-            std::fs::File::open(f)
-                .map_err(|e| format!("cannot read the client option file {}: {e}", f.display()))?;
-        }
         Ok(ServerLink {
             pid,
             socket,

@@ -166,6 +166,9 @@ pub enum RecordError {
     /// A capability recording needs is missing (the message names it).
     #[error("{0}")]
     Privileges(String),
+    /// tracefs cannot be read (the message names the capability).
+    #[error("{0}")]
+    Tracefs(String),
     /// No kernel BTF.
     #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing), which mysql-io needs to read kernel structures: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020)")]
     NoBtf,
@@ -175,6 +178,14 @@ pub enum RecordError {
     /// No process with the target names.
     #[error("no {} process is running: start the server first, or name the process with -p PID or --comm NAME, or run a command with -- CMD", .0.join(" or "))]
     NoTargets(Vec<String>),
+    /// The client option file given cannot be read.
+    #[error("cannot read the client option file {}: {source}; give a readable file to --mysql-defaults-file", path.display())]
+    OptionFile {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The output exists and `force` was not given.
     #[error("{} already exists: name another trace file with -o, or add --force to overwrite it", .0.display())]
     Exists(PathBuf),
@@ -254,20 +265,22 @@ pub fn kernel_facts() -> KernelFacts {
     f
 }
 
-/// Checks what recording needs that is not about the kernel's probes: the capabilities to load
-/// BPF programs and read tracefs ([`crate::privilege`]; euid 0 is not needed), and BTF.
-pub fn preflight() -> Result<(), RecordError> {
+/// What recording needs that is not about the kernel's probes, each missing piece named: the
+/// capabilities to load BPF programs and read tracefs ([`crate::privilege`]; euid 0 is not
+/// needed), and BTF. Empty when nothing is missing.
+pub fn preflight_problems() -> Vec<RecordError> {
     let p = Privileges::current();
-    if let Some(why) = p.bpf_problem() {
-        return Err(RecordError::Privileges(why));
-    }
-    if let Some(why) = privilege::tracefs_problem(&p) {
-        return Err(RecordError::Privileges(why));
-    }
+    let mut problems: Vec<RecordError> = p.bpf_problem().map(RecordError::Privileges).into_iter().collect();
+    problems.extend(privilege::tracefs_problem(&p).map(RecordError::Tracefs));
     if !facts::has_btf() {
-        return Err(RecordError::NoBtf);
+        problems.push(RecordError::NoBtf);
     }
-    Ok(())
+    problems
+}
+
+/// The first of [`preflight_problems`], if any.
+pub fn preflight() -> Result<(), RecordError> {
+    preflight_problems().into_iter().next().map_or(Ok(()), Err)
 }
 
 /// Checks that the targets' open files can be read (`CAP_SYS_PTRACE` for another user's).
@@ -407,6 +420,9 @@ pub fn record(
     preflight()?;
     let targets = resolve_targets(opts)?;
     check_targets(&targets)?;
+    if let Some(path) = opts.server.defaults_file.as_ref().filter(|_| !opts.server.off) {
+        std::fs::File::open(path).map_err(|source| RecordError::OptionFile { path: path.clone(), source })?;
+    }
     // A trace that exists is somebody's recording: replaced only when asked (`--force`).
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -436,10 +452,9 @@ pub fn record(
         raw_enter_kinds: 0,
         raw_exit_kinds: 0,
     };
-    // The maps: the ring buffer and up to about 16 MiB of tables (per-thread reads, files).
     let memlock = privilege::memlock_problem(
         &facts.release,
-        u64::from(opts.ringbuf_bytes) + (16 << 20),
+        privilege::map_bytes(opts.ringbuf_bytes),
         &Privileges::current(),
     );
     let (skel, mut links, plan) =
