@@ -905,13 +905,8 @@ static __always_inline void ractl_inode(struct readahead_control *ractl, __u32 *
 	*ino = BPF_CORE_READ(host, i_ino);
 }
 
-static __always_inline struct file_ra_state *ractl_ra(struct readahead_control *ractl)
-{
-	return BPF_CORE_READ(ractl, ra);
-}
-
-static __always_inline int fn_ra_trigger(struct readahead_control *ractl, __u64 index, __u64 req_count,
-					 __u8 trigger)
+static __always_inline int fn_ra_trigger(struct readahead_control *ractl, struct file_ra_state *ra, __u64 index,
+					 __u64 req_count, __u8 trigger)
 {
 	if (!is_target())
 		return 0;
@@ -919,9 +914,35 @@ static __always_inline int fn_ra_trigger(struct readahead_control *ractl, __u64 
 	__u64 ino, start;
 	__s64 prev_pos;
 	ractl_inode(ractl, &dev, &ino);
-	ra_state(ractl_ra(ractl), &start, &size, &async_size, &ra_pages, &order, &mmap_miss, &prev_pos);
+	ra_state(ra, &start, &size, &async_size, &ra_pages, &order, &mmap_miss, &prev_pos);
 	return ra_trigger(trigger, dev, ino, index, req_count, start, size, async_size, ra_pages, order, mmap_miss,
 			  prev_pos);
+}
+
+/* The arguments moved twice, and CO-RE tells the layouts apart (libbpf resolves each test at
+ * load time, and the verifier never walks the branch the kernel does not have):
+ *   5.10, 5.11:  page_cache_sync_ra(ractl, ra, req)   page_cache_async_ra(ractl, ra, page, req)
+ *   5.12-5.15:   page_cache_sync_ra(ractl, req)       page_cache_async_ra(ractl, page, req)
+ *   5.16+:       the same, with a folio instead of the page (RHEL 9 from 9.1)
+ * readahead_control has had its `ra` member since the file_ra_state left the arguments. The
+ * trigger's page index: the folio's where there are folios (as the 6.18 tracepoint reports it);
+ * before, ractl->_index, which every caller sets to the page's index. */
+static __always_inline int fn_ra_sync(struct readahead_control *ractl, __u64 a1, __u64 a2)
+{
+	__u64 index = BPF_CORE_READ(ractl, _index);
+	if (bpf_core_field_exists(ractl->ra))
+		return fn_ra_trigger(ractl, BPF_CORE_READ(ractl, ra), index, a1, MIO_RA_SYNC);
+	return fn_ra_trigger(ractl, (struct file_ra_state *)a1, index, a2, MIO_RA_SYNC);
+}
+
+static __always_inline int fn_ra_async(struct readahead_control *ractl, __u64 a1, __u64 a2, __u64 a3)
+{
+	if (!bpf_core_field_exists(ractl->ra))
+		return fn_ra_trigger(ractl, (struct file_ra_state *)a1, BPF_CORE_READ(ractl, _index), a3, MIO_RA_ASYNC);
+	__u64 index = BPF_CORE_READ(ractl, _index);
+	if (bpf_core_type_exists(struct folio))
+		index = BPF_CORE_READ((struct folio *)a1, index);
+	return fn_ra_trigger(ractl, BPF_CORE_READ(ractl, ra), index, a2, MIO_RA_ASYNC);
 }
 
 static __always_inline int fn_ra_order(struct readahead_control *ractl, struct file_ra_state *ra,
@@ -947,15 +968,15 @@ static __always_inline int fn_ra_unbounded(struct readahead_control *ractl, __u6
 }
 
 SEC("?kprobe/page_cache_sync_ra")
-int BPF_KPROBE(kp_ra_sync, struct readahead_control *ractl, unsigned long req_count)
+int BPF_KPROBE(kp_ra_sync, struct readahead_control *ractl, __u64 a1, __u64 a2)
 {
-	return fn_ra_trigger(ractl, BPF_CORE_READ(ractl, _index), req_count, MIO_RA_SYNC);
+	return fn_ra_sync(ractl, a1, a2);
 }
 
 SEC("?kprobe/page_cache_async_ra")
-int BPF_KPROBE(kp_ra_async, struct readahead_control *ractl, struct folio *folio, unsigned long req_count)
+int BPF_KPROBE(kp_ra_async, struct readahead_control *ractl, __u64 a1, __u64 a2, __u64 a3)
 {
-	return fn_ra_trigger(ractl, BPF_CORE_READ(folio, index), req_count, MIO_RA_ASYNC);
+	return fn_ra_async(ractl, a1, a2, a3);
 }
 
 SEC("?kprobe/page_cache_ra_order")
@@ -970,16 +991,25 @@ int BPF_KPROBE(kp_ra_unbounded, struct readahead_control *ractl, unsigned long n
 	return fn_ra_unbounded(ractl, nr, lookahead);
 }
 
+/* fentry reads its arguments from the context, and the verifier refuses a read past the
+ * function's last argument even where it is never run: the argument a kernel may not have is
+ * read only in the branch for the kernels that have it. */
 SEC("?fentry/page_cache_sync_ra")
-int BPF_PROG(fe_ra_sync, struct readahead_control *ractl, unsigned long req_count)
+int fe_ra_sync(__u64 *ctx)
 {
-	return fn_ra_trigger(ractl, BPF_CORE_READ(ractl, _index), req_count, MIO_RA_SYNC);
+	struct readahead_control *ractl = (struct readahead_control *)ctx[0];
+	if (bpf_core_field_exists(ractl->ra))
+		return fn_ra_sync(ractl, ctx[1], 0);
+	return fn_ra_sync(ractl, ctx[1], ctx[2]);
 }
 
 SEC("?fentry/page_cache_async_ra")
-int BPF_PROG(fe_ra_async, struct readahead_control *ractl, struct folio *folio, unsigned long req_count)
+int fe_ra_async(__u64 *ctx)
 {
-	return fn_ra_trigger(ractl, BPF_CORE_READ(folio, index), req_count, MIO_RA_ASYNC);
+	struct readahead_control *ractl = (struct readahead_control *)ctx[0];
+	if (bpf_core_field_exists(ractl->ra))
+		return fn_ra_async(ractl, ctx[1], ctx[2], 0);
+	return fn_ra_async(ractl, ctx[1], ctx[2], ctx[3]);
 }
 
 SEC("?fentry/page_cache_ra_order")
@@ -992,6 +1022,50 @@ SEC("?fentry/page_cache_ra_unbounded")
 int BPF_PROG(fe_ra_unbounded, struct readahead_control *ractl, unsigned long nr, unsigned long lookahead)
 {
 	return fn_ra_unbounded(ractl, nr, lookahead);
+}
+
+/* Before 5.10 (RHEL 8's 4.18): no readahead_control. The exported entry points take the mapping
+ * and the file_ra_state, and every window is read by __do_page_cache_readahead(mapping, filp,
+ * offset, nr_to_read, lookahead_size), which later became page_cache_ra_unbounded. kprobes
+ * only: whether RHEL 8 allows fentry is not known, and kprobes are tried first anyway. */
+static __always_inline int fn_ra_trigger_old(struct address_space *mapping, struct file_ra_state *ra,
+					     __u64 index, __u64 req_count, __u8 trigger)
+{
+	if (!is_target())
+		return 0;
+	__u32 dev, size, async_size, ra_pages, order, mmap_miss;
+	__u64 start;
+	__s64 prev_pos;
+	struct inode *host = BPF_CORE_READ(mapping, host);
+	dev = BPF_CORE_READ(host, i_sb, s_dev);
+	ra_state(ra, &start, &size, &async_size, &ra_pages, &order, &mmap_miss, &prev_pos);
+	return ra_trigger(trigger, dev, BPF_CORE_READ(host, i_ino), index, req_count, start, size, async_size,
+			  ra_pages, order, mmap_miss, prev_pos);
+}
+
+SEC("?kprobe/page_cache_sync_readahead")
+int BPF_KPROBE(kp_ra_sync_old, struct address_space *mapping, struct file_ra_state *ra, struct file *filp,
+	       unsigned long offset, unsigned long req_size)
+{
+	return fn_ra_trigger_old(mapping, ra, offset, req_size, MIO_RA_SYNC);
+}
+
+SEC("?kprobe/page_cache_async_readahead")
+int BPF_KPROBE(kp_ra_async_old, struct address_space *mapping, struct file_ra_state *ra, struct file *filp,
+	       void *page, unsigned long offset, unsigned long req_size)
+{
+	return fn_ra_trigger_old(mapping, ra, offset, req_size, MIO_RA_ASYNC);
+}
+
+SEC("?kprobe/__do_page_cache_readahead")
+int BPF_KPROBE(kp_ra_unbounded_old, struct address_space *mapping, struct file *filp, unsigned long offset,
+	       unsigned long nr, unsigned long lookahead)
+{
+	if (!is_target())
+		return 0;
+	struct inode *host = BPF_CORE_READ(mapping, host);
+	return ra_window(MIO_RA_UNBOUNDED, BPF_CORE_READ(host, i_sb, s_dev), BPF_CORE_READ(host, i_ino), offset, nr,
+			 lookahead, 0, 0);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1165,6 +1239,15 @@ int BPF_KPROBE(kp_dio_read, struct kiocb *iocb, struct iov_iter *iter, const voi
 	       unsigned int dio_flags)
 {
 	return dio_read(iocb, iter, dio_flags);
+}
+
+/* Before 5.10 (RHEL 8): iomap_dio_rw(iocb, iter, ops, end_io or dops) did the work itself (XFS;
+ * ext4 took iomap for direct I/O in 5.5). Later kernels have it too, as a wrapper of
+ * __iomap_dio_rw, which is planned first. */
+SEC("?kprobe/iomap_dio_rw")
+int BPF_KPROBE(kp_dio_read_old, struct kiocb *iocb, struct iov_iter *iter)
+{
+	return dio_read(iocb, iter, 0);
 }
 
 SEC("?fentry/__iomap_dio_rw")

@@ -393,6 +393,19 @@ pub static CATALOG: &[Variant] = &{
             paired: false,
             needs: &[],
         },
+        // Before 5.10 (RHEL 8): the exported entry points of the time. Listed after the newer
+        // names, which win where both exist (Ubuntu's 5.11-5.15 keep a local copy of
+        // page_cache_sync_readahead in khugepaged, which only khugepaged calls).
+        Variant {
+            kind: EventKind::ReadaheadTrigger,
+            mode: ProbeMode::Kprobe,
+            programs: &[
+                function("kp_ra_sync_old", "page_cache_sync_readahead"),
+                function("kp_ra_async_old", "page_cache_async_readahead"),
+            ],
+            paired: false,
+            needs: &[],
+        },
         Variant {
             kind: EventKind::ReadaheadTrigger,
             mode: ProbeMode::Fentry,
@@ -420,6 +433,15 @@ pub static CATALOG: &[Variant] = &{
                 function("kp_ra_order", "page_cache_ra_order"),
                 function("kp_ra_unbounded", "page_cache_ra_unbounded"),
             ],
+            paired: false,
+            needs: &[],
+        },
+        // Before 5.10: every window is read by __do_page_cache_readahead (there is no
+        // page_cache_ra_order either).
+        Variant {
+            kind: EventKind::ReadaheadWindow,
+            mode: ProbeMode::Kprobe,
+            programs: &[function("kp_ra_unbounded_old", "__do_page_cache_readahead")],
             paired: false,
             needs: &[],
         },
@@ -489,6 +511,14 @@ pub static CATALOG: &[Variant] = &{
             kind: EventKind::DioRead,
             mode: ProbeMode::Kprobe,
             programs: &[function("kp_dio_read", "__iomap_dio_rw")],
+            paired: false,
+            needs: &[],
+        },
+        // Before 5.10: iomap_dio_rw itself.
+        Variant {
+            kind: EventKind::DioRead,
+            mode: ProbeMode::Kprobe,
+            programs: &[function("kp_dio_read_old", "iomap_dio_rw")],
             paired: false,
             needs: &[],
         },
