@@ -176,9 +176,10 @@ fn kb(k: u64) -> String {
 
 fn text(r: &SimReport, top: usize) -> String {
     let mut out = String::new();
-    let model = match r.variant {
-        Variant::Split => "Linux 6.11+ readahead",
-        Variant::Ondemand => "Linux <= 6.10 readahead",
+    let model = match (r.variant, r.ra_order) {
+        (Variant::Split, _) => "Linux 6.11+ readahead",
+        (Variant::Ondemand, true) => "Linux <= 6.10 readahead",
+        (Variant::Ondemand, false) => "Linux <= 6.10 readahead, without page_cache_ra_order (before 5.18)",
     };
     let cache = match (r.mode, r.capacity_pages) {
         (Mode::Oracle, _) => "the recorded page-cache inserts and evictions replayed".to_string(),

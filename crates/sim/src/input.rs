@@ -124,6 +124,8 @@ pub struct Input {
     pub recorded_start: bool,
     /// The model for the recorded kernel.
     pub variant: Variant,
+    /// The recorded kernel has `page_cache_ra_order` ([`kernel_has_ra_order`]).
+    pub ra_order: bool,
     /// The most pages the traced files held at once, and whether anything evicted them.
     pub peak_resident: u64,
     /// Pages the kernel evicted from the traced files (deletions other than truncation).
@@ -185,6 +187,8 @@ struct Builder {
     known: FxHashMap<(u32, u64), (String, u64, String)>,
     devices: FxHashMap<u32, (u32, u32)>,
     release: String,
+    /// Devices on which the kernel inserted a folio of more than one page.
+    large_inserts: rustc_hash::FxHashSet<u32>,
 }
 
 impl Builder {
@@ -331,6 +335,9 @@ impl Builder {
                 ));
             }
             EventBody::PageCacheAdd(a) => {
+                if a.order > 0 {
+                    self.large_inserts.insert(a.dev);
+                }
                 let f = self.file(a.dev, a.ino);
                 let pages = 1u64 << a.order.min(20);
                 self.seen[f as usize].mark(a.index, a.index + pages - 1, |_| {});
@@ -440,6 +447,22 @@ pub fn large_folios(release: &str, fs_type: &str) -> bool {
     }
 }
 
+/// Whether the recorded kernel has `page_cache_ra_order` (upstream 5.18; RHEL 9 backported it in
+/// 9.1, so the release alone cannot say): the header's readahead-window probe shows whether it
+/// was attached to it. A trace without that probe falls back on the release.
+pub fn kernel_has_ra_order(header: &mysql_io_format::Header) -> bool {
+    match header.probe(EventKind::ReadaheadWindow) {
+        Some(p) if p.mode != ProbeMode::Off && !p.attach.is_empty() => {
+            p.attach.iter().any(|a| a.contains("page_cache_ra_order"))
+        }
+        _ => {
+            let mut nums =
+                header.kernel_release.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse::<u32>().ok());
+            (nums.next().unwrap_or(0), nums.next().unwrap_or(0)) >= (5, 18)
+        }
+    }
+}
+
 /// Reads what the simulator needs from `trace`.
 pub fn extract(trace: &Trace<'_>) -> Input {
     extract_with(trace, &|_, _| {})
@@ -474,6 +497,7 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
             .collect(),
         devices: header.devices.iter().map(|d| (d.dev, (d.read_ahead_kb, d.max_sectors_kb))).collect(),
         release,
+        large_inserts: Default::default(),
     };
     // Descriptions already open when recording started.
     for o in trace.open_fds() {
@@ -519,6 +543,13 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         }
     }
     let variant = Variant::for_release(&header.kernel_release);
+    let ra_order = kernel_has_ra_order(header);
+    for file in &mut b.files {
+        // Large folios where the release says the filesystem has them or the trace shows one,
+        // and only where readahead can allocate them (page_cache_ra_order).
+        let g = &mut file.geometry;
+        g.large_folios = ra_order && (g.large_folios || b.large_inserts.contains(&file.dev));
+    }
     let recorded_start = header
         .probe(EventKind::ReadaheadTrigger)
         .is_some_and(|p| p.mode != ProbeMode::Tracepoint && p.mode != ProbeMode::Off);
@@ -538,9 +569,48 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         recorded: b.recorded,
         recorded_start,
         variant,
+        ra_order,
         peak_resident: b.peak.max(0) as u64,
         evictions: b.evictions,
         direct_reads: b.direct_reads,
         damaged,
+    }
+}
+
+#[cfg(test)]
+mod ra_order_tests {
+    use super::*;
+    use mysql_io_format::{Header, ProbeInfo};
+
+    fn header(release: &str, window: Option<(ProbeMode, &[&str])>) -> Header {
+        Header {
+            kernel_release: release.into(),
+            probes: window
+                .map(|(mode, attach)| ProbeInfo {
+                    kind: EventKind::ReadaheadWindow.code(),
+                    mode,
+                    attach: attach.iter().map(|a| a.to_string()).collect(),
+                    note: String::new(),
+                })
+                .into_iter()
+                .collect(),
+            ..Header::default()
+        }
+    }
+
+    #[test]
+    fn page_cache_ra_order_is_known_from_the_probe_then_the_release() {
+        let k = ProbeMode::Kprobe;
+        // RHEL 9.2 is a 5.14 with page_cache_ra_order: the probe says so, not the release.
+        let rhel9 = ["function:page_cache_ra_order", "function:page_cache_ra_unbounded"];
+        assert!(kernel_has_ra_order(&header("5.14.0-284.30.1.el9_2.x86_64", Some((k, &rhel9)))));
+        assert!(!kernel_has_ra_order(&header("5.15.0-126-generic", Some((k, &["function:page_cache_ra_unbounded"])))));
+        assert!(!kernel_has_ra_order(&header("4.18.0-513.el8.x86_64", Some((k, &["function:__do_page_cache_readahead"])))));
+        let tp = ["tracepoint:readahead:page_cache_ra_order", "tracepoint:readahead:page_cache_ra_unbounded"];
+        assert!(kernel_has_ra_order(&header("6.18.44", Some((ProbeMode::Tracepoint, &tp)))));
+        // No window probe: the release decides.
+        assert!(!kernel_has_ra_order(&header("5.15.0-126-generic", Some((ProbeMode::Off, &[])))));
+        assert!(kernel_has_ra_order(&header("6.1.0-28-amd64", None)));
+        assert!(!kernel_has_ra_order(&header("5.17.3", None)));
     }
 }

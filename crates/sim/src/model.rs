@@ -168,6 +168,9 @@ pub struct Engine {
     pub(crate) counters: Vec<Counters>,
     /// Per file, when logging: the decisions in order.
     pub(crate) log: Option<Vec<Vec<Decision>>>,
+    /// The kernel has `page_cache_ra_order` (5.18, RHEL 9.1): before it, `ondemand_readahead`
+    /// reads each window with `do_page_cache_ra` and the only window logged is the unbounded one.
+    ra_order: bool,
     /// The read being served: file and its pages `first..end` (demand).
     demand: (u32, u64, u64),
     /// The submission being built: file, next page, pages so far.
@@ -216,9 +219,16 @@ impl Engine {
             files,
             counters: vec![Counters::default(); n],
             log: log.then(|| vec![Vec::new(); n]),
+            ra_order: true,
             demand: (u32::MAX, 0, 0),
             run: None,
         }
+    }
+
+    /// Whether the kernel modelled has `page_cache_ra_order` (true unless told otherwise).
+    pub fn with_ra_order(mut self, ra_order: bool) -> Self {
+        self.ra_order = ra_order;
+        self
     }
 
     fn geo(&self, f: u32) -> Geometry {
@@ -645,6 +655,11 @@ impl Engine {
     /// `page_cache_ra_order` of 6.1 (the window in `s.ra`; `new_order` is the folio's order).
     fn ra_order_ondemand(&mut self, s: &mut Stream, new_order: u32) {
         let f = s.file;
+        if !self.ra_order {
+            // Before 5.18: `ra_submit`, the window read as it is, in single pages.
+            self.do_ra(f, s.ra.start, s.ra.size, s.ra.async_size);
+            return;
+        }
         let start = s.ra.start;
         self.log_window(
             f,
@@ -906,6 +921,40 @@ mod tests {
         assert_eq!(decisions(&e), want);
         assert_eq!(e.counters[0].pages_read, 160);
         assert_eq!(e.counters[0].reads, 100);
+    }
+
+    #[test]
+    fn before_page_cache_ra_order_windows_are_read_as_decided() {
+        // Kernels before 5.18 decide the same windows and read them with do_page_cache_ra alone:
+        // only unbounded windows are logged, even on a filesystem that would take large folios.
+        let mut with = engine(Variant::Ondemand, false);
+        let mut without = Engine::new(
+            Variant::Ondemand,
+            vec![(Geometry { io_pages: 320, large_folios: true, max_order: 9 }, 16 << 20)],
+            None,
+            true,
+        )
+        .with_ra_order(false);
+        let (mut s1, mut s2) = (stream(32), stream(32));
+        for i in 0..16 {
+            with.read(&mut s1, i * 16384, 16384, 16384);
+            without.read(&mut s2, i * 16384, 16384, 16384);
+        }
+        let unbounded = |e: &Engine| -> Vec<(Trigger, u64, Vec<(u64, u64, u64)>)> {
+            e.log.as_ref().expect("logging")[0]
+                .iter()
+                .map(|d| {
+                    let w = d.windows.iter().filter(|w| w.unbounded).map(|w| (w.index, w.size, w.async_size));
+                    (d.trigger, d.index, w.collect())
+                })
+                .collect()
+        };
+        let log = &without.log.as_ref().expect("logging")[0];
+        assert!(log.iter().flat_map(|d| &d.windows).all(|w| w.unbounded && w.order == 0), "{log:?}");
+        assert_eq!(unbounded(&without), unbounded(&with));
+        assert_eq!(without.counters[0].windows * 2, with.counters[0].windows);
+        assert_eq!(without.counters[0].pages_read, 120);
+        assert_eq!(without.counters[0].read_ios, 5);
     }
 
     #[test]

@@ -192,6 +192,9 @@ pub struct SimReport {
     pub mode: Mode,
     /// Readahead model.
     pub variant: Variant,
+    /// The modelled kernel has `page_cache_ra_order` (5.18 and later, RHEL 9.1 and later); before
+    /// it, windows are read in single pages and no `ra_order` window is decided.
+    pub ra_order: bool,
     /// Cache capacity in pages (free mode; `None`: unbounded).
     pub capacity_pages: Option<u64>,
     /// What the kernel did, as recorded.
@@ -456,6 +459,7 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     SimReport {
         mode: o.mode,
         variant,
+        ra_order: input.ra_order,
         capacity_pages: capacity,
         recorded,
         model_at_recorded,
@@ -605,6 +609,7 @@ mod tests {
             kernel: vec![Recorded { pages_read: 4096, ..Recorded::default() }],
             recorded_start: false,
             variant: Variant::Split,
+            ra_order: true,
             peak_resident: 4000,
             evictions,
             direct_reads: 0,

@@ -66,7 +66,7 @@ pub(crate) fn run_group(input: &Input, files: &[u32], ops: &[Op], spec: RunSpec)
     }
     let geos =
         files.iter().map(|&f| (input.files[f as usize].geometry, input.files[f as usize].size)).collect();
-    let mut e = Engine::new(variant, geos, capacity, log);
+    let mut e = Engine::new(variant, geos, capacity, log).with_ra_order(input.ra_order);
     for (l, &f) in files.iter().enumerate() {
         // Runs of consecutive pages (a read's pages) go in together, in the list's order.
         let cached = &input.cached_at_start[f as usize];
