@@ -278,7 +278,9 @@ fn linux_5_10_has_the_ra_argument_layout_and_no_page_lookups() {
     assert_eq!(lookups.mode, ProbeMode::Off);
     assert!(
         lookups.note.contains("functions not traceable here (function:filemap_get_pages)")
-            && lookups.note.contains("tracepoint: not on this kernel (tracepoint:filemap:mm_filemap_get_pages)"),
+            && lookups
+                .note
+                .contains("tracepoint: not on this kernel (tracepoint:filemap:mm_filemap_get_pages)"),
         "{}",
         lookups.note
     );

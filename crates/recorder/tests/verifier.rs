@@ -31,7 +31,8 @@ fn root_every_kprobe_program_passes_the_verifier() {
     let kprobes: Vec<String> =
         object_programs().expect("open the object").into_iter().filter(|p| p.starts_with("kp_")).collect();
     // The ones written for kernels older than this one are among them.
-    for old in ["kp_ra_sync_old", "kp_ra_async_old", "kp_ra_unbounded_old", "kp_dio_read_old", "kp_ra_async"] {
+    for old in ["kp_ra_sync_old", "kp_ra_async_old", "kp_ra_unbounded_old", "kp_dio_read_old", "kp_ra_async"]
+    {
         assert!(kprobes.iter().any(|p| p == old), "{old} is not in the object: {kprobes:?}");
     }
     let mut refused = Vec::new();

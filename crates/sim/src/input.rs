@@ -456,8 +456,10 @@ pub fn kernel_has_ra_order(header: &mysql_io_format::Header) -> bool {
             p.attach.iter().any(|a| a.contains("page_cache_ra_order"))
         }
         _ => {
-            let mut nums =
-                header.kernel_release.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse::<u32>().ok());
+            let mut nums = header
+                .kernel_release
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|s| s.parse::<u32>().ok());
             (nums.next().unwrap_or(0), nums.next().unwrap_or(0)) >= (5, 18)
         }
     }
@@ -604,8 +606,14 @@ mod ra_order_tests {
         // RHEL 9.2 is a 5.14 with page_cache_ra_order: the probe says so, not the release.
         let rhel9 = ["function:page_cache_ra_order", "function:page_cache_ra_unbounded"];
         assert!(kernel_has_ra_order(&header("5.14.0-284.30.1.el9_2.x86_64", Some((k, &rhel9)))));
-        assert!(!kernel_has_ra_order(&header("5.15.0-126-generic", Some((k, &["function:page_cache_ra_unbounded"])))));
-        assert!(!kernel_has_ra_order(&header("4.18.0-513.el8.x86_64", Some((k, &["function:__do_page_cache_readahead"])))));
+        assert!(!kernel_has_ra_order(&header(
+            "5.15.0-126-generic",
+            Some((k, &["function:page_cache_ra_unbounded"]))
+        )));
+        assert!(!kernel_has_ra_order(&header(
+            "4.18.0-513.el8.x86_64",
+            Some((k, &["function:__do_page_cache_readahead"]))
+        )));
         let tp = ["tracepoint:readahead:page_cache_ra_order", "tracepoint:readahead:page_cache_ra_unbounded"];
         assert!(kernel_has_ra_order(&header("6.18.44", Some((ProbeMode::Tracepoint, &tp)))));
         // No window probe: the release decides.
