@@ -37,6 +37,25 @@ pub fn has_btf() -> bool {
     Path::new("/sys/kernel/btf/vmlinux").exists()
 }
 
+/// Whether the kernel has the BPF ring buffer (5.8, RHEL 8.4): `None` when it cannot be asked
+/// (no privilege to create BPF maps).
+pub fn has_ringbuf() -> Option<bool> {
+    // SAFETY: libbpf creates and closes a small ring buffer map; a null options pointer is
+    // documented as "no options".
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        libbpf_rs::libbpf_sys::libbpf_probe_bpf_map_type(
+            libbpf_rs::libbpf_sys::BPF_MAP_TYPE_RINGBUF,
+            std::ptr::null(),
+        )
+    };
+    match rc {
+        1 => Some(true),
+        0 => Some(false),
+        _ => None,
+    }
+}
+
 /// Gathers the facts; kprobe and fentry availability are left `Unknown` for the loader to test.
 pub fn gather() -> KernelFacts {
     let wanted = KernelFacts::wanted_functions();
@@ -88,6 +107,15 @@ fn kallsyms_functions(text: &str, wanted: &BTreeSet<&'static str>) -> BTreeSet<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ring_buffer_is_found_here() {
+        // Linux 6.18 has it; as a user without CAP_BPF the kernel cannot be asked.
+        // SAFETY: geteuid has no preconditions.
+        #[allow(unsafe_code)]
+        let root = unsafe { libc::geteuid() } == 0;
+        assert_eq!(has_ringbuf(), if root { Some(true) } else { None });
+    }
 
     #[test]
     fn parses_function_lists() {

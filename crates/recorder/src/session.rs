@@ -170,8 +170,11 @@ pub enum RecordError {
     #[error("{0}")]
     Tracefs(String),
     /// No kernel BTF.
-    #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing), which mysql-io needs to read kernel structures: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020)")]
+    #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing), which mysql-io needs to read kernel structures: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (RHEL 8.2 and later, Ubuntu 20.10 and later, Debian 11 and later have it)")]
     NoBtf,
+    /// No BPF ring buffer.
+    #[error("this kernel has no BPF ring buffer (Linux 5.8; RHEL 8 has it from 8.4), which mysql-io streams its events through: record on a newer kernel (RHEL 8.4 or later)")]
+    NoRingBuffer,
     /// A pid that is not a running process.
     #[error("no process with pid {0} is running: check the pid (ps -e -o pid,comm)")]
     NoSuchProcess(u32),
@@ -274,6 +277,10 @@ pub fn preflight_problems() -> Vec<RecordError> {
     problems.extend(privilege::tracefs_problem(&p).map(RecordError::Tracefs));
     if !facts::has_btf() {
         problems.push(RecordError::NoBtf);
+    }
+    // Asked only where BPF may be used: without the privilege the kernel cannot be asked.
+    if problems.is_empty() && facts::has_ringbuf() == Some(false) {
+        problems.push(RecordError::NoRingBuffer);
     }
     problems
 }
