@@ -186,6 +186,13 @@ fn root_guest_doctor_finds_kprobes_and_auto_uses_them() {
         let kprobe = k["variants"].as_array().expect("variants").iter().find(|x| x["mode"] == "kprobe");
         assert_eq!(kprobe.map(|x| &x["status"]), Some(&Value::from("works")), "{k}");
     }
+    // The fentry programs of the readahead kinds, whose arguments CO-RE guards pick by kernel
+    // (crates/recorder/tests/verifier.rs covers the kprobe ones on the host), load and attach too.
+    for name in ["readahead_trigger", "readahead_window"] {
+        let k = kinds.iter().find(|k| k["kind"] == name).expect("kind");
+        let fentry = k["variants"].as_array().expect("variants").iter().find(|x| x["mode"] == "fentry");
+        assert_eq!(fentry.map(|x| &x["status"]), Some(&Value::from("works")), "{k}");
+    }
     // No kprobe variant: tracepoints.
     for name in ["page_cache_add", "page_cache_delete", "task_fork", "task_exec"] {
         let k = kinds.iter().find(|k| k["kind"] == name).expect("kind");
