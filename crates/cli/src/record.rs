@@ -232,6 +232,9 @@ pub(crate) fn run_record(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             thousands(p.lost)
         ));
         bar.tick();
+        for w in &p.warnings {
+            bar.suspend(|| say!("mysql-io: warning: {w}"));
+        }
     };
     let mut on_attached = |plan: &mysql_io_recorder::plan::ProbePlan, targets: &[u32]| {
         let mut modes: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();

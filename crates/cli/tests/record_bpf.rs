@@ -591,6 +591,46 @@ fn root_processes_started_during_recording_are_followed() {
     assert!(t.events.iter().any(|e| e.pid == pid && e.kind() == EventKind::TaskExec));
 }
 
+/// The self-check: a readahead probe that is planned but never fires (its programs left out with
+/// the test hook MYSQL_IO_SILENCE) is reported while cold buffered reads insert pages; with the
+/// probe in place, nothing is said. The same reads either way: 32 reads of 64 KiB from a cold
+/// 2 MiB file on its own filesystem.
+#[test]
+fn root_a_probe_that_never_fires_is_reported() {
+    require_root();
+    let script: Vec<String> = (0..32).map(|i| format!("pread:{}:65536", i * 65536)).collect();
+    let reads = helper("reads");
+    let run = |silence: Option<&str>| -> (String, Trace) {
+        let fs = LoopFs::new(16, 128);
+        let data = fs.create_file("data", 2 << 20);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace_path = dir.path().join("t.mio");
+        let mut cmd = mysql_io();
+        cmd.args(["record", "-o"]).arg(&trace_path).arg("--").arg(&reads).arg(&data).args(&script);
+        if let Some(kinds) = silence {
+            cmd.env("MYSQL_IO_SILENCE", kinds);
+        }
+        let out = cmd.output().expect("record");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (text(&out.stderr), read_trace(&trace_path))
+    };
+    let (err, t) = run(Some("readahead_trigger"));
+    let count = |t: &Trace, k: EventKind| t.events.iter().filter(|e| e.body.kind() == k).count();
+    assert_eq!(count(&t, EventKind::ReadaheadTrigger), 0);
+    assert!(count(&t, EventKind::PageCacheAdd) >= 16, "{}", count(&t, EventKind::PageCacheAdd));
+    assert!(
+        err.contains("warning: no readahead_trigger event yet although ")
+            && err.contains(" buffered reads and ")
+            && err.contains("is attached but has not fired"),
+        "{err}"
+    );
+    // The header still says the kind was planned, as it would for a probe that never fired.
+    assert_eq!(t.probes.get(&EventKind::ReadaheadTrigger.code()), Some(&ProbeMode::Tracepoint));
+    let (err, t) = run(None);
+    assert!(count(&t, EventKind::ReadaheadTrigger) > 0);
+    assert!(!err.contains("has not fired"), "{err}");
+}
+
 /// An existing trace is not replaced without --force; SIGTERM and SIGHUP end a recording cleanly
 /// (complete trace, exit 0); the default size bound is announced; --max-size stops it; the trace is
 /// mode 0600 even over an existing file.

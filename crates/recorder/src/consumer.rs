@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use mysql_io_format::{Event, EventBody, FileInfo, Metadata, ThreadInfo, Writer};
+use mysql_io_format::{Event, EventBody, FileInfo, Metadata, ThreadInfo, Writer, O_DIRECT};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::abi;
@@ -31,6 +31,8 @@ pub struct Consumer {
     /// The first write error; the ring-buffer callback cannot return it.
     pub(crate) error: Option<mysql_io_format::Error>,
     redact: Option<Redactor>,
+    /// Events so far, per kind (for the self-check).
+    pub(crate) counts: crate::selfcheck::Counts,
 }
 
 impl Consumer {
@@ -54,6 +56,7 @@ impl Consumer {
             undecodable: 0,
             error: None,
             redact,
+            counts: Default::default(),
         }
     }
 
@@ -90,6 +93,10 @@ impl Consumer {
                 return 0;
             }
         };
+        self.counts.add(ev.body.kind());
+        if let EventBody::Read(r) = &ev.body {
+            self.counts.buffered_reads += u64::from(r.file.flags & O_DIRECT == 0);
+        }
         self.ids.apply(&mut ev);
         let discovered = self.discover(&ev);
         if let Some(r) = &self.redact {

@@ -16,6 +16,7 @@ pub mod loader;
 pub mod plan;
 pub mod privilege;
 pub mod redact;
+pub mod selfcheck;
 pub mod server;
 pub mod session;
 mod watch;

@@ -940,7 +940,8 @@ mod tests {
             with.read(&mut s1, i * 16384, 16384, 16384);
             without.read(&mut s2, i * 16384, 16384, 16384);
         }
-        let unbounded = |e: &Engine| -> Vec<(Trigger, u64, Vec<(u64, u64, u64)>)> {
+        type Unbounded = Vec<(Trigger, u64, Vec<(u64, u64, u64)>)>;
+        let unbounded = |e: &Engine| -> Unbounded {
             e.log.as_ref().expect("logging")[0]
                 .iter()
                 .map(|d| {
