@@ -118,8 +118,8 @@ impl ServerLink {
         })
     }
 
-    /// Runs one statement; rows of tab-separated fields.
-    fn query(&self, sql: &str) -> Result<Vec<Vec<String>>, String> {
+    /// Runs one statement; what the client printed (tab-separated rows, no header).
+    fn query(&self, sql: &str) -> Result<String, String> {
         let mut cmd = Command::new(&self.client);
         // The client takes --defaults-file only as its first argument.
         if let Some(f) = &self.defaults_file {
@@ -163,29 +163,65 @@ impl ServerLink {
         if !status.success() {
             return Err(format!("{} on {}: {}", self.client.display(), self.socket.display(), err.trim()));
         }
-        Ok(out.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect())
+        Ok(out)
     }
 
     /// performance_schema's name of each OS thread of the server (tid → name, e.g.
-    /// `thread/sql/one_connection`). Empty with a reason when performance_schema is off.
+    /// `thread/sql/one_connection`). An error with a reason when performance_schema lists no
+    /// thread (it is off).
     pub fn thread_names(&self) -> Result<HashMap<u32, String>, String> {
-        let rows = self.query(
-            "SELECT THREAD_OS_ID, NAME FROM performance_schema.threads WHERE THREAD_OS_ID IS NOT NULL",
-        )?;
-        if rows.is_empty() {
+        let names = parse_thread_names(&self.query(THREADS_QUERY)?);
+        if names.is_empty() {
             return Err(
                 "performance_schema lists no threads (it is off: start the server with --performance-schema=ON to get thread roles)"
                     .into(),
             );
         }
-        Ok(rows.iter().filter_map(|r| Some((r.first()?.parse().ok()?, r.get(1)?.clone()))).collect())
+        Ok(names)
     }
 
     /// The numeric counters of `SHOW GLOBAL STATUS`.
     pub fn status(&self) -> Result<Vec<(String, i64)>, String> {
-        let rows = self.query("SHOW GLOBAL STATUS")?;
-        Ok(rows.iter().filter_map(|r| Some((r.first()?.clone(), r.get(1)?.parse::<i64>().ok()?))).collect())
+        Ok(parse_status(&self.query(STATUS_QUERY)?))
     }
+}
+
+/// The statement [`ServerLink::thread_names`] runs (the same on MariaDB and MySQL 8.0/8.4).
+pub const THREADS_QUERY: &str =
+    "SELECT THREAD_OS_ID, NAME FROM performance_schema.threads WHERE THREAD_OS_ID IS NOT NULL";
+
+/// The statement [`ServerLink::status`] runs.
+pub const STATUS_QUERY: &str = "SHOW GLOBAL STATUS";
+
+/// The rows of the client's `--batch --skip-column-names` output: one a line, fields split at
+/// tabs. The client escapes tabs, newlines and backslashes inside values (`\t`, `\n`, `\\`),
+/// so a value never spans lines or fields.
+fn rows(out: &str) -> impl Iterator<Item = Vec<&str>> {
+    out.lines().filter(|l| !l.is_empty()).map(|l| l.strip_suffix('\r').unwrap_or(l).split('\t').collect())
+}
+
+/// The answer to [`THREADS_QUERY`] as the client prints it (`THREAD_OS_ID<TAB>NAME` a line):
+/// tid → performance_schema name. Rows whose tid is not a number (`NULL`) or that lack a name are
+/// left out.
+pub fn parse_thread_names(out: &str) -> HashMap<u32, String> {
+    rows(out)
+        .filter_map(|r| match r.as_slice() {
+            [tid, name, ..] if !name.is_empty() => Some((tid.parse().ok()?, (*name).to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The answer to [`STATUS_QUERY`] as the client prints it (`Variable_name<TAB>Value` a line):
+/// the counters whose value is an integer, in the server's order. Text values (`Ssl_cipher`
+/// empty, `Innodb_buffer_pool_dump_status` a sentence, `ON`/`OFF`) are left out.
+pub fn parse_status(out: &str) -> Vec<(String, i64)> {
+    rows(out)
+        .filter_map(|r| match r.as_slice() {
+            [name, value] if !name.is_empty() => Some(((*name).to_string(), value.parse::<i64>().ok()?)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
