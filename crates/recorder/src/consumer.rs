@@ -33,6 +33,10 @@ pub struct Consumer {
     redact: Option<Redactor>,
     /// Events so far, per kind (for the self-check).
     pub(crate) counts: crate::selfcheck::Counts,
+    /// The recorder's privileges, for processes that become targets while it runs.
+    privileges: crate::privilege::Privileges,
+    /// What the user should know, not yet reported.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Consumer {
@@ -57,6 +61,8 @@ impl Consumer {
             error: None,
             redact,
             counts: Default::default(),
+            privileges: crate::privilege::Privileges::current(),
+            warnings: Vec::new(),
         }
     }
 
@@ -233,6 +239,10 @@ impl Consumer {
         }
         if let Ok(s) = inventory::snapshot_process(pid, ts) {
             self.meta(Metadata::Process(s.info))?;
+        }
+        // The targets at the start were checked before recording; this one came later.
+        if let Some(why) = crate::privilege::process_problem(pid, &self.privileges) {
+            self.warnings.push(format!("{why} (it became a target during the recording)"));
         }
         Ok(())
     }

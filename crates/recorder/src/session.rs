@@ -601,7 +601,7 @@ pub fn record(
         }
         Ok(())
     };
-    // Kinds the self-check found silent, and what it said.
+    // Kinds the self-check found silent, and what it and the consumer said.
     let mut silent: Vec<EventKind> = Vec::new();
     let mut self_check: Vec<String> = Vec::new();
     let stop_reason = loop {
@@ -641,7 +641,8 @@ pub fn record(
             {
                 break StopReason::TargetsExited;
             }
-            let mut new_warnings = Vec::new();
+            let mut new_warnings = std::mem::take(&mut consumer.borrow_mut().warnings);
+            self_check.extend(new_warnings.iter().cloned());
             if started.elapsed() >= SELF_CHECK_AFTER {
                 for (kind, why) in selfcheck::silent_kinds(&plan, &consumer.borrow().counts, &silent) {
                     silent.push(kind);
@@ -703,6 +704,7 @@ pub fn record(
     if let Some(e) = consumer.error.take() {
         return Err(e.into());
     }
+    self_check.append(&mut consumer.warnings);
     // A last look, for recordings too short for the live one.
     for (_, why) in selfcheck::silent_kinds(&plan, &consumer.counts, &silent) {
         self_check.push(why);
