@@ -3,8 +3,11 @@
 //! One table per event kind (`read_enter.parquet`, `page_cache_add.parquet`, ...) with the
 //! common columns `ts`, `pid`, `tid`, `cpu` and the kind's fields (`file.ino` becomes `file_ino`;
 //! enum codes become their names), written chunk by chunk so memory stays bounded; `reads` (one
-//! row per read operation, as the analyses see them); and the tables `files`, `threads`,
-//! `processes`, `status`.
+//! row per read operation, as the analyses see them); the tables `files`, `threads`,
+//! `processes`, `open_fds`, `status`, `status_deltas`; and the trace's header as tables of its own:
+//! `trace` (one row: format, kernel, host, clock offset, time range, counts, losses), `devices`
+//! (block devices and their readahead settings) and `probes` (how each event kind was captured).
+//! `docs/analysis.md` lists every column with its type and unit.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -12,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use mysql_io_format::{
     AioOpcode, ChunkColumns, EventKind, FadviseAdvice, RaDecision, RaTrigger, ReadSyscall, Trace,
+    TraceSummary,
 };
 use polars::prelude::*;
 use serde::Serialize;
@@ -243,7 +247,14 @@ pub fn export(
     write("files", files_frame(trace, &ds)?)?;
     write("threads", threads_frame(trace)?)?;
     write("processes", processes_frame(trace)?)?;
+    write("open_fds", open_fds_frame(trace)?)?;
     write("status", status_frame(trace)?)?;
+    // The header and what `mysql-io info` says about the whole trace.
+    let summary = TraceSummary::of(trace);
+    write("trace", trace_frame(&summary)?)?;
+    write("devices", devices_frame(trace)?)?;
+    write("probes", probes_frame(trace, &summary)?)?;
+    write("status_deltas", status_deltas_frame(&summary)?)?;
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     warnings.extend(ds.warnings.iter().filter(|w| !warnings.contains(w)).cloned().collect::<Vec<_>>());
     Ok(Exported { tables, warnings })
@@ -261,12 +272,16 @@ fn reads_slice(ds: &Dataset, offset: usize, len: usize) -> Result<DataFrame, Ana
         .map(|a| APIS.get(a as usize).copied().unwrap_or("other"))
         .collect();
     let file = df.column("file")?.u32()?;
+    let dev: Vec<u32> = file.into_no_null_iter().map(|f| ds.files[f as usize].dev).collect();
+    let ino: Vec<u64> = file.into_no_null_iter().map(|f| ds.files[f as usize].ino).collect();
     let path: Vec<&str> = file.into_no_null_iter().map(|f| ds.files[f as usize].path.as_str()).collect();
     let table: Vec<&str> = file.into_no_null_iter().map(|f| ds.files[f as usize].table.as_str()).collect();
     let tid = df.column("tid")?.u32()?;
     let comm: Vec<String> = tid.into_no_null_iter().map(|t| ds.comm_of(t)).collect();
     let role: Vec<String> = tid.into_no_null_iter().map(|t| ds.role_of(t)).collect();
     df.with_column(Column::new("api".into(), api))?;
+    df.with_column(Column::new("dev".into(), dev))?;
+    df.with_column(Column::new("ino".into(), ino))?;
     df.with_column(Column::new("path".into(), path))?;
     df.with_column(Column::new("table".into(), table))?;
     df.with_column(Column::new("comm".into(), comm))?;
@@ -326,5 +341,124 @@ fn status_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
         Column::new("ts".into(), rows.iter().map(|(s, _)| s.ts).collect::<Vec<_>>()),
         Column::new("counter".into(), rows.iter().map(|(_, c)| c.0.clone()).collect::<Vec<_>>()),
         Column::new("value".into(), rows.iter().map(|(_, c)| c.1).collect::<Vec<_>>()),
+    ])?)
+}
+
+fn open_fds_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
+    let o = trace.open_fds();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("pid".into(), o.iter().map(|x| x.pid).collect::<Vec<_>>()),
+        Column::new("fd".into(), o.iter().map(|x| x.fd).collect::<Vec<_>>()),
+        Column::new("dev".into(), o.iter().map(|x| x.dev).collect::<Vec<_>>()),
+        Column::new("ino".into(), o.iter().map(|x| x.ino).collect::<Vec<_>>()),
+        Column::new("ofd".into(), o.iter().map(|x| x.ofd).collect::<Vec<_>>()),
+        Column::new("flags".into(), o.iter().map(|x| x.flags).collect::<Vec<_>>()),
+        Column::new("pos".into(), o.iter().map(|x| x.pos).collect::<Vec<_>>()),
+    ])?)
+}
+
+/// One row: the header's scalars and what `mysql-io info` computes over the whole trace.
+fn trace_frame(s: &TraceSummary) -> Result<DataFrame, AnalyzeError> {
+    let h = &s.header;
+    let unix = |ts: u64| {
+        let ns = i128::from(ts) + i128::from(h.clock_offset_ns);
+        ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    };
+    let (start, end) = if s.events == 0 { (0, 0) } else { (unix(s.t_min), unix(s.t_max)) };
+    let str_col = |name: &str, v: &str| Column::new(name.into(), [v]);
+    Ok(DataFrame::new_infer_height(vec![
+        str_col("format_version", &s.format_version),
+        str_col("tool", &h.tool),
+        str_col("host", &h.host),
+        str_col("kernel_release", &h.kernel_release),
+        str_col("kernel_version", &h.kernel_version),
+        str_col("arch", &h.arch),
+        Column::new("page_size".into(), [h.page_size]),
+        Column::new("cpus".into(), [h.cpus]),
+        str_col("clock", &h.clock.name()),
+        Column::new("clock_offset_ns".into(), [h.clock_offset_ns]),
+        Column::new("start_ts".into(), [h.start_ts]),
+        Column::new("t_min".into(), [s.t_min]),
+        Column::new("t_max".into(), [s.t_max]),
+        Column::new("duration_ns".into(), [s.t_max.saturating_sub(s.t_min)]),
+        Column::new("start_unix_ns".into(), [start]),
+        Column::new("end_unix_ns".into(), [end]),
+        Column::new("events".into(), [s.events]),
+        Column::new("chunks".into(), [s.chunks]),
+        Column::new("lost".into(), [s.lost]),
+        Column::new("complete".into(), [s.complete]),
+        Column::new("file_bytes".into(), [s.file_bytes]),
+        str_col("command", &h.command.join(" ")),
+        str_col("damage", &s.damage.join("; ")),
+    ])?)
+}
+
+fn devices_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
+    let d = &trace.header().devices;
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("dev".into(), d.iter().map(|x| x.dev).collect::<Vec<_>>()),
+        Column::new("major".into(), d.iter().map(|x| x.dev >> 20).collect::<Vec<_>>()),
+        Column::new("minor".into(), d.iter().map(|x| x.dev & 0xF_FFFF).collect::<Vec<_>>()),
+        Column::new("name".into(), d.iter().map(|x| x.name.clone()).collect::<Vec<_>>()),
+        Column::new("read_ahead_kb".into(), d.iter().map(|x| x.read_ahead_kb).collect::<Vec<_>>()),
+        Column::new("max_sectors_kb".into(), d.iter().map(|x| x.max_sectors_kb).collect::<Vec<_>>()),
+        Column::new("rotational".into(), d.iter().map(|x| x.rotational).collect::<Vec<_>>()),
+        Column::new("logical_block_size".into(), d.iter().map(|x| x.logical_block_size).collect::<Vec<_>>()),
+    ])?)
+}
+
+/// One row per event kind the header lists a probe for, or the trace has events or losses of.
+fn probes_frame(trace: &Trace<'_>, s: &TraceSummary) -> Result<DataFrame, AnalyzeError> {
+    let mut codes: Vec<u8> = trace.header().probes.iter().map(|p| p.kind).collect();
+    // Names as `info` gives them: a kind's name, `kind_N` for a code this reader does not know,
+    // `unknown` for losses the recorder could not attribute (left to the trace table's total).
+    for name in s.events_by_kind.keys().chain(s.lost_by_kind.keys()) {
+        let code = EventKind::from_name(name)
+            .map(EventKind::code)
+            .or_else(|| name.strip_prefix("kind_").and_then(|c| c.parse().ok()));
+        codes.extend(code);
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    let name = |c: u8| EventKind::from_code(c).map_or_else(|| format!("kind_{c}"), |k| k.name().to_string());
+    let probe = |c: u8| trace.header().probes.iter().find(|p| p.kind == c);
+    let count = |m: &BTreeMap<String, u64>, c: u8| m.get(&name(c)).copied().unwrap_or(0);
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("kind".into(), codes.iter().map(|&c| name(c)).collect::<Vec<_>>()),
+        Column::new("code".into(), codes.clone()),
+        Column::new(
+            "mode".into(),
+            codes
+                .iter()
+                .map(|&c| probe(c).map(|p| p.mode.name().into_owned()).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "attach".into(),
+            codes
+                .iter()
+                .map(|&c| probe(c).map(|p| p.attach.join(" ")).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "note".into(),
+            codes.iter().map(|&c| probe(c).map(|p| p.note.clone()).unwrap_or_default()).collect::<Vec<_>>(),
+        ),
+        Column::new("events".into(), codes.iter().map(|&c| count(&s.events_by_kind, c)).collect::<Vec<_>>()),
+        Column::new("lost".into(), codes.iter().map(|&c| count(&s.lost_by_kind, c)).collect::<Vec<_>>()),
+    ])?)
+}
+
+/// Per server process and counter source, each counter's change between its first and last
+/// snapshot (as `mysql-io info` and `analyze readahead` print them).
+fn status_deltas_frame(s: &TraceSummary) -> Result<DataFrame, AnalyzeError> {
+    let rows: Vec<(&mysql_io_format::StatusDelta, (&String, &i64))> =
+        s.server_status.iter().flat_map(|d| d.deltas.iter().map(move |c| (d, c))).collect();
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("pid".into(), rows.iter().map(|(d, _)| d.pid).collect::<Vec<_>>()),
+        Column::new("source".into(), rows.iter().map(|(d, _)| d.source.clone()).collect::<Vec<_>>()),
+        Column::new("seconds".into(), rows.iter().map(|(d, _)| d.seconds).collect::<Vec<_>>()),
+        Column::new("counter".into(), rows.iter().map(|(_, c)| c.0.clone()).collect::<Vec<_>>()),
+        Column::new("delta".into(), rows.iter().map(|(_, c)| *c.1).collect::<Vec<_>>()),
     ])?)
 }

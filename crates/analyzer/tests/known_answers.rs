@@ -1,7 +1,15 @@
 //! Analyses of generated traces whose answers are known exactly: sequential, reverse, strided,
 //! random, two interleaved streams on one open file description and on two, a file read by
-//! several threads; pairing across chunks; readahead used and wasted.
+//! several threads; pairing across chunks; readahead used and wasted. And the export: the header
+//! tables of a real recording read back in both formats, and every column written documented.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mysql_io_analyzer::export::{export, ExportFormat, Exported};
+use mysql_io_analyzer::polars::prelude::{
+    ChunkAgg, CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader,
+};
 use mysql_io_analyzer::readahead::readahead;
 use mysql_io_analyzer::seq::{sequentiality, GroupBy, SeqRow};
 use mysql_io_analyzer::{load, tables, Filter};
@@ -278,4 +286,304 @@ fn readahead_used_evicted_and_unused() {
     assert!((f.hit_ratio - 0.25).abs() < 1e-12, "{f:?}");
     assert_eq!(r.total.pages_read_ahead, 12);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(name)
+}
+
+/// A table `export` wrote, read back with polars.
+fn read_back(exported: &Exported, name: &str, format: ExportFormat) -> DataFrame {
+    let path = &exported.tables.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no {name}")).path;
+    match format {
+        ExportFormat::Parquet => {
+            ParquetReader::new(std::fs::File::open(path).expect("open")).finish().expect("parquet")
+        }
+        // Every column as text, as written.
+        ExportFormat::Csv => CsvReadOptions::default()
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .expect("open")
+            .finish()
+            .expect("csv"),
+    }
+}
+
+/// A written table's rows, every value as text (null as empty), whatever the format.
+fn rows(exported: &Exported, name: &str, format: ExportFormat) -> Vec<BTreeMap<String, String>> {
+    let df = read_back(exported, name, format);
+    let mut out = vec![BTreeMap::new(); df.height()];
+    for c in df.columns() {
+        let text = c.cast(&DataType::String).expect("cast");
+        for (row, v) in out.iter_mut().zip(text.str().expect("str").iter()) {
+            row.insert(c.name().to_string(), v.unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn export_writes_the_header_of_a_real_recording_as_tables_in_both_formats() {
+    let file = TraceFile::open(testdata("mariadb-sysbench.mio")).expect("open");
+    let trace = file.parse().expect("parse");
+    let (h, summary) = (trace.header(), TraceSummary::of(&trace));
+    // What testdata/README.md says of the recording, so that a header read wrongly on both sides
+    // still fails.
+    assert_eq!(h.kernel_release, "6.18.44-fc-v470");
+    assert_eq!(summary.events, 607_679);
+    for format in [ExportFormat::Parquet, ExportFormat::Csv] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ex = export(&trace, format, dir.path(), &|_, _| {}).expect("export");
+
+        let t = rows(&ex, "trace", format);
+        assert_eq!(t.len(), 1, "{format:?}");
+        let t = &t[0];
+        let want = [
+            ("format_version", "1.0".to_string()),
+            ("tool", h.tool.clone()),
+            ("host", h.host.clone()),
+            ("kernel_release", h.kernel_release.clone()),
+            ("kernel_version", h.kernel_version.clone()),
+            ("arch", h.arch.clone()),
+            ("page_size", h.page_size.to_string()),
+            ("cpus", h.cpus.to_string()),
+            ("clock", "monotonic".to_string()),
+            ("clock_offset_ns", h.clock_offset_ns.to_string()),
+            ("start_ts", h.start_ts.to_string()),
+            ("t_min", summary.t_min.to_string()),
+            ("t_max", summary.t_max.to_string()),
+            ("events", "607679".to_string()),
+            ("chunks", summary.chunks.to_string()),
+            ("lost", "0".to_string()),
+            ("complete", "true".to_string()),
+            ("file_bytes", summary.file_bytes.to_string()),
+            ("command", h.command.join(" ")),
+            ("damage", String::new()),
+        ];
+        for (k, v) in want {
+            assert_eq!(t[k], v, "{format:?} trace.{k}");
+        }
+        let n = |k: &str| t[k].parse::<i128>().unwrap_or_else(|_| panic!("{k}: {}", t[k]));
+        assert_eq!(n("start_unix_ns"), summary.start_unix_ns);
+        assert_eq!(n("start_unix_ns"), n("t_min") + i128::from(h.clock_offset_ns));
+        assert_eq!(n("end_unix_ns"), n("t_max") + i128::from(h.clock_offset_ns));
+        assert_eq!(n("duration_ns"), n("t_max") - n("t_min"));
+        // The time range is the events': the smallest and largest `ts` of the event tables.
+        let (mut lo, mut hi) = (u64::MAX, 0u64);
+        for table in ex.tables.iter().filter(|t| EventKind::from_name(&t.name).is_some()) {
+            let df = read_back(&ex, &table.name, format);
+            let ts = df.column("ts").expect("ts").cast(&DataType::UInt64).expect("u64");
+            lo = lo.min(ts.u64().expect("u64").min().expect("min"));
+            hi = hi.max(ts.u64().expect("u64").max().expect("max"));
+        }
+        assert_eq!((i128::from(lo), i128::from(hi)), (n("t_min"), n("t_max")), "{format:?}");
+        let d = rows(&ex, "devices", format);
+        assert_eq!(d.len(), h.devices.len());
+        assert!(d.len() >= 2);
+        for (row, dev) in d.iter().zip(&h.devices) {
+            assert_eq!(row["dev"], dev.dev.to_string());
+            assert_eq!(row["major"], dev_major(dev.dev).to_string());
+            assert_eq!(row["minor"], dev_minor(dev.dev).to_string());
+            assert_eq!(row["name"], dev.name);
+            assert_eq!(row["read_ahead_kb"], dev.read_ahead_kb.to_string());
+            assert_eq!(row["max_sectors_kb"], dev.max_sectors_kb.to_string());
+            assert_eq!(row["rotational"], dev.rotational.to_string());
+            assert_eq!(row["logical_block_size"], dev.logical_block_size.to_string());
+        }
+        // The data files sat on loop2 at read_ahead_kb 128 (testdata/README.md); a join of files
+        // and devices on dev says so.
+        let files = rows(&ex, "files", format);
+        let ibd = files.iter().find(|f| f["path"].ends_with("sbtest1.ibd")).expect("sbtest1.ibd");
+        let disk = d.iter().find(|r| r["dev"] == ibd["dev"]).expect("the data files' device is listed");
+        assert_eq!((disk["name"].as_str(), disk["read_ahead_kb"].as_str()), ("loop2", "128"));
+        assert_eq!((disk["major"].as_str(), disk["minor"].as_str()), ("7", "2"));
+
+        let p = rows(&ex, "probes", format);
+        assert_eq!(p.len(), h.probes.len(), "every kind the header lists, and no other");
+        for (row, probe) in p.iter().zip(&h.probes) {
+            let kind = EventKind::from_code(probe.kind).expect("known kind");
+            assert_eq!(row["kind"], kind.name());
+            assert_eq!(row["code"], probe.kind.to_string());
+            assert_eq!(row["mode"], probe.mode.name());
+            assert_eq!(row["attach"], probe.attach.join(" "));
+            assert_eq!(row["note"], probe.note);
+            // Events of the kind: as many as its table has rows.
+            let written = ex.tables.iter().find(|t| t.name == kind.name()).map_or(0, |t| t.rows);
+            assert_eq!(row["events"], written.to_string(), "{}", kind.name());
+            assert_eq!(row["lost"], "0");
+        }
+        let by_kind = |k: &str| p.iter().find(|r| r["kind"] == k).expect("kind");
+        assert_eq!(by_kind("read_enter")["mode"], "tracepoint");
+        assert_eq!(by_kind("read_enter")["events"], "189949");
+        assert!(by_kind("read_enter")["attach"].contains("tracepoint:syscalls:sys_enter_pread64"));
+        assert_eq!(by_kind("vfs_read_enter")["mode"], "off");
+        let events: u64 = p.iter().map(|r| r["events"].parse::<u64>().expect("n")).sum();
+        assert_eq!(events, summary.events);
+
+        // SHOW GLOBAL STATUS: two snapshots, their change per counter.
+        let s = rows(&ex, "status_deltas", format);
+        let want: Vec<(&StatusDelta, (&String, &i64))> =
+            summary.server_status.iter().flat_map(|d| d.deltas.iter().map(move |c| (d, c))).collect();
+        assert_eq!(s.len(), want.len());
+        assert!(s.len() > 100);
+        for (row, (d, (counter, delta))) in s.iter().zip(&want) {
+            assert_eq!(row["pid"], d.pid.to_string());
+            assert_eq!(row["source"], d.source);
+            assert_eq!(&row["counter"], *counter);
+            assert_eq!(row["delta"], delta.to_string());
+            assert!((row["seconds"].parse::<f64>().expect("f64") - d.seconds).abs() < 1e-9);
+        }
+        let reads = s.iter().find(|r| r["counter"] == "Innodb_data_reads").expect("Innodb_data_reads");
+        assert_eq!(reads["delta"], "192631", "as docs/analysis.md's worked example says");
+        let status = rows(&ex, "status", format);
+        assert_eq!(status.len(), trace.statuses().iter().map(|s| s.counters.len()).sum::<usize>());
+
+        let o = rows(&ex, "open_fds", format);
+        assert_eq!(o.len(), trace.open_fds().len());
+        assert!(!o.is_empty());
+        for (row, fd) in o.iter().zip(trace.open_fds()) {
+            let got: Vec<&str> =
+                ["pid", "fd", "dev", "ino", "ofd", "flags", "pos"].iter().map(|k| row[*k].as_str()).collect();
+            let want = [
+                fd.pid.to_string(),
+                fd.fd.to_string(),
+                fd.dev.to_string(),
+                fd.ino.to_string(),
+                fd.ofd.to_string(),
+                fd.flags.to_string(),
+                fd.pos.to_string(),
+            ];
+            assert_eq!(got, want);
+        }
+    }
+}
+
+/// Losses and kinds without a probe in the header: `golden-v2.1.mio` lost 17 page-cache inserts
+/// and its header lists no probes.
+#[test]
+fn export_counts_lost_events_per_kind() {
+    let file = TraceFile::open(testdata("golden-v2.1.mio")).expect("open");
+    let trace = file.parse().expect("parse");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ex = export(&trace, ExportFormat::Csv, dir.path(), &|_, _| {}).expect("export");
+    let t = &rows(&ex, "trace", ExportFormat::Csv)[0];
+    assert_eq!((t["lost"].as_str(), t["format_version"].as_str()), ("17", "2.1"));
+    let p = rows(&ex, "probes", ExportFormat::Csv);
+    assert_eq!(p.len(), EventKind::ALL.len(), "one row per kind with events");
+    for row in &p {
+        assert_eq!(row["mode"], "", "the header lists no probes");
+        assert_eq!(row["lost"], if row["kind"] == "page_cache_add" { "17" } else { "0" }, "{row:?}");
+        assert_eq!(row["events"], "1");
+    }
+    assert!(rows(&ex, "devices", ExportFormat::Csv).is_empty());
+}
+
+/// `docs/analysis.md`'s column table: (table, column) -> type.
+fn documented_columns() -> BTreeMap<(String, String), String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/analysis.md"))
+        .expect("docs/analysis.md");
+    let begin = doc.find("<!-- BEGIN export-columns").expect("the column table's BEGIN marker");
+    let end = doc.find("<!-- END export-columns").expect("the column table's END marker");
+    let mut out = BTreeMap::new();
+    for line in doc[begin..end].lines().filter(|l| l.starts_with("| ") && !l.starts_with("| table |")) {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split(" | ").map(str::trim).collect();
+        assert_eq!(cells.len(), 4, "not a row of 4 cells: {line}");
+        let tables: Vec<String> = if cells[0] == "*every event table*" {
+            EventKind::ALL.iter().map(|k| k.name().to_string()).collect()
+        } else {
+            cells[0].split(',').map(|t| t.trim().trim_matches('`').to_string()).collect()
+        };
+        let column = cells[1].trim_matches('`');
+        assert!(!cells[3].is_empty(), "{line}: no meaning");
+        for t in tables {
+            let dup = out.insert((t.clone(), column.to_string()), cells[2].to_string());
+            assert!(dup.is_none(), "{t}.{column} documented twice");
+        }
+    }
+    out
+}
+
+fn type_name(dt: &DataType) -> String {
+    match dt {
+        DataType::UInt8 => "u8".into(),
+        DataType::UInt16 => "u16".into(),
+        DataType::UInt32 => "u32".into(),
+        DataType::UInt64 => "u64".into(),
+        DataType::Int32 => "i32".into(),
+        DataType::Int64 => "i64".into(),
+        DataType::Float64 => "f64".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::String => "str".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every column of every table written for the real recording, a synthetic trace and the golden
+/// file (every event kind) is in docs/analysis.md with its Parquet type, and the doc names no
+/// column that is not written.
+#[test]
+fn every_exported_column_is_documented_with_its_type() {
+    let doc = documented_columns();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let synthetic = {
+        let mut w = Writer::new(Vec::new(), &synth::SyntheticStream::header(), WriterOptions::default())
+            .expect("writer");
+        for f in synth::SyntheticStream::files() {
+            w.write_metadata(&Metadata::File(f)).expect("meta");
+        }
+        for t in synth::SyntheticStream::threads() {
+            w.write_metadata(&Metadata::Thread(t)).expect("meta");
+        }
+        for e in synth::SyntheticStream::new(3, 20_000).take(50_000) {
+            w.push(&e).expect("push");
+        }
+        w.into_inner().expect("finish")
+    };
+    let files = [
+        std::fs::read(testdata("mariadb-sysbench.mio")).expect("read"),
+        std::fs::read(testdata("golden-v2.1.mio")).expect("read"),
+        synthetic,
+    ];
+    let mut written: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut tables = std::collections::BTreeSet::new();
+    for (i, bytes) in files.iter().enumerate() {
+        let trace = Trace::parse(bytes).expect("parse");
+        let out = dir.path().join(i.to_string());
+        let ex = export(&trace, ExportFormat::Parquet, &out, &|_, _| {}).expect("export");
+        for t in &ex.tables {
+            tables.insert(t.name.clone());
+            let df = read_back(&ex, &t.name, ExportFormat::Parquet);
+            for c in df.columns() {
+                let key = (t.name.clone(), c.name().to_string());
+                let ty = type_name(c.dtype());
+                assert_eq!(
+                    doc.get(&key),
+                    Some(&ty),
+                    "{}.{} ({ty}) is not in docs/analysis.md's column table with that type",
+                    key.0,
+                    key.1
+                );
+                written.insert(key, ty);
+            }
+        }
+    }
+    for k in EventKind::ALL {
+        assert!(tables.contains(k.name()), "no trace here has {} events: the check misses them", k.name());
+    }
+    for t in [
+        "trace",
+        "devices",
+        "probes",
+        "reads",
+        "files",
+        "threads",
+        "processes",
+        "open_fds",
+        "status",
+        "status_deltas",
+    ] {
+        assert!(tables.contains(t), "{t} was not written");
+    }
+    let stale: Vec<&(String, String)> = doc.keys().filter(|k| !written.contains_key(*k)).collect();
+    assert!(stale.is_empty(), "docs/analysis.md documents columns no export wrote: {stale:?}");
 }

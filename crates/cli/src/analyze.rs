@@ -566,8 +566,11 @@ Examples:
   mysql-io export prod.mio --format csv -o prod-csv/
 
 Tables: one per event kind (read_enter, page_cache_add, readahead_window, ...), `reads` (one row
-per read operation, as the analyses see them), `files`, `threads`, `processes`, `status`.
-docs/examples/load_trace.py loads them with polars.")]
+per read operation, as the analyses see them), `files`, `threads`, `processes`, `open_fds`,
+`status` and `status_deltas` (server counters), and the header: `trace` (one row: kernel, host,
+clock offset to wall time, time range, lost events), `devices` (read_ahead_kb...), `probes` (how
+each kind was captured). docs/analysis.md lists every column; docs/examples/load_trace.py loads
+them with polars.")]
 pub(crate) struct ExportArgs {
     /// The trace file (.mio).
     trace: PathBuf,

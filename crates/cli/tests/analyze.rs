@@ -1,10 +1,12 @@
 //! `mysql-io analyze` and `mysql-io export` as users run them, on synthetic traces (no root):
-//! the printed tables (snapshots), JSON and CSV, cut-short and damaged traces, and the Python
-//! example of docs/ loading an export.
+//! the printed tables (snapshots), JSON and CSV, cut-short and damaged traces, the export's
+//! header tables against `mysql-io info`, and the Python example of docs/ loading an export.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mysql_io_analyzer::polars::prelude::{DataType, ParquetReader, SerReader};
 use serde_json::Value;
 
 fn mysql_io(args: &[&str]) -> Output {
@@ -214,4 +216,135 @@ fn the_python_example_loads_an_export_and_agrees() {
     let tables: u64 =
         py["per_table"].as_array().expect("per_table").iter().map(|r| r["reads"].as_u64().expect("n")).sum();
     assert_eq!(tables, ours["total"]["reads"].as_u64().expect("n"));
+}
+
+/// A table `mysql-io export` wrote (`dir/name.parquet` or `.csv`), every value as text.
+fn exported_rows(dir: &Path, name: &str, format: &str) -> Vec<BTreeMap<String, String>> {
+    let path = dir.join(format!("{name}.{format}"));
+    if format == "csv" {
+        let mut r = csv::Reader::from_path(&path).expect("csv");
+        let headers = r.headers().expect("headers").clone();
+        return r
+            .records()
+            .map(|rec| {
+                let rec = rec.expect("record");
+                headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+            })
+            .collect();
+    }
+    let df = ParquetReader::new(std::fs::File::open(&path).expect("open")).finish().expect("parquet");
+    let mut out = vec![BTreeMap::new(); df.height()];
+    for c in df.columns() {
+        let text = c.cast(&DataType::String).expect("cast");
+        for (row, v) in out.iter_mut().zip(text.str().expect("str").iter()) {
+            row.insert(c.name().to_string(), v.unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+/// A JSON scalar as export writes it.
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    }
+}
+
+/// `export` writes the header `mysql-io info` reads: the real recording and a synthetic trace,
+/// Parquet and CSV.
+#[test]
+fn export_writes_the_trace_header_that_info_shows_in_both_formats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/mariadb-sysbench.mio");
+    let synthetic = synth(dir.path(), "20K");
+    for trace in [real, synthetic] {
+        let t = trace.to_str().expect("path");
+        let info: Value = serde_json::from_str(&ok(&["info", t, "--format", "json"])).expect("json");
+        let h = &info["header"];
+        for format in ["parquet", "csv"] {
+            let out = dir.path().join(format!("export-{format}"));
+            let _ = std::fs::remove_dir_all(&out);
+            let listing = ok(&["export", t, "--format", format, "-o", out.to_str().expect("path")]);
+            for table in ["trace", "devices", "probes", "status_deltas", "open_fds"] {
+                assert!(listing.lines().any(|l| l.starts_with(&format!("{table} "))), "{table}: {listing}");
+            }
+            let what = format!("{t} {format}");
+
+            let row = &exported_rows(&out, "trace", format)[0];
+            for (col, want) in [
+                ("format_version", &info["format_version"]),
+                ("tool", &h["tool"]),
+                ("host", &h["host"]),
+                ("kernel_release", &h["kernel_release"]),
+                ("kernel_version", &h["kernel_version"]),
+                ("arch", &h["arch"]),
+                ("page_size", &h["page_size"]),
+                ("cpus", &h["cpus"]),
+                ("clock", &h["clock"]),
+                ("clock_offset_ns", &h["clock_offset_ns"]),
+                ("start_ts", &h["start_ts"]),
+                ("t_min", &info["t_min"]),
+                ("t_max", &info["t_max"]),
+                ("start_unix_ns", &info["start_unix_ns"]),
+                ("events", &info["events"]),
+                ("chunks", &info["chunks"]),
+                ("lost", &info["lost"]),
+                ("complete", &info["complete"]),
+                ("file_bytes", &info["file_bytes"]),
+            ] {
+                assert_eq!(row[col], as_text(want), "{what}: trace.{col}");
+            }
+            let command: Vec<String> =
+                h["command"].as_array().expect("command").iter().map(as_text).collect();
+            assert_eq!(row["command"], command.join(" "), "{what}");
+
+            let devices = exported_rows(&out, "devices", format);
+            let want = h["devices"].as_array().expect("devices");
+            assert!(!want.is_empty(), "{what}: the header lists devices");
+            assert_eq!(devices.len(), want.len(), "{what}");
+            for (row, dev) in devices.iter().zip(want) {
+                for col in
+                    ["dev", "name", "read_ahead_kb", "max_sectors_kb", "rotational", "logical_block_size"]
+                {
+                    assert_eq!(row[col], as_text(&dev[col]), "{what}: devices.{col}");
+                }
+                let n = dev["dev"].as_u64().expect("dev");
+                assert_eq!(row["major"], (n >> 20).to_string());
+                assert_eq!(row["minor"], (n & 0xfffff).to_string());
+            }
+
+            let probes = exported_rows(&out, "probes", format);
+            let want = h["probes"].as_array().expect("probes");
+            assert!(!want.is_empty(), "{what}: the header lists probes");
+            for p in want {
+                let row = probes
+                    .iter()
+                    .find(|r| r["code"] == as_text(&p["kind"]))
+                    .unwrap_or_else(|| panic!("{what}: no probe row for kind {}", p["kind"]));
+                assert_eq!(row["mode"], as_text(&p["mode"]), "{what}");
+                let attach: Vec<String> =
+                    p["attach"].as_array().expect("attach").iter().map(as_text).collect();
+                assert_eq!(row["attach"], attach.join(" "), "{what}");
+                assert_eq!(row["note"], as_text(&p["note"]), "{what}");
+                let count = |key: &str| info[key][&row["kind"]].as_u64().unwrap_or(0).to_string();
+                assert_eq!(row["events"], count("events_by_kind"), "{what}: {}", row["kind"]);
+                assert_eq!(row["lost"], count("lost_by_kind"), "{what}: {}", row["kind"]);
+            }
+
+            let deltas = exported_rows(&out, "status_deltas", format);
+            let mut want = BTreeMap::new();
+            for s in info["server_status"].as_array().expect("server_status") {
+                for (counter, delta) in s["deltas"].as_object().expect("deltas") {
+                    want.insert((as_text(&s["pid"]), counter.clone()), as_text(delta));
+                }
+            }
+            let got: BTreeMap<(String, String), String> = deltas
+                .iter()
+                .map(|r| ((r["pid"].clone(), r["counter"].clone()), r["delta"].clone()))
+                .collect();
+            assert_eq!(got, want, "{what}: status_deltas");
+        }
+    }
 }
