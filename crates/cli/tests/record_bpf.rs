@@ -593,16 +593,17 @@ fn root_processes_started_during_recording_are_followed() {
 
 /// The self-check: a readahead probe that is planned but never fires (its programs left out with
 /// the test hook MYSQL_IO_SILENCE) is reported while cold buffered reads insert pages; with the
-/// probe in place, nothing is said. The same reads either way: 32 reads of 64 KiB from a cold
-/// 2 MiB file on its own filesystem.
+/// probe in place, nothing is said. The same reads either way: 32 reads of 4 KiB, 256 KiB apart,
+/// from a cold 8 MiB file on its own filesystem.
 #[test]
 fn root_a_probe_that_never_fires_is_reported() {
     require_root();
-    let script: Vec<String> = (0..32).map(|i| format!("pread:{}:65536", i * 65536)).collect();
+    // 4 KiB every 256 KiB: beyond any window a 128 KiB readahead opens, so every read misses.
+    let script: Vec<String> = (0..32).map(|i| format!("pread:{}:4096", i * 262144)).collect();
     let reads = helper("reads");
     let run = |silence: Option<&str>| -> (String, Trace) {
         let fs = LoopFs::new(16, 128);
-        let data = fs.create_file("data", 2 << 20);
+        let data = fs.create_file("data", 8 << 20);
         let dir = tempfile::tempdir().expect("tempdir");
         let trace_path = dir.path().join("t.mio");
         let mut cmd = mysql_io();
@@ -620,7 +621,7 @@ fn root_a_probe_that_never_fires_is_reported() {
     assert!(count(&t, EventKind::PageCacheAdd) >= 16, "{}", count(&t, EventKind::PageCacheAdd));
     assert!(
         err.contains("warning: no readahead_trigger event yet although ")
-            && err.contains(" buffered reads and ")
+            && err.contains(" buffered reads missed the page cache and inserted pages")
             && err.contains("is attached but has not fired"),
         "{err}"
     );

@@ -33,6 +33,8 @@ pub struct Consumer {
     redact: Option<Redactor>,
     /// Events so far, per kind (for the self-check).
     pub(crate) counts: crate::selfcheck::Counts,
+    /// Per thread, the time of its last page-cache insert.
+    last_insert: FxHashMap<u32, u64>,
     /// The recorder's privileges, for processes that become targets while it runs.
     privileges: crate::privilege::Privileges,
     /// What the user should know, not yet reported.
@@ -61,6 +63,7 @@ impl Consumer {
             error: None,
             redact,
             counts: Default::default(),
+            last_insert: FxHashMap::default(),
             privileges: crate::privilege::Privileges::current(),
             warnings: Vec::new(),
         }
@@ -100,8 +103,18 @@ impl Consumer {
             }
         };
         self.counts.add(ev.body.kind());
-        if let EventBody::Read(r) = &ev.body {
-            self.counts.buffered_reads += u64::from(r.file.flags & O_DIRECT == 0);
+        match &ev.body {
+            // An insert by a thread inside one of its buffered reads is the read's: it missed.
+            EventBody::PageCacheAdd(_) => {
+                self.last_insert.insert(ev.tid, ev.ts);
+            }
+            EventBody::Read(r) if r.file.flags & O_DIRECT == 0 => {
+                let during = ev.ts.saturating_sub(r.latency_ns)..=ev.ts.saturating_add(r.latency_ns);
+                if self.last_insert.get(&ev.tid).is_some_and(|t| during.contains(t)) {
+                    self.counts.missed_reads += 1;
+                }
+            }
+            _ => {}
         }
         self.ids.apply(&mut ev);
         let discovered = self.discover(&ev);
