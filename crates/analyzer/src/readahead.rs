@@ -156,9 +156,10 @@ pub fn readahead_with(
     total.hit_ratio = hit_ratio(total.pages_requested, total.demand_inserts);
     files.sort_by(|a, b| b.pages_requested.cmp(&a.pages_requested).then_with(|| a.file.cmp(&b.file)));
 
-    for f in files.iter().filter(|f| f.direct) {
-        warnings.push(format!("{} is read with O_DIRECT: readahead does not apply to it", f.file));
-    }
+    let direct: Vec<&str> = files.iter().filter(|f| f.direct).map(|f| f.file.as_str()).collect();
+    let buffered: Vec<&str> =
+        files.iter().filter(|f| !f.direct && f.pages_requested > 0).map(|f| f.file.as_str()).collect();
+    warnings.extend(crate::tables::direct_warnings(&direct, &buffered));
     for (kind, what) in [
         (EventKind::PageCacheAdd, "page-cache inserts"),
         (EventKind::ReadaheadWindow, "readahead windows"),

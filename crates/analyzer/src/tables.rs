@@ -226,12 +226,49 @@ pub fn files(ds: &Dataset, ra: &RaReport) -> Result<FilesReport, AnalyzeError> {
         .collect();
     rows.sort_by(|x, y| y.reads.cmp(&x.reads).then_with(|| x.file.cmp(&y.file)));
     let mut warnings = ds.warnings.clone();
-    warnings.extend(
-        ds.direct_files()
-            .iter()
-            .map(|p| format!("{p} is read with O_DIRECT: readahead does not apply to it")),
-    );
+    let direct: Vec<&str> = rows.iter().filter(|r| r.direct).map(|r| r.file.as_str()).collect();
+    let buffered: Vec<&str> = rows.iter().filter(|r| !r.direct).map(|r| r.file.as_str()).collect();
+    warnings.extend(direct_warnings(&direct, &buffered));
     Ok(FilesReport { files: rows, warnings })
+}
+
+/// What O_DIRECT means for the files shown (`direct` and `buffered`, most read first): readahead
+/// does not apply to the direct ones (each named when there are few, else counted), and
+/// `read_ahead_kb` still governs the files read through the page cache (on a server whose data
+/// files are O_DIRECT: its logs, temporary files, MyISAM tables), which are named.
+pub fn direct_warnings(direct: &[&str], buffered: &[&str]) -> Vec<String> {
+    const NAMED: usize = 3;
+    let mut out = Vec::new();
+    if direct.is_empty() {
+        return out;
+    }
+    if direct.len() <= NAMED {
+        out.extend(
+            direct.iter().map(|p| format!("{p} is read with O_DIRECT: readahead does not apply to it")),
+        );
+    } else {
+        out.push(format!(
+            "{} files are read with O_DIRECT ({} and {} more): readahead does not apply to them",
+            direct.len(),
+            direct[..NAMED].join(", "),
+            direct.len() - NAMED
+        ));
+    }
+    if !buffered.is_empty() {
+        let shown = buffered.len().min(5);
+        let more = if buffered.len() > shown {
+            format!(" and {} more", buffered.len() - shown)
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "read_ahead_kb still governs the {} file{} read through the page cache: {}{more}",
+            buffered.len(),
+            if buffered.len() == 1 { "" } else { "s" },
+            buffered[..shown].join(", ")
+        ));
+    }
+    out
 }
 
 /// `analyze files` of a trace: loads its reads and runs the readahead pass side by side (they
@@ -281,4 +318,33 @@ pub fn threads(ds: &Dataset) -> Result<ThreadsReport, AnalyzeError> {
         v.sort_by(|x, y| y.reads.cmp(&x.reads).then_with(|| x.thread.cmp(&y.thread)));
     }
     Ok(ThreadsReport { roles, threads, warnings: ds.warnings.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn o_direct_files_are_named_and_so_is_what_readahead_still_governs() {
+        assert!(direct_warnings(&[], &["a"]).is_empty());
+        assert_eq!(
+            direct_warnings(&["d/t1.ibd", "d/t2.ibd"], &["binlog.000001"]),
+            [
+                "d/t1.ibd is read with O_DIRECT: readahead does not apply to it",
+                "d/t2.ibd is read with O_DIRECT: readahead does not apply to it",
+                "read_ahead_kb still governs the 1 file read through the page cache: binlog.000001",
+            ]
+        );
+        let many: Vec<String> = (1..=5).map(|i| format!("t{i}.ibd")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let buffered = ["a", "b", "c", "d", "e", "f", "g"];
+        assert_eq!(
+            direct_warnings(&many, &buffered),
+            [
+                "5 files are read with O_DIRECT (t1.ibd, t2.ibd, t3.ibd and 2 more): readahead does not apply to them",
+                "read_ahead_kb still governs the 7 files read through the page cache: a, b, c, d, e and 2 more",
+            ]
+        );
+        assert_eq!(direct_warnings(&many[..1], &[]).len(), 1);
+    }
 }

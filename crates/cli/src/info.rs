@@ -105,6 +105,19 @@ fn render(path: &std::path::Path, s: &TraceSummary) -> String {
         "tables     {} files, {} threads, {} processes, {} fds open at start, {} status snapshots",
         s.files, s.threads, s.processes, s.open_fds, s.status_snapshots
     );
+    // O_DIRECT: what readahead cannot change (InnoDB's data files under innodb_flush_method
+    // O_DIRECT, MySQL 8.4's default), and what it still can (logs, temporary files, MyISAM).
+    let direct_reads = s.events_by_kind.get(EventKind::DioRead.name()).copied().unwrap_or(0);
+    if s.open_fds_direct > 0 || direct_reads > 0 {
+        let _ = writeln!(
+            o,
+            "O_DIRECT   {} of the {} fds open at start, {} direct reads: readahead does not apply to those; \
+             `mysql-io analyze files` names the files read through the page cache, which readahead still governs",
+            s.open_fds_direct,
+            s.open_fds,
+            thousands(direct_reads)
+        );
+    }
     for p in &h.processes {
         let v = if p.version.is_empty() { String::new() } else { format!(" {}", p.version) };
         let _ = writeln!(o, "process    {} {}{v}", p.pid, p.comm);

@@ -154,6 +154,11 @@ fn root_mariadb_o_direct_files_are_flagged() {
     let log = stop_recording(rec, libc::SIGINT);
     let info = json(&["info", t, "--format", "json"]);
     assert_eq!(info["server_status"][0]["pid"], pid, "no SHOW GLOBAL STATUS snapshots: {log}");
+    // info says which descriptors are O_DIRECT (InnoDB opens its system tablespace so at start).
+    let direct = info["open_fds_direct"].as_u64().expect("open_fds_direct");
+    assert!(direct >= 1 && direct <= info["open_fds"].as_u64().expect("open_fds"), "{info}");
+    let said = text(&run(mysql_io().args(["info", t])).stdout);
+    assert!(said.contains(&format!("\nO_DIRECT   {direct} of the ")), "{said}");
 
     let files = json(&["analyze", "files", t, "--file", "sbtest*.ibd", "--format", "json"]);
     let rows = files["files"].as_array().expect("files");

@@ -55,6 +55,9 @@ pub struct TraceSummary {
     pub processes: u64,
     /// Descriptors open at the start.
     pub open_fds: u64,
+    /// Of those, the ones opened with O_DIRECT (readahead and the page cache do not apply to
+    /// their reads).
+    pub open_fds_direct: u64,
     /// Server counter snapshots.
     pub status_snapshots: u64,
     /// Records of kinds this version does not know.
@@ -216,6 +219,8 @@ impl TraceSummary {
             threads: trace.threads().len() as u64,
             processes: (header.processes.len() + trace.processes().len()) as u64,
             open_fds: trace.open_fds().len() as u64,
+            open_fds_direct: trace.open_fds().iter().filter(|f| f.flags & crate::O_DIRECT != 0).count()
+                as u64,
             status_snapshots: trace.statuses().len() as u64,
             unknown_records: trace.unknown_records(),
             file_devs: {
