@@ -256,6 +256,71 @@ fn root_guest_storm_is_recorded_whole() {
     let _ = std::fs::write(reports().join("guest-kprobe-storm.md"), &out);
 }
 
+/// The known reads recorded with each probe type forced (`--probes kprobe|fentry|tracepoint`):
+/// every read is there each time, the readahead kinds take the type asked for where 6.1 has it
+/// (no readahead tracepoints there: `tracepoint` falls back to kprobes), and the fentry programs,
+/// whose arguments CO-RE guards pick, report the same readahead decisions as the kprobes do. And
+/// the self-check: with the readahead triggers' programs left out (MYSQL_IO_SILENCE), strided
+/// cold reads make the recorder say the kind never fired.
+#[test]
+fn root_guest_each_forced_probe_type_records_the_known_reads() {
+    require_root();
+    let dir = guest();
+    let mut decisions = BTreeMap::new();
+    for (choice, read_mode, ra_mode) in [
+        ("kprobe", ProbeMode::Kprobe, ProbeMode::Kprobe),
+        ("fentry", ProbeMode::Fentry, ProbeMode::Fentry),
+        ("tracepoint", ProbeMode::Tracepoint, ProbeMode::Kprobe),
+    ] {
+        let t = read_trace(&dir.join(format!("forced-{choice}.mio")));
+        assert_eq!(t.probes.get(&EventKind::Read.code()), Some(&read_mode), "{choice}");
+        for kind in [EventKind::ReadaheadTrigger, EventKind::ReadaheadWindow] {
+            assert_eq!(t.probes.get(&kind.code()), Some(&ra_mode), "{choice}: {kind}");
+        }
+        let did = read_calls(helper_lines(&dir.join(format!("forced-{choice}.jsonl"))));
+        assert_eq!(did.len(), 7, "{choice}: {did:?}");
+        let &(dev, ino) = t.files.get("/data/data").expect("the data file is in the trace");
+        let reads: Vec<(i64, u64, i64)> = t
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Read(r) if r.file.ino == ino && r.file.dev == dev => Some((r.pos, r.count, r.ret)),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<(i64, u64, i64)> = did
+            .iter()
+            .map(|d| {
+                let n = |k: &str| d[k].as_i64().expect("number");
+                (n("offset"), n("len") as u64, n("ret"))
+            })
+            .collect();
+        assert_eq!(reads, want, "{choice}");
+        let triggers: Vec<_> = triggers_of(&t.events, ino)
+            .into_iter()
+            .map(|r| (r.trigger, r.index, r.req_count, r.state.size, r.state.async_size, r.state.ra_pages))
+            .collect();
+        assert!(!triggers.is_empty(), "{choice}: no readahead trigger");
+        let windows: Vec<_> = windows_of(&t.events, ino)
+            .into_iter()
+            .map(|w| (w.decision, w.index, w.size, w.async_size))
+            .collect();
+        assert!(!windows.is_empty(), "{choice}: no readahead window");
+        decisions.insert(choice, (triggers, windows));
+    }
+    // The same cold reads, the same decisions, however they were caught.
+    assert_eq!(decisions["fentry"], decisions["kprobe"]);
+    assert_eq!(decisions["tracepoint"], decisions["kprobe"]);
+
+    let err = std::fs::read_to_string(dir.join("silenced.err")).expect("silenced.err");
+    assert!(
+        err.contains("warning: no readahead_trigger event yet although ")
+            && err.contains("buffered reads missed the page cache and inserted pages")
+            && err.contains("function:page_cache_sync_ra"),
+        "{err}"
+    );
+}
+
 /// The known reads of record_bpf.rs, recorded in the guest at read_ahead_kb 128 and 512.
 #[test]
 fn root_guest_reads_and_readahead_come_from_kprobes() {
