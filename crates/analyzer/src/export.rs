@@ -397,8 +397,8 @@ fn devices_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
     let d = &trace.header().devices;
     Ok(DataFrame::new_infer_height(vec![
         Column::new("dev".into(), d.iter().map(|x| x.dev).collect::<Vec<_>>()),
-        Column::new("major".into(), d.iter().map(|x| x.dev >> 20).collect::<Vec<_>>()),
-        Column::new("minor".into(), d.iter().map(|x| x.dev & 0xF_FFFF).collect::<Vec<_>>()),
+        Column::new("major".into(), d.iter().map(|x| mysql_io_format::dev_major(x.dev)).collect::<Vec<_>>()),
+        Column::new("minor".into(), d.iter().map(|x| mysql_io_format::dev_minor(x.dev)).collect::<Vec<_>>()),
         Column::new("name".into(), d.iter().map(|x| x.name.clone()).collect::<Vec<_>>()),
         Column::new("read_ahead_kb".into(), d.iter().map(|x| x.read_ahead_kb).collect::<Vec<_>>()),
         Column::new("max_sectors_kb".into(), d.iter().map(|x| x.max_sectors_kb).collect::<Vec<_>>()),
