@@ -47,8 +47,8 @@ pub use columns::{Bits, ColumnDoc};
 pub use error::{Error, Result};
 pub use event::*;
 pub use meta::{
-    BlockDevice, ChunkIndexEntry, Clock, FileInfo, Footer, Header, Metadata, OpenFd, ProbeInfo, ProbeMode,
-    ProcessInfo, StatusSnapshot, ThreadInfo, Totals,
+    release_version, BlockDevice, ChunkIndexEntry, Clock, FileInfo, Footer, Header, Metadata, OpenFd,
+    ProbeInfo, ProbeMode, ProcessInfo, StatusSnapshot, ThreadInfo, Totals,
 };
 pub use reader::{ChunkRef, Damage, Events, Trace, TraceFile};
 pub use record::{RecordKind, END_MAGIC, MAGIC, PREAMBLE_LEN, TRAILER_LEN, VERSION_MAJOR, VERSION_MINOR};

@@ -74,6 +74,13 @@ pub struct Header {
     pub processes: Vec<ProcessInfo>,
 }
 
+/// The major and minor version in a kernel release string (`6.1.0-28-amd64`: 6 and 1,
+/// `5.14.0-284.30.1.el9_2.x86_64`: 5 and 14), each `None` where the string has no such number.
+pub fn release_version(release: &str) -> (Option<u32>, Option<u32>) {
+    let mut nums = release.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse::<u32>().ok());
+    (nums.next(), nums.next())
+}
+
 impl Header {
     /// The probe mode recorded for `kind`, if the header lists it.
     pub fn probe(&self, kind: EventKind) -> Option<&ProbeInfo> {

@@ -141,8 +141,8 @@ pub fn map_bytes(ringbuf_bytes: u32) -> u64 {
 /// to `RLIMIT_MEMLOCK`, which only `CAP_SYS_RESOURCE` raises. `None` when they fit or the kernel
 /// charges the cgroup instead.
 pub fn memlock_problem(release: &str, bytes: u64, p: &Privileges) -> Option<String> {
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse::<u32>().ok());
-    let version = (parts.next()?, parts.next()?);
+    let (major, minor) = mysql_io_format::release_version(release);
+    let version = (major?, minor?);
     if version >= (5, 11) || p.has(SYS_RESOURCE) {
         return None;
     }

@@ -342,12 +342,12 @@ fn plan_and_load(
     targets: &[u32],
 ) -> Result<(crate::skel::MioSkel<'static>, loader::Attached, ProbePlan), RecordError> {
     let mut last = None;
+    let silenced: Vec<String> = std::env::var(SILENCE_VAR)
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
     for _ in 0..4 {
         let plan = plan::plan(facts, choice)?;
         plan::check_required(&plan, &facts.release).map_err(RecordError::Required)?;
-        let silenced: Vec<String> = std::env::var(SILENCE_VAR)
-            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
         let programs: Vec<&str> = plan
             .programs()
             .filter(|p| {

@@ -438,8 +438,7 @@ const KINDS: [EventKind; 14] = [
 /// Whether a filesystem caches files in large folios on a kernel release (XFS since 5.18,
 /// ext4 regular files since 6.16, btrfs since 6.17 experimental: treated as not).
 pub fn large_folios(release: &str, fs_type: &str) -> bool {
-    let mut nums = release.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse::<u32>().ok());
-    let v = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+    let v = version_or_zero(release);
     match fs_type {
         "xfs" => v >= (5, 18),
         "ext4" => v >= (6, 16),
@@ -455,14 +454,14 @@ pub fn kernel_has_ra_order(header: &mysql_io_format::Header) -> bool {
         Some(p) if p.mode != ProbeMode::Off && !p.attach.is_empty() => {
             p.attach.iter().any(|a| a.contains("page_cache_ra_order"))
         }
-        _ => {
-            let mut nums = header
-                .kernel_release
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|s| s.parse::<u32>().ok());
-            (nums.next().unwrap_or(0), nums.next().unwrap_or(0)) >= (5, 18)
-        }
+        _ => version_or_zero(&header.kernel_release) >= (5, 18),
     }
+}
+
+/// A release's (major, minor), 0 where a number is missing (an unknown kernel counts as old).
+fn version_or_zero(release: &str) -> (u32, u32) {
+    let (major, minor) = mysql_io_format::release_version(release);
+    (major.unwrap_or(0), minor.unwrap_or(0))
 }
 
 /// Reads what the simulator needs from `trace`.

@@ -34,9 +34,8 @@ pub enum Variant {
 impl Variant {
     /// The variant for a kernel release string such as `6.1.0-28-amd64` or `6.18.0`.
     pub fn for_release(release: &str) -> Variant {
-        let mut nums = release.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse::<u32>().ok());
-        let (major, minor) = (nums.next().unwrap_or(6), nums.next().unwrap_or(11));
-        if (major, minor) >= (6, 11) {
+        let (major, minor) = mysql_io_format::release_version(release);
+        if (major.unwrap_or(6), minor.unwrap_or(11)) >= (6, 11) {
             Variant::Split
         } else {
             Variant::Ondemand
