@@ -1,10 +1,9 @@
 //! A trace's read operations as a polars frame, with the file and thread tables beside it.
 //!
-//! Every read a target did becomes one row, whatever its API: a `read`/`pread64`/`readv`/
-//! `preadv`/`preadv2` syscall (one `read` event at its return since format 2.1; before, its
-//! entry paired with the thread's next exit), a Linux AIO read (iocb paired with its completion),
-//! or an io_uring read (request paired with its completion).
-//! Chunks are decoded in parallel; pairs split across chunks are stitched in file order.
+//! Every read a target did becomes one row, whatever its API, as `mysql_io_reads` defines a
+//! read (the simulator and replay use the same definition): a read syscall, a Linux AIO read or
+//! an io_uring read, with its completion paired across chunks. Streams are that crate's open
+//! file descriptions, numbered here by their first kept read.
 //!
 //! The trace streams through in windows of chunks (decoded in parallel, appended in file order),
 //! so only the frame itself grows with the trace: about 50 bytes a read, ids instead of strings;
@@ -14,7 +13,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
-use mysql_io_format::{ChunkColumns, EventKind, FileInfo, Header, ProbeMode, Trace, TraceSummary, O_DIRECT};
+use mysql_io_format::{EventKind, FileInfo, Header, ProbeMode, Trace, TraceSummary};
+use mysql_io_reads::{ChunkReads, Extractor, Stitcher, NOT_DONE};
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use rustc_hash::FxHashMap;
@@ -23,9 +23,7 @@ use crate::names;
 use crate::{AnalyzeError, Progress};
 
 /// The API a read used (the `api` column's codes).
-pub const APIS: [&str; 7] = ["read", "pread64", "readv", "preadv", "preadv2", "aio", "io_uring"];
-const API_AIO: u8 = 5;
-const API_URING: u8 = 6;
+pub use mysql_io_reads::APIS;
 
 /// Which reads to keep.
 #[derive(Debug, Clone, Default)]
@@ -97,265 +95,11 @@ pub struct Dataset {
     pub lost: u64,
 }
 
-/// A pairing key: what identifies the completion of a read started earlier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    Syscall(u32),
-    Aio(u64, u64),
-    Uring(u64, u64),
-}
-
 /// `latency` of a read whose completion was not (yet) seen.
 const UNKNOWN: u64 = u64::MAX;
 
-/// Reads found in one chunk, with what could not be paired inside it.
-#[derive(Debug, Default)]
-struct Part {
-    ts: Vec<u64>,
-    latency: Vec<u64>,
-    pid: Vec<u32>,
-    tid: Vec<u32>,
-    api: Vec<u8>,
-    fd: Vec<i32>,
-    ofd: Vec<u64>,
-    /// Index into `files`.
-    file: Vec<u32>,
-    direct: Vec<bool>,
-    pos: Vec<i64>,
-    count: Vec<u32>,
-    ret: Vec<i32>,
-    /// The (device, inode) pairs this chunk's reads touch.
-    files: Vec<(u32, u64)>,
-    /// Starts without a completion in this chunk (the last one per key), in order.
-    open: Vec<(Key, usize)>,
-    /// Completions without a start in this chunk, in order: key, time, result.
-    orphans: Vec<(Key, u64, i64)>,
-}
-
-/// The columns of one kind of read start (`syscall` only for read syscalls).
-struct StartCols<'c> {
-    code: u8,
-    api: Option<&'c [u64]>,
-    fixed_api: u8,
-    /// fd, dev, ino, ofd, flags, pos, count.
-    f: [&'c [u64]; 7],
-    /// Key columns (AIO: ctx, iocb; io_uring: ring, request).
-    key: [&'c [u64]; 2],
-}
-
-/// The columns of one kind of read completion.
-struct EndCols<'c> {
-    code: u8,
-    key: [&'c [u64]; 2],
-    ret: &'c [u64],
-}
-
-/// Column indices of the fields the loader reads, found by name in the format's layout.
-#[derive(Debug, Clone, Copy)]
-struct Layout {
-    /// `read` (format 2.1): the start columns, then syscall, ret and latency_ns.
-    rd: [usize; 7],
-    rd_syscall: usize,
-    rd_ret: usize,
-    rd_latency: usize,
-    re: [usize; 7],
-    re_syscall: usize,
-    rx_ret: usize,
-    as_: [usize; 7],
-    as_key: [usize; 2],
-    ac_key: [usize; 2],
-    ac_res: usize,
-    us: [usize; 7],
-    us_key: [usize; 2],
-    uc_key: [usize; 2],
-    uc_res: usize,
-}
-
-/// Index of `field` among `kind`'s columns.
-pub(crate) fn column_index(kind: EventKind, field: &str) -> usize {
-    kind.column_index(field).unwrap_or_else(|| panic!("{kind} has no column {field}"))
-}
-
-impl Layout {
-    fn new() -> Self {
-        let (re, rx, as_, ac, us, uc) = (
-            EventKind::ReadEnter,
-            EventKind::ReadExit,
-            EventKind::AioSubmit,
-            EventKind::AioComplete,
-            EventKind::UringSubmit,
-            EventKind::UringComplete,
-        );
-        let file = |k: EventKind, pos: &str, count: &str| {
-            ["fd", "file.dev", "file.ino", "file.ofd", "file.flags", pos, count].map(|f| column_index(k, f))
-        };
-        let rd = EventKind::Read;
-        Layout {
-            rd: file(rd, "pos", "count"),
-            rd_syscall: column_index(rd, "syscall"),
-            rd_ret: column_index(rd, "ret"),
-            rd_latency: column_index(rd, "latency_ns"),
-            re: file(re, "pos", "count"),
-            re_syscall: column_index(re, "syscall"),
-            rx_ret: column_index(rx, "ret"),
-            as_: file(as_, "offset", "nbytes"),
-            as_key: ["ctx", "iocb"].map(|f| column_index(as_, f)),
-            ac_key: ["ctx", "iocb"].map(|f| column_index(ac, f)),
-            ac_res: column_index(ac, "res"),
-            us: file(us, "offset", "len"),
-            us_key: ["ring", "req"].map(|f| column_index(us, f)),
-            uc_key: ["ring", "req"].map(|f| column_index(uc, f)),
-            uc_res: column_index(uc, "res"),
-        }
-    }
-}
-
-/// Extracts the reads of one decoded chunk, pairing what it can.
-fn extract(c: &ChunkColumns, l: &Layout) -> Part {
-    let cols = |k: EventKind, idx: [usize; 7]| idx.map(|i| c.column(k, i));
-    let starts = [
-        StartCols {
-            code: EventKind::ReadEnter.code(),
-            api: Some(c.column(EventKind::ReadEnter, l.re_syscall)),
-            fixed_api: 0,
-            f: cols(EventKind::ReadEnter, l.re),
-            key: [&[], &[]],
-        },
-        StartCols {
-            code: EventKind::AioSubmit.code(),
-            api: None,
-            fixed_api: API_AIO,
-            f: cols(EventKind::AioSubmit, l.as_),
-            key: l.as_key.map(|i| c.column(EventKind::AioSubmit, i)),
-        },
-        StartCols {
-            code: EventKind::UringSubmit.code(),
-            api: None,
-            fixed_api: API_URING,
-            f: cols(EventKind::UringSubmit, l.us),
-            key: l.us_key.map(|i| c.column(EventKind::UringSubmit, i)),
-        },
-    ];
-    let ends = [
-        EndCols {
-            code: EventKind::ReadExit.code(),
-            key: [&[], &[]],
-            ret: c.column(EventKind::ReadExit, l.rx_ret),
-        },
-        EndCols {
-            code: EventKind::AioComplete.code(),
-            key: l.ac_key.map(|i| c.column(EventKind::AioComplete, i)),
-            ret: c.column(EventKind::AioComplete, l.ac_res),
-        },
-        EndCols {
-            code: EventKind::UringComplete.code(),
-            key: l.uc_key.map(|i| c.column(EventKind::UringComplete, i)),
-            ret: c.column(EventKind::UringComplete, l.uc_res),
-        },
-    ];
-    let key_of = |which: usize, tid: u32, a: &[u64], b: &[u64], r: usize| match which {
-        0 => Key::Syscall(tid),
-        1 => Key::Aio(a[r], b[r]),
-        _ => Key::Uring(a[r], b[r]),
-    };
-
-    let read = cols(EventKind::Read, l.rd);
-    let (read_api, read_ret, read_latency) = (
-        c.column(EventKind::Read, l.rd_syscall),
-        c.column(EventKind::Read, l.rd_ret),
-        c.column(EventKind::Read, l.rd_latency),
-    );
-    let read_code = EventKind::Read.code();
-    let n_reads = starts.iter().map(|s| s.f[6].len()).sum::<usize>() + read[6].len();
-    let mut p = Part::default();
-    for v in [&mut p.ts, &mut p.latency, &mut p.ofd] {
-        v.reserve(n_reads);
-    }
-    let mut pending: FxHashMap<Key, usize> = FxHashMap::default();
-    let mut file_ids: FxHashMap<(u32, u64), u32> = FxHashMap::default();
-    let mut rows = [0usize; 256];
-    let (ts, tid, pid) = (c.ts(), c.tid(), c.pid());
-    for (i, &code) in c.kind_codes().iter().enumerate() {
-        let r = rows[code as usize];
-        rows[code as usize] += 1;
-        if code == read_code {
-            // A whole read syscall, at its return.
-            let [fd, dev, ino, ofd, flags, pos, count] = read.map(|col| col[r]);
-            let file = (dev as u32, ino);
-            let next = p.files.len() as u32;
-            let id = *file_ids.entry(file).or_insert_with(|| {
-                p.files.push(file);
-                next
-            });
-            let latency = read_latency[r];
-            p.ts.push(ts[i].saturating_sub(latency));
-            p.latency.push(latency.min(UNKNOWN - 1));
-            p.pid.push(pid[i]);
-            p.tid.push(tid[i]);
-            p.api.push(read_api[r] as u8);
-            p.fd.push(fd as i64 as i32);
-            p.ofd.push(ofd);
-            p.file.push(id);
-            p.direct.push(flags as u32 & O_DIRECT != 0);
-            p.pos.push(pos as i64);
-            p.count.push(count.min(u64::from(u32::MAX)) as u32);
-            p.ret.push(clamp_ret(read_ret[r] as i64));
-        } else if let Some(w) = starts.iter().position(|s| s.code == code) {
-            let s = &starts[w];
-            let [fd, dev, ino, ofd, flags, pos, count] = s.f.map(|col| col[r]);
-            let key = key_of(w, tid[i], s.key[0], s.key[1], r);
-            let file = (dev as u32, ino);
-            let next = p.files.len() as u32;
-            let id = *file_ids.entry(file).or_insert_with(|| {
-                p.files.push(file);
-                next
-            });
-            let row = p.ts.len();
-            p.ts.push(ts[i]);
-            p.latency.push(UNKNOWN);
-            p.pid.push(pid[i]);
-            p.tid.push(tid[i]);
-            p.api.push(s.api.map_or(s.fixed_api, |a| a[r] as u8));
-            p.fd.push(fd as i64 as i32);
-            p.ofd.push(ofd);
-            p.file.push(id);
-            p.direct.push(flags as u32 & O_DIRECT != 0);
-            p.pos.push(pos as i64);
-            // The kernel caps a read at 2 GiB - 4 KiB, so counts and results fit 32 bits.
-            let count = if w == 2 { count as u32 } else { count.min(u64::from(u32::MAX)) as u32 };
-            p.count.push(count);
-            p.ret.push(0);
-            pending.insert(key, row);
-        } else if let Some(w) = ends.iter().position(|e| e.code == code) {
-            let e = &ends[w];
-            let key = key_of(w, tid[i], e.key[0], e.key[1], r);
-            // io_uring completions carry a 32-bit result.
-            let ret = if w == 2 { e.ret[r] as i32 as i64 } else { e.ret[r] as i64 };
-            match pending.remove(&key) {
-                Some(row) => {
-                    p.latency[row] = ts[i].saturating_sub(p.ts[row]);
-                    p.ret[row] = clamp_ret(ret);
-                }
-                None => p.orphans.push((key, ts[i], ret)),
-            }
-        }
-    }
-    let mut open: Vec<(Key, usize)> = pending.into_iter().collect();
-    open.sort_unstable_by_key(|&(_, n)| n);
-    p.open = open;
-    p
-}
-
 fn clamp_ret(ret: i64) -> i32 {
     ret.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-}
-
-/// Where a stream (open file description) is found: by its id, or by (process, fd, file)
-/// when the recorder could not tell the description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum StreamKey {
-    Ofd(u64),
-    Fd(u32, i32, u32),
 }
 
 /// Reads of the filtered trace, in the frame's final column types, appended part by part in
@@ -374,12 +118,15 @@ struct Builder {
     pos: Vec<i64>,
     count: Vec<u32>,
     ret: Vec<i32>,
-    /// Reads started in earlier parts, waiting for their completion: the row, or `None` for a
-    /// read the filters leave out.
-    pending: FxHashMap<Key, Option<u32>>,
-    streams: FxHashMap<StreamKey, u32>,
-    /// Per (device, inode): its index in `files`, `None` when the file filter leaves it out.
-    file_ids: FxHashMap<(u32, u64), Option<u32>>,
+    /// Kept reads still waiting for their completion: row by the read's `seq`.
+    pending: FxHashMap<u64, u32>,
+    /// Per stream of the read module: its number here (numbered by first kept read), or
+    /// `u32::MAX` before.
+    streams: Vec<u32>,
+    next_stream: u32,
+    /// Per file of the read module: its index in `files`, `None` when the file filter leaves it
+    /// out (absent: not seen yet).
+    file_ids: Vec<Option<u32>>,
     files: Vec<FileEntry>,
 }
 
@@ -401,81 +148,89 @@ impl Builder {
         b
     }
 
-    /// Appends a part's reads that pass the filters, and completes earlier parts' reads.
+    /// Appends a chunk's reads that pass the filters, and completes earlier chunks' reads.
     fn append(
         &mut self,
-        p: Part,
+        c: ChunkReads,
+        tables: &Stitcher,
         select: &impl Fn(&str) -> bool,
         known: &FxHashMap<(u32, u64), &FileInfo>,
         window: (u64, u64),
     ) {
-        for &(key, ts, ret) in &p.orphans {
-            if let Some(Some(row)) = self.pending.remove(&key) {
+        for done in &c.completions {
+            if let Some(row) = self.pending.remove(&done.seq) {
                 let row = row as usize;
-                self.latency[row] = ts.saturating_sub(self.ts[row]);
-                self.ret[row] = clamp_ret(ret);
+                self.latency[row] = done.end_ts.saturating_sub(self.ts[row]);
+                self.ret[row] = clamp_ret(done.result);
             }
         }
-        let ids: Vec<Option<u32>> = p
-            .files
-            .iter()
-            .map(|&key| {
-                *self.file_ids.entry(key).or_insert_with(|| {
-                    let f = known.get(&key);
-                    let path = f.map_or_else(|| format!("{}:{}", key.0, key.1), |f| f.path.clone());
-                    select(&path).then(|| {
-                        self.files.push(FileEntry {
-                            dev: key.0,
-                            ino: key.1,
-                            table: names::table(&path),
-                            path,
-                            size: f.map_or(0, |f| f.size),
-                            fs_type: f.map_or_else(String::new, |f| f.fs_type.clone()),
-                            direct: false,
-                        });
-                        (self.files.len() - 1) as u32
-                    })
-                })
-            })
-            .collect();
-        let mut rows: Vec<Option<u32>> = Vec::with_capacity(p.ts.len());
-        let mut last: Option<(StreamKey, u32)> = None;
-        for i in 0..p.ts.len() {
-            let id = ids[p.file[i] as usize];
-            let Some(id) = id.filter(|_| p.ts[i] >= window.0 && p.ts[i] < window.1) else {
-                rows.push(None);
+        for seq in &c.superseded {
+            self.pending.remove(seq);
+        }
+        for (id, &key) in tables.files().iter().enumerate().skip(self.file_ids.len()) {
+            let f = known.get(&(key.dev, key.ino));
+            let path = match f {
+                Some(f) => f.path.clone(),
+                None if key.is_unresolved() => "(io_uring registered file, not resolved)".to_string(),
+                None => format!("{}:{}", key.dev, key.ino),
+            };
+            let kept = select(&path).then(|| {
+                self.files.push(FileEntry {
+                    dev: key.dev,
+                    ino: key.ino,
+                    table: names::table(&path),
+                    path,
+                    size: f.map_or(0, |f| f.size),
+                    fs_type: f.map_or_else(String::new, |f| f.fs_type.clone()),
+                    direct: false,
+                });
+                (self.files.len() - 1) as u32
+            });
+            debug_assert_eq!(id, self.file_ids.len());
+            self.file_ids.push(kept);
+        }
+        self.streams.resize(tables.streams().len(), u32::MAX);
+        let r = &c.reads;
+        let mut w = 0; // r.waiting is in read order
+        for i in 0..r.len() {
+            while w < r.waiting.len() && (r.waiting[w] as usize) < i {
+                w += 1;
+            }
+            let Some(id) = self.file_ids[r.file[i] as usize]
+                .filter(|_| r.start_ts[i] >= window.0 && r.start_ts[i] < window.1)
+            else {
                 continue;
             };
-            rows.push(Some(self.ts.len() as u32));
-            let key =
-                if p.ofd[i] != 0 { StreamKey::Ofd(p.ofd[i]) } else { StreamKey::Fd(p.pid[i], p.fd[i], id) };
-            let stream = match last {
-                Some((k, s)) if k == key => s,
-                _ => {
-                    let next = self.streams.len() as u32;
-                    let s = *self.streams.entry(key).or_insert(next);
-                    last = Some((key, s));
-                    s
-                }
-            };
-            self.ts.push(p.ts[i]);
-            self.latency.push(p.latency[i]);
-            self.pid.push(p.pid[i]);
-            self.tid.push(p.tid[i]);
-            self.api.push(p.api[i]);
-            self.fd.push(p.fd[i]);
-            self.stream.push(stream);
+            let row = self.ts.len() as u32;
+            if r.waiting.get(w) == Some(&(i as u32)) {
+                self.pending.insert(r.first_seq + i as u64, row);
+            }
+            let stream = &mut self.streams[r.stream[i] as usize];
+            if *stream == u32::MAX {
+                *stream = self.next_stream;
+                self.next_stream += 1;
+            }
+            let done = r.end_ts[i] != NOT_DONE;
+            self.ts.push(r.start_ts[i]);
+            self.latency.push(if done {
+                r.end_ts[i].saturating_sub(r.start_ts[i]).min(UNKNOWN - 1)
+            } else {
+                UNKNOWN
+            });
+            self.pid.push(r.pid[i]);
+            self.tid.push(r.tid[i]);
+            self.api.push(r.api[i]);
+            self.fd.push(r.fd[i]);
+            self.stream.push(*stream);
             self.file.push(id);
-            self.direct.push(p.direct[i]);
-            if p.direct[i] {
+            self.direct.push(r.direct[i]);
+            if r.direct[i] {
                 self.files[id as usize].direct = true;
             }
-            self.pos.push(p.pos[i]);
-            self.count.push(p.count[i]);
-            self.ret.push(p.ret[i]);
-        }
-        for (key, n) in p.open {
-            self.pending.insert(key, rows[n]);
+            self.pos.push(r.pos[i]);
+            // Linux caps one read at 2 GiB - 4 KiB, so counts and results fit 32 bits.
+            self.count.push(r.count[i].min(u64::from(u32::MAX)) as u32);
+            self.ret.push(if done { clamp_ret(r.result[i]) } else { 0 });
         }
     }
 
@@ -534,14 +289,18 @@ pub fn load_with(
         .map(|&(_, n)| n)
         .sum();
     let mut b = Builder::with_capacity(usize::try_from(starts).unwrap_or(0).min(1 << 32));
-    let layout = Layout::new();
+    let extractor = Extractor::new();
+    let mut stitcher = Stitcher::new(trace);
     let chunks = trace.chunks().len();
     trace.map_in_order(
         0,
-        |_, cols| extract(cols, &layout),
+        |_, cols| extractor.chunk(cols),
         |i, part| {
             match part {
-                Ok(p) => b.append(p, &select, &known, window),
+                Ok(p) => {
+                    let c = stitcher.push(p);
+                    b.append(c, &stitcher, &select, &known, window);
+                }
                 Err(e) => warnings.push(format!("{e}: its events are left out")),
             }
             progress(i + 1, chunks);
