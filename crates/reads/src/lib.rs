@@ -84,6 +84,8 @@ pub struct Stream {
     pub fd: i32,
     /// Opened during the trace (else it was open before recording started).
     pub opened: bool,
+    /// O_DIRECT, as the description's flags were when first seen.
+    pub direct: bool,
 }
 
 /// One read, whole.
@@ -671,7 +673,7 @@ impl Stitcher {
         let mut s = Stitcher::default();
         for o in trace.open_fds() {
             let file = s.file(FileKey { dev: o.dev, ino: o.ino });
-            s.stream(o.pid, o.fd, o.ofd, file, false);
+            s.stream(o.pid, o.fd, o.ofd, file, false, o.flags & O_DIRECT != 0);
         }
         s
     }
@@ -685,13 +687,13 @@ impl Stitcher {
     }
 
     /// The stream of a description; `opened` starts a new one when the key is known.
-    fn stream(&mut self, pid: u32, fd: i32, ofd: u64, file: u32, opened: bool) -> u32 {
+    fn stream(&mut self, pid: u32, fd: i32, ofd: u64, file: u32, opened: bool, direct: bool) -> u32 {
         let key = if ofd != 0 { StreamKey::Ofd(ofd, file) } else { StreamKey::Fd(pid, fd, file) };
         let next = self.streams.len() as u32;
         match self.stream_ids.get(&key) {
             Some(&s) if !opened => s,
             _ => {
-                self.streams.push(Stream { file, ofd, pid, fd, opened });
+                self.streams.push(Stream { file, ofd, pid, fd, opened, direct });
                 self.stream_ids.insert(key, next);
                 next
             }
@@ -765,7 +767,7 @@ impl Stitcher {
             reads.stream[i] = match last {
                 Some((p, f, o, fi, s)) if (p, f, o, fi) == (pid, fd, ofd, file) => s,
                 _ => {
-                    let s = self.stream(pid, fd, ofd, file, false);
+                    let s = self.stream(pid, fd, ofd, file, false, reads.direct[i]);
                     last = Some((pid, fd, ofd, file, s));
                     s
                 }
@@ -791,7 +793,7 @@ impl Stitcher {
 
     fn desc(&mut self, d: &LocalDesc, ids: &[u32]) -> DescEvent {
         let file = ids[d.file as usize];
-        let stream = self.stream(d.pid, d.fd, d.ofd, file, d.kind == DescKind::Open);
+        let stream = self.stream(d.pid, d.fd, d.ofd, file, d.kind == DescKind::Open, d.direct);
         DescEvent { at: d.at, ts: d.ts, pid: d.pid, tid: d.tid, stream, file, direct: d.direct, kind: d.kind }
     }
 

@@ -5,9 +5,9 @@
 //! against).
 
 use mysql_io_format::{
-    AioOpcode, ChunkColumns, Event, EventBody, EventKind, FadviseAdvice, FileRef, ProbeMode, RaDecision,
-    RaTrigger, Trace,
+    ChunkColumns, Event, EventBody, EventKind, FadviseAdvice, ProbeMode, RaDecision, RaTrigger, Trace,
 };
+use mysql_io_reads::{DescKind, Extractor, FileKey, Read, Stitcher, ELSEWHERE};
 use rustc_hash::FxHashMap;
 
 use crate::accounting::{Accounting, Recorded};
@@ -132,16 +132,10 @@ pub struct Input {
     pub evictions: u64,
     /// Reads left out because they used O_DIRECT.
     pub direct_reads: u64,
+    /// Reads left out because the recorder could not tell their file (io_uring registered files).
+    pub unresolved_reads: u64,
     /// Chunks that could not be decoded, one sentence each.
     pub damaged: Vec<String>,
-}
-
-/// Reads in flight, by what completes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    Syscall(u32),
-    Aio(u64, u64),
-    Uring(u64, u64),
 }
 
 /// Per-file page set (64-page blocks), for telling cached-at-start pages apart.
@@ -168,9 +162,13 @@ struct Builder {
     files: Vec<FileIn>,
     file_ids: FxHashMap<(u32, u64), u32>,
     streams: Vec<StreamIn>,
-    stream_ids: FxHashMap<(u64, u32, i32, u32), u32>,
+    /// The read module's tables and pairing.
+    reads: Stitcher,
+    /// Per stream of the read module: the simulated stream (`u32::MAX`: none yet).
+    stream_ids: Vec<u32>,
     ops: Vec<(u64, Op)>,
-    pending: FxHashMap<Key, (u64, u32, u64, u64)>,
+    /// Buffered reads waiting for their completion, by `seq`: start, stream, offset, count.
+    pending: FxHashMap<u64, (u64, u32, u64, u64)>,
     seen: Vec<Seen>,
     cached_at_start: Vec<Vec<u64>>,
     marked_at_start: Vec<Vec<u64>>,
@@ -184,6 +182,7 @@ struct Builder {
     peak: i64,
     evictions: u64,
     direct_reads: u64,
+    unresolved_reads: u64,
     known: FxHashMap<(u32, u64), (String, u64, String)>,
     devices: FxHashMap<u32, (u32, u32)>,
     release: String,
@@ -226,40 +225,42 @@ impl Builder {
         id
     }
 
-    fn stream(&mut self, pid: u32, fd: i32, file: &FileRef, opened: bool) -> u32 {
-        let f = self.file(file.dev, file.ino);
-        let key = if file.ofd != 0 { (file.ofd, 0, 0, f) } else { (0, pid, fd, f) };
-        if let Some(&s) = self.stream_ids.get(&key) {
-            if opened {
-                // A description id seen again after an open: a new description.
-                let s = self.streams.len() as u32;
-                self.streams.push(StreamIn { file: f, opened: true });
-                self.stream_ids.insert(key, s);
-                return s;
-            }
-            return s;
+    /// The simulated stream of the read module's stream `s`.
+    fn stream(&mut self, s: u32) -> u32 {
+        let s = s as usize;
+        if s >= self.stream_ids.len() {
+            self.stream_ids.resize(self.reads.streams().len().max(s + 1), u32::MAX);
         }
-        let s = self.streams.len() as u32;
-        self.streams.push(StreamIn { file: f, opened });
-        self.stream_ids.insert(key, s);
-        s
+        if self.stream_ids[s] == u32::MAX {
+            let st = self.reads.streams()[s];
+            let key = self.reads.files()[st.file as usize];
+            let file = self.file(key.dev, key.ino);
+            self.stream_ids[s] = self.streams.len() as u32;
+            self.streams.push(StreamIn { file, opened: st.opened });
+        }
+        self.stream_ids[s]
     }
 
-    /// A read begins: `span` is its (offset, length) as asked.
-    fn start(&mut self, ts: u64, key: Key, pid: u32, fd: i32, file: &FileRef, span: (i64, u64)) {
-        let (pos, count) = span;
-        let f = self.file(file.dev, file.ino);
-        if file.is_direct() {
+    /// A read begins (or a whole read, before [`Self::finish`]): O_DIRECT reads are counted and
+    /// left out, and so are reads of files the recorder could not tell.
+    fn start(&mut self, r: &Read) {
+        let key: FileKey = self.reads.files()[r.file as usize];
+        if key.is_unresolved() {
+            self.unresolved_reads += 1;
+            return;
+        }
+        let f = self.file(key.dev, key.ino);
+        if r.direct {
             self.files[f as usize].direct_reads += 1;
             self.direct_reads += 1;
             return;
         }
-        let s = self.stream(pid, fd, file, false);
-        self.pending.insert(key, (ts, s, pos.max(0) as u64, count));
+        let s = self.stream(r.stream);
+        self.pending.insert(r.seq, (r.start_ts, s, r.pos.max(0) as u64, r.count));
     }
 
-    fn finish(&mut self, done_ts: u64, key: Key, ret: i64) {
-        let Some((ts, stream, pos, count)) = self.pending.remove(&key) else { return };
+    fn finish(&mut self, seq: u64, done_ts: u64, ret: i64) {
+        let Some((ts, stream, pos, count)) = self.pending.remove(&seq) else { return };
         if ret < 0 {
             return; // failed: nothing was read
         }
@@ -286,7 +287,8 @@ impl Builder {
     }
 
     fn unfinished(&mut self) {
-        // Reads still running when the trace ended: simulated with what they asked for.
+        // Reads still running when the trace ended, and reads whose completion was lost (a later
+        // start with the same key superseded them): simulated with what they asked for.
         let mut left: Vec<(u64, u32, u64, u64)> = self.pending.drain().map(|(_, v)| v).collect();
         left.sort_unstable();
         for (ts, stream, pos, count) in left {
@@ -295,45 +297,73 @@ impl Builder {
         }
     }
 
-    fn event(&mut self, e: Event) {
-        let (ts, pid, tid) = (e.ts, e.pid, e.tid);
-        match e.body {
-            EventBody::ReadEnter(r) => {
-                self.start(ts, Key::Syscall(tid), pid, r.fd, &r.file, (r.pos, r.count));
-            }
-            EventBody::ReadExit(r) => self.finish(ts, Key::Syscall(tid), r.ret),
-            EventBody::Read(r) => {
-                // One event at the return (format 2.1): the read began latency_ns earlier.
-                let began = ts.saturating_sub(r.latency_ns);
-                self.start(began, Key::Syscall(tid), pid, r.fd, &r.file, (r.pos, r.count));
-                self.finish(ts, Key::Syscall(tid), r.ret);
-            }
-            EventBody::AioSubmit(a) if matches!(a.opcode, AioOpcode::Pread | AioOpcode::Preadv) => {
-                self.start(ts, Key::Aio(a.ctx, a.iocb), pid, a.fd, &a.file, (a.offset, a.nbytes));
-            }
-            EventBody::AioComplete(a) => self.finish(ts, Key::Aio(a.ctx, a.iocb), a.res),
-            EventBody::UringSubmit(u) => {
-                self.start(ts, Key::Uring(u.ring, u.req), pid, u.fd, &u.file, (u.offset, u64::from(u.len)));
-            }
-            EventBody::UringComplete(u) => self.finish(ts, Key::Uring(u.ring, u.req), i64::from(u.res)),
-            EventBody::FileOpen(o) if !o.file.is_direct() => {
-                let s = self.stream(pid, o.fd, &o.file, true);
-                self.ops.push((ts, Op::Open { stream: s }));
-            }
-            EventBody::Fadvise(a) if !a.file.is_direct() => {
-                let s = self.stream(pid, a.fd, &a.file, false);
+    /// An open or fadvise on a buffered description.
+    fn desc(&mut self, d: &mysql_io_reads::DescEvent) {
+        if d.direct || self.reads.files()[d.file as usize].is_unresolved() {
+            return;
+        }
+        let s = self.stream(d.stream);
+        match d.kind {
+            DescKind::Open => self.ops.push((d.ts, Op::Open { stream: s })),
+            DescKind::Fadvise { advice, offset, len } => {
                 let f = self.streams[s as usize].file as usize;
                 self.fadvised[f] = true;
                 self.ops.push((
-                    ts,
-                    Op::Fadvise {
-                        stream: s,
-                        advice: a.advice,
-                        offset: a.offset.max(0) as u64,
-                        len: a.len.max(0) as u64,
-                    },
+                    d.ts,
+                    Op::Fadvise { stream: s, advice, offset: offset.max(0) as u64, len: len.max(0) as u64 },
                 ));
             }
+        }
+    }
+
+    /// One chunk: the read module's reads, completions and description events, and the
+    /// simulator's own events, in file order (a read starts, and is finished, where its events
+    /// are, so that pages it copies are told apart from inserts around it).
+    fn chunk(&mut self, c: mysql_io_reads::ChunkReads, events: Vec<(u32, Event)>) {
+        // (event index, order among items at that index, what)
+        #[derive(Clone, Copy)]
+        enum Item {
+            Start(usize),
+            Finish(usize),
+            Completion(usize),
+            Desc(usize),
+            Event(usize),
+        }
+        let r = &c.reads;
+        let mut items: Vec<(u32, u8, Item)> =
+            Vec::with_capacity(2 * r.len() + events.len() + c.completions.len());
+        for i in 0..r.len() {
+            items.push((r.start_at[i], 0, Item::Start(i)));
+            if r.end_at[i] != ELSEWHERE {
+                items.push((r.end_at[i], 1, Item::Finish(i)));
+            }
+        }
+        items.extend(c.completions.iter().enumerate().map(|(i, d)| (d.at, 1, Item::Completion(i))));
+        items.extend(c.descs.iter().enumerate().map(|(i, d)| (d.at, 0, Item::Desc(i))));
+        items.extend(events.iter().enumerate().map(|(i, &(at, _))| (at, 0, Item::Event(i))));
+        items.sort_unstable_by_key(|&(at, order, _)| (at, order));
+        let mut events: Vec<Option<Event>> = events.into_iter().map(|(_, e)| Some(e)).collect();
+        for (_, _, item) in items {
+            match item {
+                Item::Start(i) => self.start(&r.read(i)),
+                Item::Finish(i) => self.finish(r.first_seq + i as u64, r.end_ts[i], r.result[i]),
+                Item::Completion(i) => {
+                    let d = c.completions[i];
+                    self.finish(d.seq, d.end_ts, d.result);
+                }
+                Item::Desc(i) => self.desc(&c.descs[i]),
+                Item::Event(i) => {
+                    if let Some(e) = events[i].take() {
+                        self.event(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        let (ts, tid) = (e.ts, e.tid);
+        match e.body {
             EventBody::PageCacheAdd(a) => {
                 if a.order > 0 {
                     self.large_inserts.insert(a.dev);
@@ -417,22 +447,12 @@ impl Builder {
     }
 }
 
-/// Kinds the simulator reads.
-const KINDS: [EventKind; 14] = [
-    EventKind::Read,
-    EventKind::ReadEnter,
-    EventKind::ReadExit,
-    EventKind::AioSubmit,
-    EventKind::AioComplete,
-    EventKind::UringSubmit,
-    EventKind::UringComplete,
-    EventKind::FileOpen,
-    EventKind::Fadvise,
+/// Kinds the simulator reads itself (reads, opens and fadvise come from `mysql_io_reads`).
+const KINDS: [EventKind; 4] = [
     EventKind::PageCacheAdd,
     EventKind::PageCacheDelete,
     EventKind::ReadaheadTrigger,
     EventKind::ReadaheadWindow,
-    EventKind::Lost,
 ];
 
 /// Whether a filesystem caches files in large folios on a kernel release (XFS since 5.18,
@@ -477,7 +497,8 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         files: Vec::new(),
         file_ids: FxHashMap::default(),
         streams: Vec::new(),
-        stream_ids: FxHashMap::default(),
+        reads: Stitcher::new(trace),
+        stream_ids: Vec::new(),
         ops: Vec::new(),
         pending: FxHashMap::default(),
         seen: Vec::new(),
@@ -491,6 +512,7 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         peak: 0,
         evictions: 0,
         direct_reads: 0,
+        unresolved_reads: 0,
         known: trace
             .files()
             .iter()
@@ -501,32 +523,42 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         large_inserts: Default::default(),
     };
     // Descriptions already open when recording started.
-    for o in trace.open_fds() {
-        let file = FileRef { dev: o.dev, ino: o.ino, ofd: o.ofd, flags: o.flags };
-        if !file.is_direct() {
-            b.stream(o.pid, o.fd, &file, false);
+    for st in 0..b.reads.streams().len() {
+        let key = b.reads.files()[b.reads.streams()[st].file as usize];
+        if !b.reads.streams()[st].direct && !key.is_unresolved() {
+            b.stream(st as u32);
         }
     }
     let mut damaged = Vec::new();
     let codes: Vec<u8> = KINDS.iter().map(|k| k.code()).collect();
     let mut accounting = Accounting::new(trace, 0, u64::MAX);
+    let extractor = Extractor::new();
     let chunks = trace.chunks().len();
     trace.map_in_order(
         0,
         |_, cols: &mut ChunkColumns| {
+            let part = extractor.chunk(cols);
+            // The simulator's own events, with their index among the chunk's events.
+            let mut at = cols
+                .kind_codes()
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| codes.contains(c))
+                .map(|(i, _)| i as u32);
             let mut out = Vec::new();
             cols.for_each_event(|e| {
                 if codes.contains(&e.kind().code()) {
-                    out.push(e);
+                    out.push((at.next().unwrap_or(u32::MAX), e));
                 }
             });
-            (out, std::mem::take(cols))
+            (part, out, std::mem::take(cols))
         },
         |i, decoded| {
             match decoded {
-                Ok((events, cols)) => {
+                Ok((part, events, cols)) => {
                     accounting.chunk(&cols);
-                    events.into_iter().for_each(|e| b.event(e));
+                    let c = b.reads.push(part);
+                    b.chunk(c, events);
                 }
                 Err(e) => damaged.push(format!("{e}: its events are left out")),
             }
@@ -574,6 +606,7 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         peak_resident: b.peak.max(0) as u64,
         evictions: b.evictions,
         direct_reads: b.direct_reads,
+        unresolved_reads: b.unresolved_reads,
         damaged,
     }
 }

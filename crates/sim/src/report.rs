@@ -424,6 +424,12 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
             input.direct_reads
         ));
     }
+    if input.unresolved_reads > 0 {
+        warnings.push(format!(
+            "{} reads went through io_uring registered files the recorder could not resolve: they are not simulated",
+            input.unresolved_reads
+        ));
+    }
     if input.recorded.iter().all(Vec::is_empty) && input.ops.iter().any(|op| matches!(op, Op::Read { .. })) {
         warnings.push(
             "the trace has no readahead decisions (not captured on the recorded kernel): the model cannot be checked against them"
@@ -613,6 +619,7 @@ mod tests {
             peak_resident: 4000,
             evictions,
             direct_reads: 0,
+            unresolved_reads: 0,
             damaged: Vec::new(),
         }
     }
