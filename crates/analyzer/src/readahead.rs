@@ -7,7 +7,7 @@
 //! is decoded, so memory stays bounded whatever the trace's length.
 
 use mysql_io_format::{EventKind, ProbeMode, Trace};
-use mysql_io_sim::{Accounting, Recorded};
+use mysql_io_sim::{Accounting, PageFigures};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -53,7 +53,7 @@ pub struct RaRow {
 }
 
 impl RaRow {
-    fn of(file: String, r: &Recorded) -> RaRow {
+    fn of(file: String, r: &PageFigures) -> RaRow {
         RaRow {
             file,
             sync_triggers: r.sync_triggers,
@@ -125,7 +125,7 @@ pub fn readahead_with(
     let paths: FxHashMap<(u32, u64), &str> =
         trace.files().iter().map(|f| ((f.dev, f.ino), f.path.as_str())).collect();
     let has_lookups = pass.has_lookups();
-    let mut total = RaRow { file: "total".into(), ..RaRow::default() };
+    let mut sum = PageFigures::default();
     let mut files: Vec<RaRow> = Vec::new();
     for (key, rec) in pass.finish() {
         let (dev, ino) = key;
@@ -133,27 +133,12 @@ pub fn readahead_with(
         if !select(&path) {
             continue;
         }
-        let r = RaRow::of(path, &rec);
-        for (t, x) in [
-            (&mut total.sync_triggers, r.sync_triggers),
-            (&mut total.async_triggers, r.async_triggers),
-            (&mut total.windows, r.windows),
-            (&mut total.window_pages, r.window_pages),
-            (&mut total.pages_read, r.pages_read),
-            (&mut total.read_ios, r.read_ios),
-            (&mut total.pages_read_ahead, r.pages_read_ahead),
-            (&mut total.used, r.used),
-            (&mut total.evicted_unused, r.evicted_unused),
-            (&mut total.unused_at_end, r.unused_at_end),
-            (&mut total.wasted, r.wasted),
-            (&mut total.pages_requested, r.pages_requested),
-            (&mut total.demand_inserts, r.demand_inserts),
-        ] {
-            *t += x;
-        }
-        files.push(r);
+        sum.add(&rec);
+        files.push(RaRow::of(path, &rec));
     }
-    total.hit_ratio = hit_ratio(total.pages_requested, total.demand_inserts);
+    let mut total = RaRow::of("total".into(), &sum);
+    // The total is not a file: O_DIRECT is said per file.
+    total.direct = false;
     files.sort_by(|a, b| b.pages_requested.cmp(&a.pages_requested).then_with(|| a.file.cmp(&b.file)));
 
     let direct: Vec<&str> = files.iter().filter(|f| f.direct).map(|f| f.file.as_str()).collect();
@@ -176,12 +161,4 @@ pub fn readahead_with(
         );
     }
     Ok(RaReport { files, total, warnings, server_status: mysql_io_format::status_deltas(trace) })
-}
-
-fn hit_ratio(requested: u64, misses: u64) -> f64 {
-    if requested == 0 {
-        0.0
-    } else {
-        (1.0 - misses as f64 / requested as f64).clamp(0.0, 1.0)
-    }
 }

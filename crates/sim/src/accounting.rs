@@ -28,9 +28,11 @@ use crate::cache::{bits, pieces};
 /// 512 KiB window is 128 of them.
 const RUN_LOOKBACK: usize = 4096;
 
-/// What the trace shows of one file's page cache.
+/// Page-cache and readahead figures of one file (or a total): what the trace shows of the
+/// kernel ([`Accounting`]), or what the model did ([`crate::Counters::figures`]). The one
+/// definition behind `analyze readahead` and every row of `simulate`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Recorded {
+pub struct PageFigures {
     /// Sync readahead triggers (a page was missing).
     pub sync_triggers: u64,
     /// Async readahead triggers (a marked page was reached).
@@ -59,7 +61,7 @@ pub struct Recorded {
     pub direct: bool,
 }
 
-impl Recorded {
+impl PageFigures {
     /// `1 - demand_inserts / pages_requested` (0 when nothing was requested).
     pub fn hit_ratio(&self) -> f64 {
         if self.pages_requested == 0 {
@@ -72,6 +74,28 @@ impl Recorded {
     /// `evicted_unused + unused_at_end`.
     pub fn wasted(&self) -> u64 {
         self.evicted_unused + self.unused_at_end
+    }
+
+    /// Bytes read from disk (`pages_read` pages of 4 KiB).
+    pub fn bytes_read(&self) -> u64 {
+        self.pages_read * 4096
+    }
+
+    /// Adds another file's figures (for totals).
+    pub fn add(&mut self, o: &PageFigures) {
+        self.sync_triggers += o.sync_triggers;
+        self.async_triggers += o.async_triggers;
+        self.windows += o.windows;
+        self.window_pages += o.window_pages;
+        self.pages_read += o.pages_read;
+        self.read_ios += o.read_ios;
+        self.pages_read_ahead += o.pages_read_ahead;
+        self.used += o.used;
+        self.evicted_unused += o.evicted_unused;
+        self.unused_at_end += o.unused_at_end;
+        self.pages_requested += o.pages_requested;
+        self.demand_inserts += o.demand_inserts;
+        self.direct |= o.direct;
     }
 }
 
@@ -129,7 +153,7 @@ impl PageSet {
 
 #[derive(Debug, Default)]
 struct FileState {
-    row: Recorded,
+    row: PageFigures,
     /// Pages inserted ahead and not read yet.
     ahead: PageSet,
 }
@@ -541,7 +565,7 @@ impl Accounting {
     }
 
     /// Per file (device, inode): what the trace showed.
-    pub fn finish(self) -> Vec<((u32, u64), Recorded)> {
+    pub fn finish(self) -> Vec<((u32, u64), PageFigures)> {
         let p = self.pass;
         p.keys
             .iter()

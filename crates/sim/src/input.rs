@@ -10,7 +10,7 @@ use mysql_io_format::{
 use mysql_io_reads::{DescKind, Extractor, FileKey, Read, Stitcher, ELSEWHERE};
 use rustc_hash::FxHashMap;
 
-use crate::accounting::{Accounting, Recorded};
+use crate::accounting::{Accounting, PageFigures};
 use crate::model::{Decision, Geometry, RaState, Trigger, Variant, Window};
 
 /// A file the simulation follows.
@@ -118,7 +118,7 @@ pub struct Input {
     /// Per file: the kernel's readahead decisions, in order.
     pub recorded: Vec<Vec<Decision>>,
     /// Per file: what the kernel did, as the trace shows it.
-    pub kernel: Vec<Recorded>,
+    pub kernel: Vec<PageFigures>,
     /// Whether the recorded trigger states carry the window start (probes do, the 6.18
     /// tracepoints do not).
     pub recorded_start: bool,
@@ -586,7 +586,7 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
     let recorded_start = header
         .probe(EventKind::ReadaheadTrigger)
         .is_some_and(|p| p.mode != ProbeMode::Tracepoint && p.mode != ProbeMode::Off);
-    let mut kernel = vec![Recorded::default(); b.files.len()];
+    let mut kernel = vec![PageFigures::default(); b.files.len()];
     for (key, r) in accounting.finish() {
         if let Some(&f) = b.file_ids.get(&key) {
             kernel[f as usize] = r;

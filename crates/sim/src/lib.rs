@@ -15,7 +15,7 @@ pub mod model;
 pub mod report;
 pub mod run;
 
-pub use accounting::{Accounting, Recorded};
+pub use accounting::{Accounting, PageFigures};
 pub use compare::Agreement;
 pub use input::{extract, extract_with, Input};
 pub use model::{Decision, Variant};

@@ -146,6 +146,27 @@ pub struct Counters {
     pub windows: u64,
 }
 
+impl Counters {
+    /// As [`PageFigures`](crate::PageFigures), with the read-ahead pages still unread at the end.
+    pub fn figures(&self, unused_at_end: u64) -> crate::PageFigures {
+        crate::PageFigures {
+            sync_triggers: self.sync_triggers,
+            async_triggers: self.async_triggers,
+            windows: self.windows,
+            window_pages: 0,
+            pages_read: self.pages_read,
+            read_ios: self.read_ios,
+            pages_read_ahead: self.pages_read_ahead,
+            used: self.used,
+            evicted_unused: self.evicted_unused,
+            unused_at_end,
+            pages_requested: self.pages_requested,
+            demand_inserts: self.demand_inserts,
+            direct: false,
+        }
+    }
+}
+
 /// A file description being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stream {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::accounting::Recorded;
+use crate::accounting::PageFigures;
 use crate::compare::{agree, Agreement};
 use crate::input::{Input, Op};
 use crate::model::{Counters, Decision, Variant};
@@ -77,66 +77,39 @@ pub struct Figures {
 }
 
 impl Figures {
-    fn finish(mut self) -> Self {
-        self.bytes_read = self.pages_read * 4096;
-        self.hit_ratio = if self.pages_requested == 0 {
-            0.0
-        } else {
-            (1.0 - self.demand_inserts as f64 / self.pages_requested as f64).clamp(0.0, 1.0)
-        };
-        self
-    }
-
-    fn simulated(file: String, ra_kb: u64, c: &Counters, unused: u64) -> Self {
-        Figures {
-            file,
-            ra_kb,
-            reads: c.reads,
-            pages_read: c.pages_read,
-            read_ios: c.read_ios,
-            pages_requested: c.pages_requested,
-            demand_inserts: c.demand_inserts,
-            pages_read_ahead: c.pages_read_ahead,
-            used: c.used,
-            wasted: c.evicted_unused + unused,
-            sync_triggers: c.sync_triggers,
-            async_triggers: c.async_triggers,
-            ..Figures::default()
-        }
-        .finish()
-    }
-
-    fn recorded(file: String, ra_kb: u64, reads: u64, r: &Recorded) -> Self {
+    /// The row of `file` at `ra_kb`: `reads`, and the rest from the shared figures.
+    fn of(file: String, ra_kb: u64, reads: u64, p: &PageFigures) -> Self {
         Figures {
             file,
             ra_kb,
             reads,
-            pages_read: r.pages_read,
-            read_ios: r.read_ios,
-            pages_requested: r.pages_requested,
-            demand_inserts: r.demand_inserts,
-            pages_read_ahead: r.pages_read_ahead,
-            used: r.used,
-            wasted: r.wasted(),
-            sync_triggers: r.sync_triggers,
-            async_triggers: r.async_triggers,
-            ..Figures::default()
+            pages_read: p.pages_read,
+            bytes_read: p.bytes_read(),
+            read_ios: p.read_ios,
+            pages_requested: p.pages_requested,
+            demand_inserts: p.demand_inserts,
+            hit_ratio: p.hit_ratio(),
+            pages_read_ahead: p.pages_read_ahead,
+            used: p.used,
+            wasted: p.wasted(),
+            sync_triggers: p.sync_triggers,
+            async_triggers: p.async_triggers,
         }
-        .finish()
     }
+}
 
-    fn add(&mut self, o: &Figures) {
-        self.reads += o.reads;
-        self.pages_read += o.pages_read;
-        self.read_ios += o.read_ios;
-        self.pages_requested += o.pages_requested;
-        self.demand_inserts += o.demand_inserts;
-        self.pages_read_ahead += o.pages_read_ahead;
-        self.used += o.used;
-        self.wasted += o.wasted;
-        self.sync_triggers += o.sync_triggers;
-        self.async_triggers += o.async_triggers;
-    }
+/// Rows of (path, setting, reads, figures), and their total at `ra_kb`.
+fn rows(rows: Vec<(String, u64, u64, PageFigures)>, ra_kb: u64) -> SettingReport {
+    let (mut reads, mut sum) = (0, PageFigures::default());
+    let files = rows
+        .into_iter()
+        .map(|(file, kb, n, p)| {
+            reads += n;
+            sum.add(&p);
+            Figures::of(file, kb, n, &p)
+        })
+        .collect();
+    SettingReport { ra_kb, total: Figures::of("total".into(), ra_kb, reads, &sum), files }
 }
 
 /// One setting: per file and in total.
@@ -328,39 +301,24 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     let path = |f: usize| input.files[f].path.clone();
 
     let setting_report = |out: &Outcome| -> SettingReport {
-        let files: Vec<Figures> = shown
+        let files = shown
             .iter()
             .map(|&f| {
                 let kb = out.ra_kb.unwrap_or(input.files[f].recorded_ra_kb);
-                Figures::simulated(path(f), kb, &out.counters[f], out.unused_at_end[f])
+                (path(f), kb, out.counters[f].reads, out.counters[f].figures(out.unused_at_end[f]))
             })
             .collect();
-        let ra_kb = out.ra_kb.unwrap_or_else(|| common_setting(input, &shown));
-        let mut total = Figures { file: "total".into(), ra_kb, ..Figures::default() };
-        for f in &files {
-            total.add(f);
-        }
-        SettingReport { ra_kb, total: total.finish(), files }
+        rows(files, out.ra_kb.unwrap_or_else(|| common_setting(input, &shown)))
     };
-    let recorded = {
-        let files: Vec<Figures> = shown
+    let recorded = rows(
+        shown
             .iter()
             .map(|&f| {
-                Figures::recorded(
-                    path(f),
-                    input.files[f].recorded_ra_kb,
-                    outcomes[0].counters[f].reads,
-                    &input.kernel[f],
-                )
+                (path(f), input.files[f].recorded_ra_kb, outcomes[0].counters[f].reads, input.kernel[f])
             })
-            .collect();
-        let mut total =
-            Figures { file: "total".into(), ra_kb: common_setting(input, &shown), ..Figures::default() };
-        for f in &files {
-            total.add(f);
-        }
-        SettingReport { ra_kb: total.ra_kb, total: total.finish(), files }
-    };
+            .collect(),
+        common_setting(input, &shown),
+    );
     let model_at_recorded = setting_report(&outcomes[0]);
 
     // The model against the kernel.
@@ -583,7 +541,7 @@ mod tests {
     use super::*;
     use crate::input::{FileIn, StreamIn};
     use crate::model::Geometry;
-    use crate::Recorded;
+    use crate::PageFigures;
 
     /// One 16 MiB file read from start to end in 16 KiB reads, after a kernel that read 4096
     /// pages for it and evicted `evictions`, holding at most 4000 at once.
@@ -612,7 +570,7 @@ mod tests {
             cached_at_start: vec![Vec::new()],
             marked_at_start: vec![Vec::new()],
             recorded: vec![Vec::new()],
-            kernel: vec![Recorded { pages_read: 4096, ..Recorded::default() }],
+            kernel: vec![PageFigures { pages_read: 4096, ..PageFigures::default() }],
             recorded_start: false,
             variant: Variant::Split,
             ra_order: true,
