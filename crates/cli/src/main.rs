@@ -3,10 +3,13 @@
 
 #[cfg(feature = "analysis")]
 mod analyze;
+#[cfg(feature = "analysis")]
+mod compare;
 mod info;
 mod output;
 #[cfg(feature = "record")]
 mod record;
+mod replay;
 #[cfg(feature = "analysis")]
 mod simulate;
 mod synth;
@@ -23,6 +26,7 @@ Examples:
   mysql-io analyze sequentiality prod.mio how sequential the reads are, per file
   mysql-io simulate prod.mio --ra-kb 32,128,512   what other read_ahead_kb values would do
   mysql-io export prod.mio -o prod/       Parquet tables for Python or DuckDB
+  mysql-io replay prod.mio --create /mnt/t --ra-kb 512   the reads again, on stand-in files here
   mysql-io info prod.mio --format json    the same as JSON
   mysql-io synth -o demo.mio --events 1M  a synthetic MariaDB-like trace to try the tools on";
 
@@ -52,6 +56,11 @@ enum Command {
     /// Export a trace as Parquet or CSV tables.
     #[cfg(feature = "analysis")]
     Export(analyze::ExportArgs),
+    /// A recording beside its replay (or another recording): per file and in total, with the simulator's prediction.
+    #[cfg(feature = "analysis")]
+    Compare(compare::CompareArgs),
+    /// Re-issue a trace's reads on this machine: per-thread timelines, the recorded APIs, lag measured.
+    Replay(replay::ReplayArgs),
     /// Show what a trace holds: header, events per kind, chunks, time range, drops, compression.
     Info(info::InfoArgs),
     /// Write a synthetic trace shaped like MariaDB under an OLTP read load (no server needed).
@@ -71,6 +80,9 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(&a),
         #[cfg(feature = "analysis")]
         Command::Export(a) => analyze::run_export(&a),
+        #[cfg(feature = "analysis")]
+        Command::Compare(a) => compare::run(&a),
+        Command::Replay(a) => replay::run(&a),
         Command::Info(a) => info::run(&a),
         Command::Synth(a) => synth::run(&a),
     };
