@@ -294,3 +294,36 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn root_the_mariadb_recording_replays_within_5_percent() {
+    require_root();
+    let dst = LoopFs::new(512, 128);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/mariadb-sysbench.mio");
+    let standins = dst.mount_dir().join("s");
+    let replayed = dir.path().join("replay.mio");
+    drop_all_caches();
+    let out = mysql_io()
+        .arg("replay")
+        .arg(&trace)
+        .arg("--create")
+        .arg(&standins)
+        .args(["--ra-kb", "128", "--json", "--record"])
+        .arg(&replayed)
+        .output()
+        .expect("run mysql-io replay");
+    assert!(out.status.success(), "replay failed: {}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("replay prints JSON");
+    println!("replay: {r}");
+    assert_eq!(r["reads"], 192_668);
+    let out = mysql_io().arg("compare").arg(&trace).arg(&replayed).arg("--json").output().expect("compare");
+    assert!(out.status.success(), "compare failed: {}", text(&out.stderr));
+    let c: Value = serde_json::from_slice(&out.stdout).expect("compare prints JSON");
+    let t = &c["total"];
+    for k in ["pages_read", "read_ios"] {
+        let (a, b) = (num(&t["a"], k), num(&t["b"], k));
+        println!("{k}: recording {a}, replay {b} ({:+.1}%)", rel(b, a) * 100.0);
+        assert!(rel(b, a).abs() <= 0.05, "{k}: recording {a}, replay {b}\n{t}");
+    }
+}
