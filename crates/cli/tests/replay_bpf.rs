@@ -330,3 +330,41 @@ fn root_the_mariadb_recording_replays_within_5_percent() {
         assert!(rel(b, a).abs() <= 0.05, "{k}: recording {a}, replay {b}\n{t}");
     }
 }
+
+#[test]
+fn root_ctrl_c_restores_read_ahead_kb() {
+    use std::io::{BufRead, BufReader};
+    require_root();
+    let dst = LoopFs::new(512, 128);
+    let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/mariadb-sysbench.mio");
+    let mut child = mysql_io()
+        .arg("replay")
+        .arg(&trace)
+        .arg("--create")
+        .arg(dst.mount_dir().join("s"))
+        .args(["--ra-kb", "512"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run mysql-io replay");
+    let ra = || {
+        std::fs::read_to_string(format!("/sys/block/{}/queue/read_ahead_kb", dst.loop_name()))
+            .expect("read_ahead_kb")
+            .trim()
+            .to_string()
+    };
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    // Once it replays (the recording lasts 11 s), the setting is in force; then Ctrl-C.
+    let started = lines.by_ref().map_while(Result::ok).any(|l| l.contains("replaying"));
+    assert!(started, "the replay did not start");
+    assert_eq!(ra(), "512");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill(2) with SIGINT on our own child.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "exits as interrupted");
+    assert_eq!(ra(), "128", "Ctrl-C restores read_ahead_kb");
+}
