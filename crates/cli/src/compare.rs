@@ -99,7 +99,9 @@ fn latencies(trace: &Trace<'_>) -> BTreeMap<String, Vec<u64>> {
     for r in reads.iter().filter(|r| !r.direct && !r.failed()) {
         let Some(end) = r.end_ts else { continue };
         let key = fin.files[r.file as usize];
-        let path = paths.get(&(key.dev, key.ino)).map_or_else(|| format!("{}:{}", key.dev, key.ino), |p| p.to_string());
+        let path = paths
+            .get(&(key.dev, key.ino))
+            .map_or_else(|| format!("{}:{}", key.dev, key.ino), |p| p.to_string());
         let lat = end.saturating_sub(r.start_ts);
         out.entry(path).or_default().push(lat);
         out.entry("total".into()).or_default().push(lat);
@@ -121,8 +123,14 @@ fn simulate(trace: &Trace<'_>, ra_kb: &[u64], what: &str) -> SimReport {
     let input = mysql_io_sim::extract_with(trace, &|done, all| bar.update(done, all));
     bar.finish_and_clear();
     let select = |_: &str| true;
-    let opts =
-        Options { ra_kb, mode: Mode::Free, cache_mb: None, variant: None, select: &select, log_decisions: false };
+    let opts = Options {
+        ra_kb,
+        mode: Mode::Free,
+        cache_mb: None,
+        variant: None,
+        select: &select,
+        log_decisions: false,
+    };
     mysql_io_sim::simulate(&input, &opts)
 }
 
@@ -141,7 +149,8 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<ExitCode> {
                 *by.entry(f.ra_kb).or_default() += f.pages_read;
             }
             let kb = by.iter().max_by_key(|(_, p)| **p).map_or(128, |(k, _)| *k);
-            warnings.push(format!("B's files were read at different settings: predicting {kb} KiB (--ra-kb)"));
+            warnings
+                .push(format!("B's files were read at different settings: predicting {kb} KiB (--ra-kb)"));
             kb
         }
     };
@@ -150,8 +159,11 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<ExitCode> {
     warnings.extend(ra.warnings.iter().map(|w| format!("A: {w}")));
     warnings.extend(rb.warnings.iter().map(|w| format!("B: {w}")));
 
-    let predicted: BTreeMap<String, &Figures> =
-        ra.settings.first().map(|s| s.files.iter().map(|f| (match_key(&f.file), f)).collect()).unwrap_or_default();
+    let predicted: BTreeMap<String, &Figures> = ra
+        .settings
+        .first()
+        .map(|s| s.files.iter().map(|f| (match_key(&f.file), f)).collect())
+        .unwrap_or_default();
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for f in &ra.recorded.files {
         let row = rows.entry(match_key(&f.file)).or_insert_with(|| Row {
@@ -219,7 +231,11 @@ fn text(c: &Comparison, top: usize) -> String {
         c.b_ra_kb,
         c.b_ra_kb
     );
-    let (a, b, p) = (c.total.a.clone().unwrap_or_default(), c.total.b.clone().unwrap_or_default(), c.total.predicted_b.clone());
+    let (a, b, p) = (
+        c.total.a.clone().unwrap_or_default(),
+        c.total.b.clone().unwrap_or_default(),
+        c.total.predicted_b.clone(),
+    );
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut row = |name: &str, a: u64, b: u64, p: Option<u64>| {
         rows.push(vec![
@@ -247,12 +263,28 @@ fn text(c: &Comparison, top: usize) -> String {
         blank(),
     ]);
     let us = |x: Option<f64>| x.map_or_else(|| "-".into(), |v| format!("{v:.0} us"));
-    rows.push(vec!["latency p50".into(), us(a.latency_p50_us), us(b.latency_p50_us), blank(), blank(), blank()]);
-    rows.push(vec!["latency p99".into(), us(a.latency_p99_us), us(b.latency_p99_us), blank(), blank(), blank()]);
+    rows.push(vec![
+        "latency p50".into(),
+        us(a.latency_p50_us),
+        us(b.latency_p50_us),
+        blank(),
+        blank(),
+        blank(),
+    ]);
+    rows.push(vec![
+        "latency p99".into(),
+        us(a.latency_p99_us),
+        us(b.latency_p99_us),
+        blank(),
+        blank(),
+        blank(),
+    ]);
     let t = table(&["total", "A", "B", "B vs A", "predicted B", "B vs predicted"], rows);
     s += &format!("{t}\n\n");
-    let n = |s: &Option<Side>, g: fn(&Side) -> u64| s.as_ref().map_or_else(|| "-".into(), |s| thousands(g(s)));
-    let h = |s: &Option<Side>| s.as_ref().map_or_else(|| "-".into(), |s| format!("{:.1}%", 100.0 * s.hit_ratio));
+    let n =
+        |s: &Option<Side>, g: fn(&Side) -> u64| s.as_ref().map_or_else(|| "-".into(), |s| thousands(g(s)));
+    let h =
+        |s: &Option<Side>| s.as_ref().map_or_else(|| "-".into(), |s| format!("{:.1}%", 100.0 * s.hit_ratio));
     let rows = c
         .files
         .iter()
@@ -272,7 +304,17 @@ fn text(c: &Comparison, top: usize) -> String {
         })
         .collect();
     let t = table(
-        &["file", "pages A", "pages B", "predicted", "requests A", "requests B", "predicted", "hit A", "hit B"],
+        &[
+            "file",
+            "pages A",
+            "pages B",
+            "predicted",
+            "requests A",
+            "requests B",
+            "predicted",
+            "hit A",
+            "hit B",
+        ],
         rows,
     );
     s += &format!("{t}\n");

@@ -123,7 +123,8 @@ struct LeftOut {
 
 pub(crate) fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let file = TraceFile::open(&a.trace).with_context(|| format!("cannot open {}", a.trace.display()))?;
-    let trace = file.parse().with_context(|| format!("{} is not a readable .mio trace", a.trace.display()))?;
+    let trace =
+        file.parse().with_context(|| format!("{} is not a readable .mio trace", a.trace.display()))?;
     let tp = plan_of(&trace);
     if tp.plan.reads() == 0 {
         bail!(
@@ -222,10 +223,16 @@ pub(crate) fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let stop = AtomicBool::new(false);
     let bar = bar(plan.reads() as u64, "replaying");
     let done = AtomicU64::new(0);
-    let result = exec::run(&plan, &fds, &opts, &|n| {
-        done.store(n, Ordering::Relaxed);
-        bar.set_position(n);
-    }, &stop);
+    let result = exec::run(
+        &plan,
+        &fds,
+        &opts,
+        &|n| {
+            done.store(n, Ordering::Relaxed);
+            bar.set_position(n);
+        },
+        &stop,
+    );
     bar.finish_and_clear();
     drop(fds);
     let record = recorder.map(Recorder::stop).transpose()?;
@@ -434,7 +441,10 @@ impl Recorder {
         }
         let status = self.child.wait().context("waiting for the recorder")?;
         if !status.success() {
-            bail!("the recorder (--record) failed ({status}); its trace {} may be incomplete", self.out.display());
+            bail!(
+                "the recorder (--record) failed ({status}); its trace {} may be incomplete",
+                self.out.display()
+            );
         }
         Ok(self.out.display().to_string())
     }

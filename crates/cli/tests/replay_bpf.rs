@@ -195,7 +195,8 @@ fn root_replay_reproduces_the_recording_and_verifies_the_prediction() {
             };
             let (ep, ei) = (rel(gp, wp), rel(gi, wi));
             if ep.abs() > 0.05 || ei.abs() > 0.05 {
-                failures.push(format!("{} at {ra}: replay {gp} pages {gi} requests, expected {wp} {wi}", w.name));
+                failures
+                    .push(format!("{} at {ra}: replay {gp} pages {gi} requests, expected {wp} {wi}", w.name));
                 let _ = std::fs::copy(&replayed, reports.join(format!("replay-{n}-{ra}.mio")));
             }
             let _ = writeln!(
@@ -274,7 +275,8 @@ fn root_bad_input_says_what_to_do_and_restores_the_device() {
         .expect("writer");
     w.finish().expect("finish");
     drop(w);
-    let out = mysql_io().arg("replay").arg(&empty).args(["--create", "/tmp/x-none"]).output().expect("replay");
+    let out =
+        mysql_io().arg("replay").arg(&empty).args(["--create", "/tmp/x-none"]).output().expect("replay");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no reads"), "{}", text(&out.stderr));
     assert_eq!(

@@ -328,13 +328,13 @@ fn paced_plan(f: &Path, len: u64) -> Plan {
 }
 
 /// Replays `p` with `o` and checks the run took the span divided by `factor` (within 2 %) with a
-/// lag p99 under 1 ms.
+/// lag p99 under `max_p99` ns.
 ///
 /// The box has two cores and is shared: the other tests of this crate run at the same time (some
 /// write big files and drop caches), other builds too, and its host steals time. A worker that
 /// does not get a core for a few ms misses its due times whatever the executor does, so a miss
 /// is retried, after a pause that lets the other tests finish, before it fails the test.
-fn keeps_time(p: &Plan, o: &ExecOptions, factor: f64) -> ExecReport {
+fn keeps_time(p: &Plan, o: &ExecOptions, factor: f64, max_p99: u64) -> ExecReport {
     const ATTEMPTS: usize = 6;
     let want = p.span_ns() as f64 / factor;
     let mut misses = Vec::new();
@@ -346,7 +346,7 @@ fn keeps_time(p: &Plan, o: &ExecOptions, factor: f64) -> ExecReport {
         assert!(rep.lag.timed);
         assert_eq!(rep.reads, p.reads() as u64);
         let d = rep.duration_ns as f64;
-        if d >= want && d <= want * 1.02 && rep.lag.p99_ns < MS {
+        if d >= want && d <= want * 1.02 && rep.lag.p99_ns < max_p99 {
             return rep;
         }
         let miss = format!("took {d} ns for {want} ns, lag {:?}", rep.lag);
@@ -364,7 +364,7 @@ fn recorded_pace_is_kept() {
     let f = pattern_file(dir.path(), "data", len);
     let p = paced_plan(&f, len);
     assert_eq!(p.span_ns(), 1000 * MS);
-    let rep = keeps_time(&p, &opts(Speed::Scale(1.0), true), 1.0);
+    let rep = keeps_time(&p, &opts(Speed::Scale(1.0), true), 1.0, MS);
     assert_order(&rep, 2);
     for x in results_of(&rep) {
         let at = p.threads[x.thread as usize].reads[x.index as usize].at_ns;
@@ -380,7 +380,7 @@ fn scale_two_halves_the_time() {
     let len = 1 << 20;
     let f = pattern_file(dir.path(), "data", len);
     let p = paced_plan(&f, len);
-    let rep = keeps_time(&p, &opts(Speed::Scale(2.0), false), 2.0);
+    let rep = keeps_time(&p, &opts(Speed::Scale(2.0), false), 2.0, MS);
     assert!(rep.results.is_none());
 }
 
@@ -391,8 +391,11 @@ fn realtime_and_pure_sleep_runs_keep_time() {
     let len = 1 << 20;
     let f = pattern_file(dir.path(), "data", len);
     let p = paced_plan(&f, len);
-    keeps_time(&p, &ExecOptions { realtime: true, ..opts(Speed::Scale(4.0), false) }, 4.0);
-    keeps_time(&p, &ExecOptions { spin_ns: 0, ..opts(Speed::Scale(4.0), false) }, 4.0);
+    keeps_time(&p, &ExecOptions { realtime: true, ..opts(Speed::Scale(4.0), false) }, 4.0, MS);
+    // Sleeping all the way: each wake-up is some tens of µs late here, a few ms when the box is
+    // busy, so only the pace and a looser bound are checked.
+    let rep = keeps_time(&p, &ExecOptions { spin_ns: 0, ..opts(Speed::Scale(4.0), false) }, 4.0, 5 * MS);
+    assert!(rep.lag.p50_ns < MS / 2, "lag {:?}", rep.lag);
 }
 
 #[test]
