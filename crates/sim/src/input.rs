@@ -320,45 +320,49 @@ impl Builder {
     /// simulator's own events, in file order (a read starts, and is finished, where its events
     /// are, so that pages it copies are told apart from inserts around it).
     fn chunk(&mut self, c: mysql_io_reads::ChunkReads, events: Vec<(u32, Event)>) {
-        // (event index, order among items at that index, what)
-        #[derive(Clone, Copy)]
-        enum Item {
-            Start(usize),
-            Finish(usize),
-            Completion(usize),
-            Desc(usize),
-            Event(usize),
-        }
         let r = &c.reads;
-        let mut items: Vec<(u32, u8, Item)> =
-            Vec::with_capacity(2 * r.len() + events.len() + c.completions.len());
-        for i in 0..r.len() {
-            items.push((r.start_at[i], 0, Item::Start(i)));
-            if r.end_at[i] != ELSEWHERE {
-                items.push((r.end_at[i], 1, Item::Finish(i)));
+        // Reads completed in this chunk, by where the completion is (AIO and io_uring complete
+        // out of order; syscalls in order, so this is mostly sorted already).
+        let mut finishes: Vec<(u32, u32)> =
+            (0..r.len()).filter(|&i| r.end_at[i] != ELSEWHERE).map(|i| (r.end_at[i], i as u32)).collect();
+        finishes.sort_unstable();
+        // Four sorted sources merged by event index; at one index a read's start comes before
+        // its finish (a whole `read` event is both).
+        let (mut s, mut f, mut k, mut d) = (0usize, 0usize, 0usize, 0usize);
+        // Returns the index of the next item left (u32::MAX: none).
+        let mut upto = |b: &mut Self, limit: u32| loop {
+            let start = (s < r.len()).then(|| (r.start_at[s], 0u8));
+            let fin = finishes.get(f).map(|&(at, _)| (at, 1u8));
+            let cpl = c.completions.get(k).map(|x| (x.at, 1u8));
+            let desc = c.descs.get(d).map(|x| (x.at, 0u8));
+            let Some(next) = [start, fin, cpl, desc].into_iter().flatten().min() else { return u32::MAX };
+            if next.0 >= limit {
+                return next.0;
             }
-        }
-        items.extend(c.completions.iter().enumerate().map(|(i, d)| (d.at, 1, Item::Completion(i))));
-        items.extend(c.descs.iter().enumerate().map(|(i, d)| (d.at, 0, Item::Desc(i))));
-        items.extend(events.iter().enumerate().map(|(i, &(at, _))| (at, 0, Item::Event(i))));
-        items.sort_unstable_by_key(|&(at, order, _)| (at, order));
-        let mut events: Vec<Option<Event>> = events.into_iter().map(|(_, e)| Some(e)).collect();
-        for (_, _, item) in items {
-            match item {
-                Item::Start(i) => self.start(&r.read(i)),
-                Item::Finish(i) => self.finish(r.first_seq + i as u64, r.end_ts[i], r.result[i]),
-                Item::Completion(i) => {
-                    let d = c.completions[i];
-                    self.finish(d.seq, d.end_ts, d.result);
-                }
-                Item::Desc(i) => self.desc(&c.descs[i]),
-                Item::Event(i) => {
-                    if let Some(e) = events[i].take() {
-                        self.event(e);
-                    }
-                }
+            if Some(next) == start {
+                b.start(&r.read(s));
+                s += 1;
+            } else if Some(next) == desc {
+                b.desc(&c.descs[d]);
+                d += 1;
+            } else if Some(next) == fin {
+                let i = finishes[f].1 as usize;
+                b.finish(r.first_seq + i as u64, r.end_ts[i], r.result[i]);
+                f += 1;
+            } else {
+                let x = c.completions[k];
+                b.finish(x.seq, x.end_ts, x.result);
+                k += 1;
             }
+        };
+        let mut next = upto(self, 0);
+        for (at, e) in events {
+            if next < at {
+                next = upto(self, at);
+            }
+            self.event(e);
         }
+        upto(self, u32::MAX);
     }
 
     fn event(&mut self, e: Event) {
