@@ -219,7 +219,13 @@ pub(crate) fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         tp.span_ns as f64 / 1e9
     );
     let fds = exec::open_streams(&plan)?;
-    let opts = ExecOptions { speed: a.speed, queue_depth: a.queue_depth, ..ExecOptions::default() };
+    // Workers spin the last 100 us before a due time (wakes on time, costs CPU): only when each
+    // can have a CPU, else spinning workers would delay the others.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut opts = ExecOptions { speed: a.speed, queue_depth: a.queue_depth, ..ExecOptions::default() };
+    if plan.threads.len() > cpus {
+        opts.spin_ns = 0;
+    }
     let stop = AtomicBool::new(false);
     let bar = bar(plan.reads() as u64, "replaying");
     let done = AtomicU64::new(0);
