@@ -77,7 +77,9 @@ pub struct Dataset {
     /// `tid` (u32), `api` (u8, index into [`APIS`]), `fd` (i32), `stream` (u32: the open file
     /// description), `file` (u32: index into [`Dataset::files`]), `direct` (bool: O_DIRECT),
     /// `pos` (i64), `count` (u32: bytes asked), `ret` (i32: bytes read or -errno, null when not
-    /// recorded). Linux caps one read at 2 GiB - 4 KiB, so 32 bits hold counts and results.
+    /// recorded), `pages_inserted` (u32), `ra_sync` and `ra_async` (u16): what the read's thread
+    /// did in the page cache while the read ran (`mysql_io_reads::Caused`; 0 for AIO and
+    /// io_uring). Linux caps one read at 2 GiB - 4 KiB, so 32 bits hold counts and results.
     pub reads: DataFrame,
     /// Files, indexed by the `file` column.
     pub files: Vec<FileEntry>,
@@ -118,6 +120,9 @@ struct Builder {
     pos: Vec<i64>,
     count: Vec<u32>,
     ret: Vec<i32>,
+    inserted: Vec<u32>,
+    ra_sync: Vec<u16>,
+    ra_async: Vec<u16>,
     /// Kept reads still waiting for their completion: row by the read's `seq`.
     pending: FxHashMap<u64, u32>,
     /// Per stream of the read module: its number here (numbered by first kept read), or
@@ -145,6 +150,9 @@ impl Builder {
         b.pos.reserve_exact(n);
         b.count.reserve_exact(n);
         b.ret.reserve_exact(n);
+        b.inserted.reserve_exact(n);
+        b.ra_sync.reserve_exact(n);
+        b.ra_async.reserve_exact(n);
         b
     }
 
@@ -157,6 +165,15 @@ impl Builder {
         known: &FxHashMap<(u32, u64), &FileInfo>,
         window: (u64, u64),
     ) {
+        // What reads still running did in this chunk (before their completion, if it is here).
+        for &(seq, did) in &c.caused {
+            if let Some(&row) = self.pending.get(&seq) {
+                let row = row as usize;
+                self.inserted[row] = self.inserted[row].saturating_add(did.pages);
+                self.ra_sync[row] = self.ra_sync[row].saturating_add(did.sync);
+                self.ra_async[row] = self.ra_async[row].saturating_add(did.async_);
+            }
+        }
         for done in &c.completions {
             if let Some(row) = self.pending.remove(&done.seq) {
                 let row = row as usize;
@@ -231,6 +248,9 @@ impl Builder {
             // Linux caps one read at 2 GiB - 4 KiB, so counts and results fit 32 bits.
             self.count.push(r.count[i].min(u64::from(u32::MAX)) as u32);
             self.ret.push(if done { clamp_ret(r.result[i]) } else { 0 });
+            self.inserted.push(r.caused[i].pages);
+            self.ra_sync.push(r.caused[i].sync);
+            self.ra_async.push(r.caused[i].async_);
         }
     }
 
@@ -252,6 +272,9 @@ impl Builder {
             Int64Chunked::from_vec("pos".into(), self.pos).into_column(),
             UInt32Chunked::from_vec("count".into(), self.count).into_column(),
             ret.into_column(),
+            UInt32Chunked::from_vec("pages_inserted".into(), self.inserted).into_column(),
+            UInt16Chunked::from_vec("ra_sync".into(), self.ra_sync).into_column(),
+            UInt16Chunked::from_vec("ra_async".into(), self.ra_async).into_column(),
         ])?;
         Ok((reads, self.files))
     }

@@ -19,7 +19,14 @@
 //!   and the bytes asked (`count`);
 //! - the outcome: the end time and the result (bytes, or a negative errno), both absent when the
 //!   completion was not recorded (the trace ended first, or the completion was lost and a new
-//!   read with the same key superseded the start: both are *unfinished*).
+//!   read with the same key superseded the start: both are *unfinished*);
+//! - what it caused ([`Caused`]): the pages its thread inserted into the page cache and the
+//!   readahead decisions its thread triggered while it ran. A read syscall runs in its thread
+//!   from entry to return, and the kernel reads the missing pages and decides readahead in that
+//!   thread, so these are the read's own. For a `read_enter`/`read_exit` pair that is everything
+//!   between the two; for a `read` event (at the return), what the thread did from its start
+//!   (`ts - latency_ns`) to the event, after its previous read. AIO and io_uring reads are
+//!   served in other contexts (the submit call, kernel workers): nothing is attributed to them.
 //!
 //! A stream is an open file description. The recorder names descriptions by an id (`ofd`) that
 //! is unique only among descriptions open at the same time, so a stream is keyed by (`ofd`,
@@ -71,6 +78,26 @@ impl FileKey {
     }
 }
 
+/// What a read syscall caused in the page cache, as its thread did it while the read ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Caused {
+    /// Pages inserted into the page cache (read from disk: the pages it waited for and the
+    /// readahead it started).
+    pub pages: u32,
+    /// Sync readahead decisions (a page it needed was missing).
+    pub sync: u16,
+    /// Async readahead decisions (it reached a page marked for readahead).
+    pub async_: u16,
+}
+
+impl Caused {
+    fn add(&mut self, o: Caused) {
+        self.pages = self.pages.saturating_add(o.pages);
+        self.sync = self.sync.saturating_add(o.sync);
+        self.async_ = self.async_.saturating_add(o.async_);
+    }
+}
+
 /// An open file description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stream {
@@ -119,6 +146,8 @@ pub struct Read {
     pub count: u64,
     /// Bytes read or a negative errno, when the completion was recorded.
     pub result: Option<i64>,
+    /// Pages inserted and readahead triggered by its thread while it ran (read syscalls only).
+    pub caused: Caused,
 }
 
 impl Read {
@@ -169,6 +198,9 @@ pub struct ReadBatch {
     pub start_at: Vec<u32>,
     /// Index of the completion among the chunk's events ([`ELSEWHERE`] when not in it).
     pub end_at: Vec<u32>,
+    /// What each read caused, as far as this chunk shows (a read that ends in a later chunk gets
+    /// the rest through [`ChunkReads::caused`]).
+    pub caused: Vec<Caused>,
     /// Reads of this batch still waiting for their completion at the end of the chunk.
     pub waiting: Vec<u32>,
 }
@@ -202,6 +234,7 @@ impl ReadBatch {
             pos: self.pos[i],
             count: self.count[i],
             result: done.then_some(self.result[i]),
+            caused: self.caused[i],
         }
     }
 
@@ -221,6 +254,7 @@ impl ReadBatch {
         self.result.push(0);
         self.start_at.push(r.at);
         self.end_at.push(ELSEWHERE);
+        self.caused.push(Caused::default());
     }
 }
 
@@ -287,6 +321,8 @@ pub struct ChunkReads {
     pub superseded: Vec<u64>,
     /// Opens and fadvise calls.
     pub descs: Vec<DescEvent>,
+    /// More of what reads of earlier chunks caused (they were still running in this one).
+    pub caused: Vec<(u64, Caused)>,
 }
 
 /// Counts over the whole trace.
@@ -373,6 +409,18 @@ pub struct Part {
     first_starts: Vec<Key>,
     /// Reads still waiting at the end of the chunk.
     waiting: Vec<(Key, u32)>,
+    /// Per thread: what it did before any read syscall event of its own in this chunk, with times
+    /// (a read of an earlier chunk still running caused it, or its first `read` event here, or
+    /// a `read` event in a later chunk).
+    lead: FxHashMap<u32, Vec<(u64, Caused)>>,
+    /// Per thread: its first `read` event in the chunk (index, start time): what the thread did
+    /// in earlier chunks from that start on is the read's.
+    first_read: FxHashMap<u32, (u32, u64)>,
+    /// Per thread: what it did after its last read syscall event in the chunk (or all of it, for
+    /// threads without one), with times, for a `read` event in a later chunk.
+    tail: FxHashMap<u32, Vec<(u64, Caused)>>,
+    /// Threads with a read syscall event in the chunk.
+    touched: rustc_hash::FxHashSet<u32>,
     /// Reads of this chunk superseded in it.
     superseded: u64,
     unmatched: u64,
@@ -406,6 +454,8 @@ pub struct Extractor {
     open: [usize; 5],
     fadv: FileCols,
     fadv_advice: usize,
+    add_order: usize,
+    trig: usize,
 }
 
 fn col(kind: EventKind, field: &str) -> usize {
@@ -450,6 +500,8 @@ impl Extractor {
             open: ["fd", "file.dev", "file.ino", "file.ofd", "file.flags"].map(|f| col(K::FileOpen, f)),
             fadv: file_cols(K::Fadvise, "offset", "len"),
             fadv_advice: col(K::Fadvise, "advice"),
+            add_order: col(K::PageCacheAdd, "order"),
+            trig: col(K::ReadaheadTrigger, "trigger"),
         }
     }
 
@@ -479,6 +531,13 @@ impl Extractor {
         let open = self.open.map(|i| c.column(K::FileOpen, i));
         let fadv = cols(K::Fadvise, self.fadv);
         let fadv_advice = c.column(K::Fadvise, self.fadv_advice);
+        let add_order = c.column(K::PageCacheAdd, self.add_order);
+        let trig = c.column(K::ReadaheadTrigger, self.trig);
+        let (c_add, c_trig) = (K::PageCacheAdd.code(), K::ReadaheadTrigger.code());
+        // Per thread: its read syscall in progress (read_enter seen, read_exit not yet), and what
+        // it did since its last read syscall event (for its next `read` event).
+        let mut active: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut since: FxHashMap<u32, Vec<(u64, Caused)>> = FxHashMap::default();
 
         let codes = [K::Read, K::ReadEnter, K::ReadExit, K::AioSubmit, K::AioComplete, K::UringSubmit]
             .map(EventKind::code);
@@ -525,6 +584,16 @@ impl Extractor {
                     continue;
                 }
                 (&ur, API_URING, Some(key))
+            } else if code == c_add || code == c_trig {
+                let did = if code == c_add {
+                    Caused { pages: 1 << add_order[r].min(20), ..Caused::default() }
+                } else if trig[r] == 1 {
+                    Caused { async_: 1, ..Caused::default() }
+                } else {
+                    Caused { sync: 1, ..Caused::default() }
+                };
+                p.did(tid[i], ts[i], did, &active, &mut since);
+                continue;
             } else {
                 let end = if code == c_exit {
                     Some((Key::Syscall(tid[i]), rx_ret[r] as i64))
@@ -537,6 +606,11 @@ impl Extractor {
                     None
                 };
                 if let Some((key, ret)) = end {
+                    if code == c_exit {
+                        active.remove(&tid[i]);
+                        since.remove(&tid[i]);
+                        p.touched.insert(tid[i]);
+                    }
                     p.end(key, Completion { seq: 0, end_ts: ts[i], result: ret, at }, &mut slots);
                 } else if code == c_open || code == c_fadv {
                     let (fd, dev, ino, ofd, flags) = if code == c_open {
@@ -592,8 +666,27 @@ impl Extractor {
                     p.reads.end_ts[idx as usize] = ts[i];
                     p.reads.result[idx as usize] = rd_ret[r] as i64;
                     p.reads.end_at[idx as usize] = at;
+                    // What the thread did since it started is this read's.
+                    let t = tid[i];
+                    let mine = since.remove(&t).unwrap_or_default();
+                    let caused = &mut p.reads.caused[idx as usize];
+                    for &(when, did) in &mine {
+                        if when >= start_ts {
+                            caused.add(did);
+                        }
+                    }
+                    if p.touched.insert(t) {
+                        p.first_read.insert(t, (idx, start_ts));
+                    }
                 }
-                Some(key) => p.start(key, idx, &mut slots),
+                Some(key) => {
+                    if code == c_enter {
+                        active.insert(tid[i], idx);
+                        since.remove(&tid[i]);
+                        p.touched.insert(tid[i]);
+                    }
+                    p.start(key, idx, &mut slots)
+                }
             }
         }
         let mut waiting: Vec<(Key, u32)> = slots
@@ -606,11 +699,40 @@ impl Extractor {
         waiting.sort_unstable_by_key(|&(_, i)| i);
         p.reads.waiting = waiting.iter().map(|&(_, i)| i).collect();
         p.waiting = waiting;
+        p.tail = since;
         p
     }
 }
 
+/// What a thread may keep of what it did outside its reads, waiting for its next `read` event
+/// (a thread that inserts pages without reading, by writing or faulting, must not grow it).
+const TAIL_MAX: usize = 256;
+
 impl Part {
+    /// Thread `tid` inserted pages or triggered readahead at `ts`.
+    fn did(
+        &mut self,
+        tid: u32,
+        ts: u64,
+        did: Caused,
+        active: &FxHashMap<u32, u32>,
+        since: &mut FxHashMap<u32, Vec<(u64, Caused)>>,
+    ) {
+        if let Some(&idx) = active.get(&tid) {
+            self.reads.caused[idx as usize].add(did);
+            return;
+        }
+        let v = if self.touched.contains(&tid) {
+            since.entry(tid).or_default()
+        } else {
+            self.lead.entry(tid).or_default()
+        };
+        if v.len() == TAIL_MAX {
+            v.remove(0);
+        }
+        v.push((ts, did));
+    }
+
     fn start(&mut self, key: Key, idx: u32, slots: &mut FxHashMap<Key, Slot>) {
         match slots.insert(key, Slot::Waiting(idx)) {
             None => self.first_starts.push(key),
@@ -650,6 +772,8 @@ pub struct Stitcher {
     streams: Vec<Stream>,
     stream_ids: FxHashMap<StreamKey, u32>,
     waiting: FxHashMap<Key, u64>,
+    /// Per thread: what it did after its last read syscall event, for its next `read` event.
+    tails: FxHashMap<u32, Vec<(u64, Caused)>>,
     next_seq: u64,
     stats: ReadStats,
 }
@@ -724,11 +848,28 @@ impl Stitcher {
             first_ends,
             first_starts,
             waiting,
+            lead,
+            first_read,
+            tail,
+            touched,
             superseded,
             unmatched,
             not_reads,
         } = part;
         let mut out = ChunkReads::default();
+        // What threads did before any read syscall event of theirs here: for their read still
+        // running from an earlier chunk (enter/exit pairs; before it completes or is superseded).
+        let mut lead = lead;
+        lead.retain(|tid, did| match self.waiting.get(&Key::Syscall(*tid)) {
+            Some(&seq) => {
+                let mut sum = Caused::default();
+                did.iter().for_each(|&(_, d)| sum.add(d));
+                out.caused.push((seq, sum));
+                false
+            }
+            None => true,
+        });
+        out.caused.sort_unstable_by_key(|&(seq, _)| seq);
         // Completions and supersessions of earlier chunks' reads (each key is in one list).
         for (key, mut c) in first_ends {
             match self.waiting.remove(&key) {
@@ -748,6 +889,31 @@ impl Stitcher {
             }
         }
         self.stats.superseded += (out.superseded.len() as u64) + superseded;
+        // Else for their first `read` event here, from its start on, with what they did in
+        // earlier chunks.
+        for (tid, (idx, start)) in first_read {
+            let mut earlier = self.tails.remove(&tid).unwrap_or_default();
+            earlier.extend(lead.remove(&tid).unwrap_or_default());
+            let caused = &mut reads.caused[idx as usize];
+            for (when, did) in earlier {
+                if when >= start {
+                    caused.add(did);
+                }
+            }
+        }
+        // A thread whose first read syscall event here is an entry or an exit: what it did before
+        // belongs to no read. Other threads keep it for their next `read` event.
+        for tid in touched {
+            self.tails.remove(&tid);
+            lead.remove(&tid);
+        }
+        for (tid, mut later) in lead.into_iter().chain(tail) {
+            let v = self.tails.entry(tid).or_default();
+            v.append(&mut later);
+            if v.len() > TAIL_MAX {
+                v.drain(..v.len() - TAIL_MAX);
+            }
+        }
         self.stats.unmatched_completions += unmatched;
         self.stats.not_reads += not_reads;
 
@@ -823,6 +989,9 @@ pub fn collect(trace: &Trace<'_>) -> (Vec<Read>, Finished, Vec<String>) {
                 let out = st.push(p);
                 let first = reads.len() as u64;
                 debug_assert_eq!(first, out.reads.first_seq);
+                for (seq, did) in &out.caused {
+                    reads[*seq as usize].caused.add(*did);
+                }
                 for c in &out.completions {
                     let r = &mut reads[c.seq as usize];
                     r.end_ts = Some(c.end_ts);

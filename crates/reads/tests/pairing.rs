@@ -2,7 +2,7 @@
 //! events, wherever the chunk boundaries fall; and the edge cases of what a read is.
 
 use mysql_io_format::*;
-use mysql_io_reads::{collect, FileKey, Read, ReadStats};
+use mysql_io_reads::{collect, Caused, FileKey, Read, ReadStats};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -13,7 +13,9 @@ const DEV: u32 = 8 << 20;
 enum Step {
     Enter { tid: u32, ino: u64, ofd: u64, pos: i64 },
     Exit { tid: u32, ret: i64 },
-    Whole { tid: u32, ino: u64, ofd: u64, pos: i64, ret: i64 },
+    Whole { tid: u32, ino: u64, ofd: u64, pos: i64, ret: i64, latency: u64 },
+    Insert { tid: u32, order: u32 },
+    Trigger { tid: u32, async_: bool },
     AioSubmit { iocb: u64, ino: u64, write: bool },
     AioComplete { iocb: u64, res: i64 },
     UringSubmit { req: u64, ino: u64, opcode: u8 },
@@ -34,8 +36,11 @@ fn step() -> impl Strategy<Value = Step> {
             pos: p * 4096
         }),
         (tid.clone(), -5i64..9000).prop_map(|(tid, ret)| Step::Exit { tid, ret }),
-        (tid.clone(), ino.clone(), ofd.clone(), 0i64..64, -5i64..5000)
-            .prop_map(|(tid, ino, ofd, p, ret)| { Step::Whole { tid, ino, ofd, pos: p * 4096, ret } }),
+        (tid.clone(), ino.clone(), ofd.clone(), 0i64..64, -5i64..5000, 0u64..2000).prop_map(
+            |(tid, ino, ofd, p, ret, latency)| Step::Whole { tid, ino, ofd, pos: p * 4096, ret, latency }
+        ),
+        (tid.clone(), 0u32..3).prop_map(|(tid, order)| Step::Insert { tid, order }),
+        (tid.clone(), any::<bool>()).prop_map(|(tid, async_)| Step::Trigger { tid, async_ }),
         (0u64..4, ino.clone(), any::<bool>()).prop_map(|(iocb, ino, write)| Step::AioSubmit {
             iocb,
             ino,
@@ -83,7 +88,18 @@ fn write(steps: &[Step], open_fds: &[OpenFd]) -> Vec<u8> {
                 .into(),
             ),
             Step::Exit { tid, ret } => ev(tid, ReadExit { syscall: ReadSyscall::Pread64, ret }.into()),
-            Step::Whole { tid, ino, ofd, pos, ret } => ev(
+            Step::Insert { tid, order } => ev(tid, PageCacheAdd { dev: DEV, ino: 1, index: 0, order }.into()),
+            Step::Trigger { tid, async_ } => ev(
+                tid,
+                ReadaheadTrigger {
+                    trigger: if async_ { RaTrigger::Async } else { RaTrigger::Sync },
+                    dev: DEV,
+                    ino: 1,
+                    ..Default::default()
+                }
+                .into(),
+            ),
+            Step::Whole { tid, ino, ofd, pos, ret, latency } => ev(
                 tid,
                 mysql_io_format::Read {
                     syscall: ReadSyscall::Read,
@@ -92,7 +108,7 @@ fn write(steps: &[Step], open_fds: &[OpenFd]) -> Vec<u8> {
                     pos,
                     count: 4096,
                     ret,
-                    latency_ns: 50,
+                    latency_ns: latency,
                     ..Default::default()
                 }
                 .into(),
@@ -141,6 +157,12 @@ fn write(steps: &[Step], open_fds: &[OpenFd]) -> Vec<u8> {
     w.into_inner().expect("finish")
 }
 
+fn add(c: &mut Caused, d: Caused) {
+    c.pages += d.pages;
+    c.sync += d.sync;
+    c.async_ += d.async_;
+}
+
 /// The reference: one walk over the events, a map of waiting starts, nothing else.
 fn serial(trace: &Trace<'_>) -> (Vec<Read>, Vec<FileKey>, ReadStats) {
     #[derive(PartialEq, Eq, Hash, Clone, Copy)]
@@ -155,6 +177,8 @@ fn serial(trace: &Trace<'_>) -> (Vec<Read>, Vec<FileKey>, ReadStats) {
     let mut n_streams = 0u32;
     let mut waiting: HashMap<K, usize> = HashMap::new();
     let mut stats = ReadStats::default();
+    // Per thread: what it did since its last read syscall event.
+    let mut since: HashMap<u32, Vec<(u64, Caused)>> = HashMap::new();
     let file_id = |files: &mut Vec<FileKey>, f: &FileRef| -> u32 {
         let k = FileKey { dev: f.dev, ino: f.ino };
         match files.iter().position(|&x| x == k) {
@@ -210,6 +234,7 @@ fn serial(trace: &Trace<'_>) -> (Vec<Read>, Vec<FileKey>, ReadStats) {
                     pos,
                     count,
                     result: None,
+                    caused: Caused::default(),
                 });
                 reads.len() - 1
             };
@@ -219,20 +244,47 @@ fn serial(trace: &Trace<'_>) -> (Vec<Read>, Vec<FileKey>, ReadStats) {
             }
         };
         match &e.body {
+            EventBody::PageCacheAdd(a) => {
+                let did = Caused { pages: 1 << a.order, ..Caused::default() };
+                match waiting.get(&K::S(e.tid)) {
+                    Some(&i) => add(&mut reads[i].caused, did),
+                    None => since.entry(e.tid).or_default().push((e.ts, did)),
+                }
+            }
+            EventBody::ReadaheadTrigger(t) => {
+                let did = if t.trigger == RaTrigger::Async {
+                    Caused { async_: 1, ..Caused::default() }
+                } else {
+                    Caused { sync: 1, ..Caused::default() }
+                };
+                match waiting.get(&K::S(e.tid)) {
+                    Some(&i) => add(&mut reads[i].caused, did),
+                    None => since.entry(e.tid).or_default().push((e.ts, did)),
+                }
+            }
             EventBody::ReadEnter(r) => {
+                since.remove(&e.tid);
                 let file = file_id(&mut files, &r.file);
                 let s = stream(e.pid, r.fd, &r.file, file, false);
                 let i = start(&mut reads, r.syscall.code(), r.fd, &r.file, r.pos, r.count, file, s);
                 wait(&mut waiting, K::S(e.tid), i);
             }
-            EventBody::ReadExit(r) => complete(&mut reads, &mut waiting, K::S(e.tid), e.ts, r.ret),
+            EventBody::ReadExit(r) => {
+                since.remove(&e.tid);
+                complete(&mut reads, &mut waiting, K::S(e.tid), e.ts, r.ret)
+            }
             EventBody::Read(r) => {
                 let file = file_id(&mut files, &r.file);
                 let s = stream(e.pid, r.fd, &r.file, file, false);
                 let i = start(&mut reads, r.syscall.code(), r.fd, &r.file, r.pos, r.count, file, s);
-                reads[i].start_ts = e.ts - r.latency_ns;
+                reads[i].start_ts = e.ts.saturating_sub(r.latency_ns);
                 reads[i].end_ts = Some(e.ts);
                 reads[i].result = Some(r.ret);
+                for (when, did) in since.remove(&e.tid).unwrap_or_default() {
+                    if when >= reads[i].start_ts {
+                        add(&mut reads[i].caused, did);
+                    }
+                }
             }
             EventBody::AioSubmit(a) => {
                 if a.opcode == AioOpcode::Pread || a.opcode == AioOpcode::Preadv {
@@ -276,7 +328,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     #[test]
-    fn stitched_pairing_equals_serial_pairing(steps in proptest::collection::vec(step(), 1..120)) {
+    fn stitched_pairing_equals_serial_pairing(
+        steps in proptest::collection::vec(step(), 1..120),
+        whole in any::<bool>(),
+    ) {
+        // A trace has read syscalls as `read` events (format 2.1) or as entry/exit pairs, never
+        // both: a thread is in one syscall at a time, which is what attribution relies on.
+        let steps: Vec<Step> = steps
+            .into_iter()
+            .filter(|s| match s {
+                Step::Enter { .. } | Step::Exit { .. } => !whole,
+                Step::Whole { .. } => whole,
+                _ => true,
+            })
+            .collect();
         let open_fds = [OpenFd { pid: 7, fd: 4, dev: DEV, ino: 1, ofd: 1, flags: 0, pos: 0 }];
         let bytes = write(&steps, &open_fds);
         let trace = Trace::parse(&bytes).expect("parse");
@@ -300,8 +365,8 @@ fn the_edge_cases_of_a_read() {
         // A failed read, a short read, an end-of-file read.
         Enter { tid: 1, ino: 1, ofd: 1, pos: 0 },
         Exit { tid: 1, ret: -5 },
-        Whole { tid: 2, ino: 1, ofd: 1, pos: 4096, ret: 100 },
-        Whole { tid: 2, ino: 1, ofd: 1, pos: 1 << 30, ret: 0 },
+        Whole { tid: 2, ino: 1, ofd: 1, pos: 4096, ret: 100, latency: 50 },
+        Whole { tid: 2, ino: 1, ofd: 1, pos: 1 << 30, ret: 0, latency: 50 },
         // The exit of this read is lost: the next start supersedes it, across a chunk boundary.
         Enter { tid: 3, ino: 2, ofd: 2, pos: 0 },
         Flush,
@@ -312,9 +377,9 @@ fn the_edge_cases_of_a_read() {
         AioComplete { iocb: 1, res: 4096 },
         // The same description id on another file, and reopened: three streams.
         Open { tid: 1, ino: 3, ofd: 2 },
-        Whole { tid: 1, ino: 3, ofd: 2, pos: 0, ret: 4096 },
+        Whole { tid: 1, ino: 3, ofd: 2, pos: 0, ret: 4096, latency: 50 },
         Open { tid: 1, ino: 3, ofd: 2 },
-        Whole { tid: 1, ino: 3, ofd: 2, pos: 0, ret: 4096 },
+        Whole { tid: 1, ino: 3, ofd: 2, pos: 0, ret: 4096, latency: 50 },
         // Still running at the end.
         UringSubmit { req: 1, ino: 1, opcode: 22 },
     ];
