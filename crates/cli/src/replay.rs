@@ -1,10 +1,8 @@
 //! `mysql-io replay`: re-issue a trace's reads on this machine.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -355,13 +353,6 @@ fn text(r: &Report) -> String {
     s
 }
 
-/// `mysql-io record` on this process, in a child process (so its own reads are not traced).
-#[cfg(feature = "record")]
-struct Recorder {
-    child: Child,
-    out: PathBuf,
-}
-
 #[cfg(not(feature = "record"))]
 #[derive(Debug)]
 struct Recorder;
@@ -378,87 +369,107 @@ impl Recorder {
 }
 
 #[cfg(feature = "record")]
-impl Recorder {
-    fn start(out: &std::path::Path) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("cannot find this program to run the recorder")?;
-        let mut cmd = Command::new(exe);
-        cmd.args(["record", "--no-server-queries", "-p"])
-            .arg(std::process::id().to_string())
-            .arg("-o")
-            .arg(out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        // If this process dies without stopping it (SIGKILL), the recorder gets its Ctrl-C.
-        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of the new process; it is
-        // async-signal-safe, as code between fork and exec must be.
-        #[allow(unsafe_code)]
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().context("cannot start the recorder")?;
-        let stderr = child.stderr.take().context("the recorder's stderr")?;
-        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            let mut last = String::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.starts_with("mysql-io: recording ") {
-                    if let Some(t) = tx.take() {
-                        let _ = t.send(Ok(()));
-                    }
-                } else if tx.is_none() {
-                    eprintln!("{line}");
-                }
-                last = line;
-            }
-            if let Some(t) = tx.take() {
-                let _ = t.send(Err(last));
-            }
-        });
-        let start = Instant::now();
-        let ready = rx.recv_timeout(Duration::from_secs(120));
-        match ready {
-            Ok(Ok(())) => {}
-            Ok(Err(last)) => {
-                let _ = child.wait();
-                bail!("the recorder (--record) did not start: {last}");
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("the recorder (--record) did not attach within {:.0} s", start.elapsed().as_secs_f64());
-            }
-        }
-        Ok(Recorder { child, out: out.to_path_buf() })
-    }
+use recorder::Recorder;
 
-    fn stop(mut self) -> anyhow::Result<String> {
-        let pid = i32::try_from(self.child.id()).context("recorder pid")?;
-        // SAFETY: kill(2) on our own child's pid with SIGINT, its Ctrl-C: it finishes the trace.
-        #[allow(unsafe_code)]
-        let rc = unsafe { libc::kill(pid, libc::SIGINT) };
-        if rc != 0 {
-            bail!("cannot stop the recorder: {}", std::io::Error::last_os_error());
-        }
-        let status = self.child.wait().context("waiting for the recorder")?;
-        if !status.success() {
-            bail!(
-                "the recorder (--record) failed ({status}); its trace {} may be incomplete",
-                self.out.display()
-            );
-        }
-        Ok(self.out.display().to_string())
-    }
-}
-
+/// `mysql-io record` on this process, in a child process (so its own reads are not traced).
 #[cfg(feature = "record")]
-impl std::fmt::Debug for Recorder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("pid", &self.child.id()).field("out", &self.out).finish()
+mod recorder {
+    use std::io::{BufRead, BufReader};
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use anyhow::{bail, Context};
+
+    pub(super) struct Recorder {
+        child: Child,
+        out: PathBuf,
+    }
+
+    impl Recorder {
+        pub(super) fn start(out: &std::path::Path) -> anyhow::Result<Self> {
+            let exe = std::env::current_exe().context("cannot find this program to run the recorder")?;
+            let mut cmd = Command::new(exe);
+            cmd.args(["record", "--no-server-queries", "-p"])
+                .arg(std::process::id().to_string())
+                .arg("-o")
+                .arg(out)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            // If this process dies without stopping it (SIGKILL), the recorder gets its Ctrl-C.
+            // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of the new process; it is
+            // async-signal-safe, as code between fork and exec must be.
+            #[allow(unsafe_code)]
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
+                    Ok(())
+                });
+            }
+            let mut child = cmd.spawn().context("cannot start the recorder")?;
+            let stderr = child.stderr.take().context("the recorder's stderr")?;
+            let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
+            std::thread::spawn(move || {
+                let mut tx = Some(tx);
+                let mut last = String::new();
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.starts_with("mysql-io: recording ") {
+                        if let Some(t) = tx.take() {
+                            let _ = t.send(Ok(()));
+                        }
+                    } else if tx.is_none() {
+                        eprintln!("{line}");
+                    }
+                    last = line;
+                }
+                if let Some(t) = tx.take() {
+                    let _ = t.send(Err(last));
+                }
+            });
+            let start = Instant::now();
+            let ready = rx.recv_timeout(Duration::from_secs(120));
+            match ready {
+                Ok(Ok(())) => {}
+                Ok(Err(last)) => {
+                    let _ = child.wait();
+                    bail!("the recorder (--record) did not start: {last}");
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    bail!(
+                        "the recorder (--record) did not attach within {:.0} s",
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            Ok(Recorder { child, out: out.to_path_buf() })
+        }
+
+        pub(super) fn stop(mut self) -> anyhow::Result<String> {
+            let pid = i32::try_from(self.child.id()).context("recorder pid")?;
+            // SAFETY: kill(2) on our own child's pid with SIGINT, its Ctrl-C: it finishes the trace.
+            #[allow(unsafe_code)]
+            let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+            if rc != 0 {
+                bail!("cannot stop the recorder: {}", std::io::Error::last_os_error());
+            }
+            let status = self.child.wait().context("waiting for the recorder")?;
+            if !status.success() {
+                bail!(
+                    "the recorder (--record) failed ({status}); its trace {} may be incomplete",
+                    self.out.display()
+                );
+            }
+            Ok(self.out.display().to_string())
+        }
+    }
+
+    impl std::fmt::Debug for Recorder {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Recorder").field("pid", &self.child.id()).field("out", &self.out).finish()
+        }
     }
 }
