@@ -194,6 +194,12 @@ pub(crate) fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let cgroup = match a.memory_mb {
         Some(mb) => {
+            // Pages cached before stay charged to the cgroup that read them: drop them, so the
+            // replay's cache is all under the limit.
+            if !a.drop_caches {
+                setup::drop_file_pages(&paths)?;
+                settings.push("the files' cached pages dropped before the start (--memory-mb)".into());
+            }
             let g = MemoryCgroup::enter(mb)?;
             settings.push(format!("memory limit {mb} MiB ({})", g.path().display()));
             Some(g)
@@ -210,7 +216,7 @@ pub(crate) fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Speed::Scale(f) => format!("{f}"),
     };
     say!(
-        "mysql-io: replaying {} reads of {} threads on {} files (recorded over {:.1} s) at --speed {speed}; Ctrl-C stops",
+        "mysql-io: replaying {} reads of {} threads on {} files (recorded over {:.1} s) at --speed {speed}; Ctrl-C stops (settings are restored)",
         thousands(plan.reads() as u64),
         plan.threads.len(),
         plan.files.len(),
