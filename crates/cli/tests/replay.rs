@@ -85,3 +85,39 @@ fn compare_of_a_trace_with_itself_shows_no_difference() {
     assert_eq!(t["predicted_b"]["pages_read"], 33_884);
     assert_eq!(v["files"].as_array().map(Vec::len), Some(22));
 }
+
+#[test]
+fn replay_refuses_files_a_running_server_has_open() {
+    let dir = tempfile::tempdir_in("/var/tmp").expect("tempdir");
+    let standins = dir.path().join("s");
+    let out = mysql_io()
+        .arg("replay")
+        .arg(testdata())
+        .arg("--create")
+        .arg(&standins)
+        .args(["--speed", "max"])
+        .output()
+        .expect("run replay");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A "server": sleep under the name mysqld, holding a data file open.
+    let server = dir.path().join("mysqld");
+    std::fs::copy("/bin/sleep", &server).expect("copy sleep");
+    let ibdata = standins.join("tmp/mysql-io-demo.gPH01n/server/mnt/data/ibdata1");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3<'{}'; exec '{}' 30", ibdata.display(), server.display()))
+        .spawn()
+        .expect("start the fake server");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let map = format!("/={}/", standins.display());
+    let out = mysql_io().arg("replay").arg(testdata()).args(["--map", &map]).output().expect("run replay");
+    let forced =
+        mysql_io().arg("replay").arg(testdata()).args(["--map", &map, "--speed", "max", "--force"]).output();
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--force") && err.contains("mysqld"), "{err}");
+    let forced = forced.expect("run replay --force");
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+}
