@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use mysql_io_analyzer::Filter;
-use mysql_io_sim::{Figures, Mode, Options, SimReport, Variant};
+use mysql_io_sim::{DeviceVerdict, Figures, Mode, Options, SimReport, Variant};
 
 use crate::analyze::{csv_out, open, parse, progress, table, warn};
 use crate::output::{self, pct, tail, thousands, TableFormat};
@@ -33,6 +33,7 @@ pub(crate) enum VariantArg {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
+  mysql-io simulate prod.mio                       settings 0 to 1024 KiB, and a verdict per device
   mysql-io simulate prod.mio --ra-kb 0,32,128,512
   mysql-io simulate prod.mio --ra-kb 16,64,256 --file '*.ibd' --format json
   mysql-io simulate prod.mio --ra-kb 128 --mode oracle      check the model against the kernel
@@ -40,12 +41,14 @@ Examples:
 Each open file description's recorded reads go through a model of the kernel's readahead (the
 variant of the recorded kernel: 6.11+ or 6.10 and earlier) and of the page cache. The first rows
 are what the kernel did at the recorded setting and what the model does there: their difference
-is the model's error. Definitions: docs/simulate.md.")]
+is the model's error. Then the verdict per block device (read_ahead_kb is a device setting): the
+setting to use, the predicted change, how far to trust it and the commands that apply it.
+Definitions: docs/simulate.md.")]
 pub(crate) struct SimulateArgs {
     /// The trace file (.mio).
     trace: PathBuf,
-    /// read_ahead_kb values to simulate, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true, value_name = "KB,...")]
+    /// read_ahead_kb values to simulate, comma-separated [default: 0,16,32,64,128,256,512,1024].
+    #[arg(long, value_delimiter = ',', value_name = "KB,...")]
     ra_kb: Vec<u64>,
     /// free: the model keeps its own cache; oracle: cache residency as recorded.
     #[arg(long, value_enum, default_value_t = ModeArg::Free)]
@@ -72,6 +75,10 @@ pub(crate) struct SimulateArgs {
     decisions: Option<PathBuf>,
 }
 
+/// The settings simulated when `--ra-kb` is not given: readahead off, then powers of two from
+/// 16 KiB to 1 MiB.
+const DEFAULT_SWEEP: [u64; 8] = [0, 16, 32, 64, 128, 256, 512, 1024];
+
 pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     if let Some(bad) = a.ra_kb.iter().find(|&&k| k > 1 << 20) {
         anyhow::bail!("--ra-kb {bad} is not a readahead size (KiB, at most 1048576)");
@@ -82,7 +89,7 @@ pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let bar = progress("reading the trace");
     let input = mysql_io_sim::extract_with(&trace, &|done, all| bar.update(done, all));
     bar.finish_and_clear();
-    let mut ra_kb = a.ra_kb.clone();
+    let mut ra_kb = if a.ra_kb.is_empty() { DEFAULT_SWEEP.to_vec() } else { a.ra_kb.clone() };
     ra_kb.sort_unstable();
     ra_kb.dedup();
     let opts = Options {
@@ -203,7 +210,7 @@ fn text(r: &SimReport, top: usize) -> String {
         row(format!("kernel at {}", kb(r.recorded.ra_kb)), &r.recorded.total),
         row(format!("model at {}", kb(r.model_at_recorded.ra_kb)), &r.model_at_recorded.total),
     ];
-    rows.extend(r.settings.iter().map(|s| row(format!("model at {}", kb(s.ra_kb)), &s.total)));
+    rows.extend(r.settings.iter().map(|s| row(format!("model at {}", kb_plain(s.ra_kb)), &s.total)));
     out.push_str(&table(
         &["all files", "reads", "pages read", "requests", "waited", "hits", "read ahead", "wasted"],
         rows,
@@ -229,17 +236,21 @@ fn text(r: &SimReport, top: usize) -> String {
     // Pages read per file and setting.
     if !r.recorded.files.is_empty() {
         let mut header: Vec<String> = vec!["pages read from disk".into(), "kernel".into(), "model".into()];
-        header.extend(r.settings.iter().map(|s| kb(s.ra_kb)));
+        header.extend(r.settings.iter().map(|s| kb_plain(s.ra_kb)));
         let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
-        let width = 100usize.saturating_sub(12 * (hdr.len() - 1)).max(24);
+        // Many settings: numbers in 4 significant digits, so the table keeps within 100 columns.
+        let wide = hdr.len() <= 7;
+        let num = |n: u64| if wide { thousands(n) } else { compact(n) };
+        let cell = if wide { 12 } else { 9 };
+        let width = 100usize.saturating_sub(cell * (hdr.len() - 1)).max(20);
         let rows: Vec<Vec<String>> = (0..r.recorded.files.len().min(top))
             .map(|i| {
                 let mut v = vec![
                     tail(&r.recorded.files[i].file, width),
-                    thousands(r.recorded.files[i].pages_read),
-                    thousands(r.model_at_recorded.files[i].pages_read),
+                    num(r.recorded.files[i].pages_read),
+                    num(r.model_at_recorded.files[i].pages_read),
                 ];
-                v.extend(r.settings.iter().map(|s| thousands(s.files[i].pages_read)));
+                v.extend(r.settings.iter().map(|s| num(s.files[i].pages_read)));
                 v
             })
             .collect();
@@ -249,17 +260,74 @@ fn text(r: &SimReport, top: usize) -> String {
         }
         let _ = writeln!(out);
     }
-    for rec in r.recommendations.iter().take(top) {
-        let _ = writeln!(out, "{}:", rec.file);
-        let _ = writeln!(out, "  {}", wrap(&rec.advice, 96, "  "));
-    }
-    if let Some(rec) = r.recommendations.first() {
-        let _ = writeln!(out, "\ncaveats:");
-        for c in &rec.caveats {
-            let _ = writeln!(out, "  - {}", wrap(c, 94, "    "));
-        }
+    for d in &r.devices {
+        out.push_str(&verdict(d));
     }
     out
+}
+
+/// One device's verdict: its sentences, then the model's figures at every setting.
+fn verdict(d: &DeviceVerdict) -> String {
+    let mut out = String::new();
+    let mut lines = d.text.iter();
+    if let Some(first) = lines.next() {
+        let _ = writeln!(out, "{}", wrap(first, 100, "  "));
+    }
+    for l in lines {
+        let _ = writeln!(out, "  {}", wrap(l, 96, "    "));
+    }
+    if let Some(a) = &d.apply {
+        let _ = writeln!(out, "  apply, as root (until reboot):  {}", a.now);
+        if let Some(b) = &a.blockdev {
+            let _ = writeln!(out, "    or, in 512-byte sectors:      {b}");
+        }
+        if let (Some(rule), Some(file)) = (&a.udev_rule, &a.udev_file) {
+            let _ = writeln!(out, "  keep it across reboots, in {file}:\n    {rule}");
+        }
+    }
+    if d.recommended_ra_kb.is_some() && d.sweep.len() > 1 && d.sweep.iter().any(|p| p.pages_read > 0) {
+        let rows = d
+            .sweep
+            .iter()
+            .map(|p| {
+                let mark = match (p.ra_kb == d.current_ra_kb, Some(p.ra_kb) == d.recommended_ra_kb) {
+                    (true, true) => " (now, best)",
+                    (true, false) => " (now)",
+                    (false, true) => " (best)",
+                    _ => "",
+                };
+                vec![
+                    format!("{}{mark}", kb_plain(p.ra_kb)),
+                    thousands(p.pages_read),
+                    thousands(p.read_ios),
+                    thousands(p.waited),
+                    thousands(p.wasted),
+                    pct(p.hit_ratio()),
+                ]
+            })
+            .collect();
+        let t = table(&["read_ahead_kb", "pages read", "requests", "waited", "wasted", "hits"], rows);
+        let _ = writeln!(out, "  the model on {} at each setting:", d.device);
+        for l in t.lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn kb_plain(k: u64) -> String {
+    format!("{k} KiB")
+}
+
+/// `1234567` as `1.235M`: four significant digits.
+fn compact(n: u64) -> String {
+    match n {
+        0..=99_999 => n.to_string(),
+        100_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.2}M", n as f64 / 1e6),
+        _ => format!("{:.2}G", n as f64 / 1e9),
+    }
 }
 
 fn signed(x: f64) -> String {

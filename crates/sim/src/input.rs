@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use crate::accounting::{Accounting, PageFigures};
 use crate::model::{Decision, Geometry, RaState, Trigger, Variant, Window};
+use crate::verdict::{DeviceIn, HostMemory};
 
 /// A file the simulation follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +137,10 @@ pub struct Input {
     pub unresolved_reads: u64,
     /// Chunks that could not be decoded, one sentence each.
     pub damaged: Vec<String>,
+    /// Block devices as the header lists them.
+    pub devices: Vec<DeviceIn>,
+    /// The recorded host's memory.
+    pub memory: HostMemory,
 }
 
 /// Per-file page set (64-page blocks), for telling cached-at-start pages apart.
@@ -612,6 +617,18 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         direct_reads: b.direct_reads,
         unresolved_reads: b.unresolved_reads,
         damaged,
+        devices: header
+            .devices
+            .iter()
+            .map(|d| DeviceIn {
+                dev: d.dev,
+                name: d.name.clone(),
+                settings_of: d.name.clone(),
+                read_ahead_kb: u64::from(d.read_ahead_kb),
+                rotational: d.rotational,
+            })
+            .collect(),
+        memory: HostMemory::default(),
     }
 }
 

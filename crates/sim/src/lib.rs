@@ -14,6 +14,7 @@ pub mod input;
 pub mod model;
 pub mod report;
 pub mod run;
+pub mod verdict;
 
 pub use accounting::{Accounting, PageFigures};
 pub use compare::Agreement;
@@ -21,3 +22,4 @@ pub use input::{extract, extract_with, Input};
 pub use model::{Decision, Variant};
 pub use report::{simulate, Figures, Options, Recommendation, SettingReport, SimReport};
 pub use run::Mode;
+pub use verdict::{DeviceVerdict, Point};

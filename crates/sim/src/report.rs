@@ -11,6 +11,7 @@ use crate::compare::{agree, Agreement};
 use crate::input::{Input, Op};
 use crate::model::{Counters, Decision, Variant};
 use crate::run::{op_file, run_group, FileRun, Mode, Outcome, RunSpec};
+use crate::verdict::{choose, verdicts, wasted_weight as file_weight, DeviceVerdict, FileFacts, HostMemory, Point};
 
 /// What to simulate.
 #[derive(Clone, Copy)]
@@ -180,6 +181,11 @@ pub struct SimReport {
     pub settings: Vec<SettingReport>,
     /// Per file.
     pub recommendations: Vec<Recommendation>,
+    /// Per block device: the setting to use and why (free mode; empty in oracle mode). The
+    /// decision: `docs/simulate.md#the-verdict-per-device`.
+    pub devices: Vec<DeviceVerdict>,
+    /// The recorded host's memory (zeros when the trace does not record it).
+    pub memory: HostMemory,
     /// Reads simulated, over all settings.
     pub reads_simulated: u64,
     /// Seconds the simulation took (all settings, all cores).
@@ -357,14 +363,58 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     });
 
     let settings_reports: Vec<SettingReport> = outcomes[1..].iter().map(setting_report).collect();
+    // The page cache was tight when it was bounded and, at some setting, the model evicted
+    // pages it had read ahead before they were used: at least 1% of what it read (the rule
+    // `cache_bounded` applies to the kernel's evictions).
+    let tight = capacity.is_some()
+        && outcomes.iter().any(|o| {
+            let evicted: u64 = o.counters.iter().map(|c| c.evicted_unused).sum();
+            let read: u64 = o.counters.iter().map(|c| c.pages_read).sum();
+            evicted > 0 && evicted * 100 >= read
+        });
     // Oracle mode replays the pages the kernel read at the recorded setting: at other settings
     // they are there whether or not the model would read them, so those rows are no prediction.
     let recommendations = if o.mode == Mode::Free {
         shown
             .iter()
             .enumerate()
-            .map(|(i, &f)| recommend(input, f, &settings_reports, i, &model_error[i]))
+            .map(|(i, &f)| {
+                recommend(
+                    input,
+                    f,
+                    &settings_reports,
+                    i,
+                    &model_error[i],
+                    &model_at_recorded.files[i],
+                    file_weight(recorded.files[i].pages_read, recorded.files[i].read_ios, tight),
+                )
+            })
             .collect()
+    } else {
+        Vec::new()
+    };
+    let devices = if o.mode == Mode::Free {
+        let facts: Vec<FileFacts<'_>> = shown
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| FileFacts {
+                dev: input.files[f].dev,
+                direct_reads: input.files[f].direct_reads,
+                kernel: &recorded.files[i],
+                model_now: &model_at_recorded.files[i],
+                settings: settings_reports.iter().map(|s| &s.files[i]).collect(),
+                agreement: model_error[i].decisions,
+            })
+            .collect();
+        let direct_only: Vec<(u32, String, u64)> = (0..nfiles)
+            .filter(|&f| {
+                input.files[f].direct_reads > 0
+                    && outcomes[0].counters[f].reads == 0
+                    && (o.select)(&input.files[f].path)
+            })
+            .map(|f| (input.files[f].dev, path(f), input.files[f].direct_reads))
+            .collect();
+        verdicts(&facts, &direct_only, &input.devices, input.memory, capacity.map(|p| p / 256), tight)
     } else {
         Vec::new()
     };
@@ -430,6 +480,8 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
         model_error,
         settings: settings_reports,
         recommendations,
+        devices,
+        memory: input.memory,
         reads_simulated,
         seconds,
         warnings,
@@ -459,6 +511,8 @@ fn recommend(
     settings: &[SettingReport],
     i: usize,
     err: &ModelError,
+    now_model: &Figures,
+    wasted_weight: f64,
 ) -> Recommendation {
     let file = &input.files[f];
     let current = file.recorded_ra_kb;
@@ -487,45 +541,34 @@ fn recommend(
             caveats,
         };
     }
-    // Fewest reads waiting for the disk first, then fewest device requests, then fewest pages
-    // read; near-ties (2%) go to the smaller setting.
-    let near = |a: u64, b: u64| a as f64 <= b as f64 * 1.02 + 1.0;
-    let min_wait = rows.iter().map(|r| r.demand_inserts).min().unwrap_or(0);
-    let pool: Vec<&&Figures> = rows.iter().filter(|r| near(r.demand_inserts, min_wait)).collect();
-    let min_ios = pool.iter().map(|r| r.read_ios).min().unwrap_or(0);
-    let pool: Vec<&&Figures> = pool.into_iter().filter(|r| near(r.read_ios, min_ios)).collect();
-    let min_pages = pool.iter().map(|r| r.pages_read).min().unwrap_or(0);
-    let best = pool
-        .into_iter()
-        .filter(|r| near(r.pages_read, min_pages))
-        .min_by_key(|r| r.ra_kb)
-        .copied()
-        .cloned()
-        .unwrap_or_default();
-    let now = rows.iter().find(|r| r.ra_kb == current).copied().cloned();
-    let advice = match &now {
-        Some(n) if best.ra_kb == current || (near(n.demand_inserts, best.demand_inserts) && near(n.read_ios, best.read_ios) && near(n.pages_read, best.pages_read)) => format!(
+    // The same ranking as the device verdict's, over the simulated settings and the model at
+    // the recorded one.
+    let mut points: Vec<Point> = rows.iter().map(|r| Point::of(r.ra_kb, r)).collect();
+    if !points.iter().any(|p| p.ra_kb == current) {
+        points.push(Point::of(current, now_model));
+    }
+    points.sort_by_key(|p| p.ra_kb);
+    let at = points.iter().position(|p| p.ra_kb == current).unwrap_or(0);
+    let chosen = points[choose(&points, at, wasted_weight)].ra_kb;
+    let now = rows.iter().find(|r| r.ra_kb == current).copied().unwrap_or(now_model);
+    let best = rows.iter().find(|r| r.ra_kb == chosen).copied().unwrap_or(now);
+    let advice = if best.ra_kb == current {
+        format!(
             "keep {current} KiB: no simulated setting reads less or waits less ({} pages from disk in {} requests, hit ratio {:.1}%)",
-            n.pages_read,
-            n.read_ios,
-            n.hit_ratio * 100.0
-        ),
-        Some(n) => format!(
+            now.pages_read,
+            now.read_ios,
+            now.hit_ratio * 100.0
+        )
+    } else {
+        format!(
             "{} KiB instead of {current}: pages read {}, read requests {}, reads waiting for the disk {} (hit ratio {:.1}% -> {:.1}%)",
             best.ra_kb,
-            pct(rel(best.pages_read, n.pages_read)),
-            pct(rel(best.read_ios, n.read_ios)),
-            pct(rel(best.demand_inserts, n.demand_inserts)),
-            n.hit_ratio * 100.0,
+            pct(rel(best.pages_read, now.pages_read)),
+            pct(rel(best.read_ios, now.read_ios)),
+            pct(rel(best.demand_inserts, now.demand_inserts)),
+            now.hit_ratio * 100.0,
             best.hit_ratio * 100.0
-        ),
-        None => format!(
-            "{} KiB reads least of the simulated settings ({} pages from disk in {} requests, hit ratio {:.1}%); simulate {current} too to compare with the recorded setting",
-            best.ra_kb,
-            best.pages_read,
-            best.read_ios,
-            best.hit_ratio * 100.0
-        ),
+        )
     };
     Recommendation {
         file: file.path.clone(),
@@ -579,6 +622,8 @@ mod tests {
             direct_reads: 0,
             unresolved_reads: 0,
             damaged: Vec::new(),
+            devices: Vec::new(),
+            memory: HostMemory::default(),
         }
     }
 
