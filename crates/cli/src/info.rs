@@ -77,6 +77,16 @@ fn render(path: &std::path::Path, s: &TraceSummary) -> String {
     let host = if h.host.is_empty() { "an unnamed host" } else { &h.host };
     let _ = write!(o, "recorded   {start} for {:.3} s on {host}", s.duration_s);
     let _ = if machine.is_empty() { writeln!(o) } else { writeln!(o, " ({})", machine.join(", ")) };
+    // Traces written before the header had memory read it as 0: no line for them.
+    if h.mem_total_kb > 0 {
+        let kib = |kb: u64| bytes(kb.saturating_mul(1024));
+        let mut parts = vec![kib(h.mem_total_kb)];
+        if h.mem_available_kb > 0 {
+            parts.push(format!("{} available", kib(h.mem_available_kb)));
+        }
+        parts.push(format!("{} page cache", kib(h.page_cache_kb)));
+        let _ = writeln!(o, "memory     {} at the start", parts.join(", "));
+    }
     if !h.tool.is_empty() {
         let _ = writeln!(o, "tool       {}", h.tool);
     }
@@ -127,15 +137,18 @@ fn render(path: &std::path::Path, s: &TraceSummary) -> String {
     let shown: Vec<_> = h.devices.iter().filter(|d| file_devs.contains(&d.dev)).collect();
     let shown = if shown.is_empty() { h.devices.iter().collect() } else { shown };
     for d in shown {
+        // A partition's settings are its disk's queue's (known in traces that list `disks`).
+        let of = h.queue_device(d.dev).filter(|q| *q != d.name).map(|q| format!(" (settings of {q})"));
         let _ = writeln!(
             o,
-            "device     {} ({}:{}) read_ahead_kb={} max_sectors_kb={}{}",
+            "device     {} ({}:{}) read_ahead_kb={} max_sectors_kb={}{}{}",
             d.name,
             dev_major(d.dev),
             dev_minor(d.dev),
             d.read_ahead_kb,
             d.max_sectors_kb,
-            if d.rotational { " rotational" } else { "" }
+            if d.rotational { " rotational" } else { "" },
+            of.unwrap_or_default()
         );
     }
     for d in &s.server_status {

@@ -1,5 +1,6 @@
 //! `mysql-io info` as a user runs it: on a real trace written by `mysql-io synth`, on one cut
-//! short, on one with a damaged byte, and on files that are not traces.
+//! short, on one with a damaged byte, on the MariaDB recording in testdata (written before the
+//! header had memory and disks), and on files that are not traces.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -31,6 +32,15 @@ fn info_on_an_intact_trace() {
     assert!(s.contains("lost       0"), "{s}");
     assert!(s.contains("page_cache_add"), "{s}");
     assert!(s.contains("read_ahead_kb=128"), "{s}");
+    // The synthetic host: 16 GiB, its files on the partition vda1 of the disk vda.
+    assert!(
+        s.contains("\nmemory     16.0 GiB, 11.0 GiB available, 4.0 GiB page cache at the start\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains("\ndevice     vda1 (254:1) read_ahead_kb=128 max_sectors_kb=1280 (settings of vda)\n"),
+        "{s}"
+    );
 
     let out = mysql_io(&["info", path.to_str().expect("path"), "--format", "json"]);
     assert!(out.status.success());
@@ -43,6 +53,27 @@ fn info_on_an_intact_trace() {
     assert_eq!(by_kind, 300_000);
     assert!(v["compression_ratio"].as_f64().expect("ratio") > 1.5);
     assert_eq!(v["header"]["devices"][0]["read_ahead_kb"], 128);
+    assert_eq!(v["header"]["mem_total_kb"], 16 << 20);
+    assert_eq!(v["header"]["mem_available_kb"], 11 << 20);
+    assert_eq!(v["header"]["page_cache_kb"], 4 << 20);
+    assert_eq!(v["header"]["disks"], serde_json::json!([[(254 << 20) | 1, "vda"]]));
+}
+
+#[test]
+fn info_on_a_trace_from_before_memory_and_disks_prints_neither() {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/mariadb-sysbench.mio");
+    let real = real.to_str().expect("path");
+    let out = mysql_io(&["info", real]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("\ndevice     loop2 (7:2) read_ahead_kb=128"), "{s}");
+    assert!(!s.contains("memory") && !s.contains("settings of"), "{s}");
+
+    let out = mysql_io(&["info", real, "--format", "json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["header"]["mem_total_kb"], 0);
+    assert_eq!(v["header"]["disks"], serde_json::json!([]));
 }
 
 #[test]

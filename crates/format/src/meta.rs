@@ -2,8 +2,11 @@
 //! status snapshots, and the footer. Each is one postcard-encoded struct in a record of its own.
 //!
 //! Compatibility rule (see `docs/format.md`, "Metadata records"): fields are only ever added at
-//! the end of a struct. A reader ignores bytes after the fields it knows (newer writer), and reads
-//! fields missing at the end (older writer) as zero / empty / `None`.
+//! the end of a record's own struct. A reader ignores bytes after the fields it knows (newer
+//! writer), and reads fields missing at the end (older writer) as zero / empty / `None`. A struct
+//! nested inside another (`BlockDevice` in `Header::devices`, `ProcessInfo` in
+//! `Header::processes`, `ChunkIndexEntry` in `Footer::chunks`) never grows: postcard writes no
+//! field tags or lengths, so an older reader would take the new field for the next element.
 
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +75,25 @@ pub struct Header {
     pub devices: Vec<BlockDevice>,
     /// Target processes found at the start (more arrive as [`ProcessInfo`] records).
     pub processes: Vec<ProcessInfo>,
+    // The fields below were added later, without a format version change: a trace written
+    // before them reads them as 0 / empty (the compatibility rule above). New fields go after
+    // the last one, here and never inside `ProbeInfo`, `BlockDevice` or `ProcessInfo`.
+    /// The recorded host's memory at the start, in KiB: `MemTotal` of `/proc/meminfo`; 0 when
+    /// not known (a trace written before this field).
+    pub mem_total_kb: u64,
+    /// `MemAvailable` of `/proc/meminfo` at the start, in KiB: what the kernel estimates could be
+    /// given to new allocations without swapping (page cache it can drop included); 0 when not
+    /// known.
+    pub mem_available_kb: u64,
+    /// `Cached` of `/proc/meminfo` at the start, in KiB: the page cache (shared memory and tmpfs
+    /// included, as the kernel counts them); 0 when not known.
+    pub page_cache_kb: u64,
+    /// For each partition in `devices`: its `dev` and the name of the disk whose `queue/`
+    /// settings (`read_ahead_kb` among them) it uses, e.g. `nvme0n1p2`'s `(259:2, "nvme0n1")`.
+    /// Devices with a queue of their own (disks, loop, device-mapper, md) are not listed. Empty
+    /// in a trace written before this field, where a partition's disk is not known; see
+    /// [`Header::queue_device`].
+    pub disks: Vec<(u32, String)>,
 }
 
 /// The major and minor version in a kernel release string (`6.1.0-28-amd64`: 6 and 1,
@@ -85,6 +107,20 @@ impl Header {
     /// The probe mode recorded for `kind`, if the header lists it.
     pub fn probe(&self, kind: EventKind) -> Option<&ProbeInfo> {
         self.probes.iter().find(|p| p.kind == kind.code())
+    }
+
+    /// The name of the block device whose sysfs `queue/` directory (and so `read_ahead_kb`)
+    /// governs the device `dev` (kernel encoding): the disk for a partition listed in
+    /// [`Header::disks`], else the device itself when [`Header::devices`] lists it; `None` for a
+    /// device the header does not know (an anonymous filesystem such as tmpfs or btrfs).
+    ///
+    /// In a trace written before `disks` existed a partition names itself, although the queue it
+    /// uses is its disk's ([`BlockDevice::read_ahead_kb`] is the disk's value either way).
+    pub fn queue_device(&self, dev: u32) -> Option<&str> {
+        if let Some((_, disk)) = self.disks.iter().find(|(d, _)| *d == dev) {
+            return Some(disk);
+        }
+        self.devices.iter().find(|d| d.dev == dev).map(|d| d.name.as_str())
     }
 }
 
@@ -278,4 +314,167 @@ pub enum Metadata {
     Process(ProcessInfo),
     /// Server counters.
     Status(StatusSnapshot),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::decode_meta;
+    use crate::record::{frame_at, RecordKind, PREAMBLE_LEN};
+    use crate::{make_dev, Trace, Writer, WriterOptions};
+
+    /// `Header` as traces written before the memory and disk fields have it: what an older
+    /// reader knows, field for field.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    struct OldHeader {
+        tool: String,
+        host: String,
+        kernel_release: String,
+        kernel_version: String,
+        arch: String,
+        page_size: u32,
+        cpus: u32,
+        clock: Clock,
+        clock_offset_ns: i64,
+        start_ts: u64,
+        command: Vec<String>,
+        probes: Vec<ProbeInfo>,
+        devices: Vec<BlockDevice>,
+        processes: Vec<ProcessInfo>,
+    }
+
+    impl OldHeader {
+        fn of(h: &Header) -> OldHeader {
+            OldHeader {
+                tool: h.tool.clone(),
+                host: h.host.clone(),
+                kernel_release: h.kernel_release.clone(),
+                kernel_version: h.kernel_version.clone(),
+                arch: h.arch.clone(),
+                page_size: h.page_size,
+                cpus: h.cpus,
+                clock: h.clock,
+                clock_offset_ns: h.clock_offset_ns,
+                start_ts: h.start_ts,
+                command: h.command.clone(),
+                probes: h.probes.clone(),
+                devices: h.devices.clone(),
+                processes: h.processes.clone(),
+            }
+        }
+    }
+
+    const NVME0N1: u32 = 259 << 20;
+    const NVME0N1P2: u32 = (259 << 20) | 2;
+    const DM0: u32 = 253 << 20;
+
+    fn device(dev: u32, name: &str, read_ahead_kb: u32) -> BlockDevice {
+        BlockDevice {
+            dev,
+            name: name.into(),
+            read_ahead_kb,
+            max_sectors_kb: 1280,
+            rotational: false,
+            logical_block_size: 512,
+        }
+    }
+
+    /// A header with every field set, the new ones included.
+    fn new_header() -> Header {
+        Header {
+            tool: "mysql-io test".into(),
+            host: "db1".into(),
+            kernel_release: "6.1.0-28-amd64".into(),
+            kernel_version: "#1 SMP".into(),
+            arch: "x86_64".into(),
+            page_size: 4096,
+            cpus: 16,
+            clock: Clock::Monotonic,
+            clock_offset_ns: -42,
+            start_ts: 7,
+            command: vec!["mysql-io".into(), "record".into()],
+            probes: vec![ProbeInfo {
+                kind: 24,
+                mode: ProbeMode::Tracepoint,
+                attach: vec!["tracepoint:syscalls:sys_exit_pread64".into()],
+                note: String::new(),
+            }],
+            devices: vec![
+                device(DM0, "dm-0", 4096),
+                device(NVME0N1, "nvme0n1", 128),
+                device(NVME0N1P2, "nvme0n1p2", 128),
+            ],
+            processes: vec![ProcessInfo { pid: 9, comm: "mariadbd".into(), ..ProcessInfo::default() }],
+            mem_total_kb: 24 << 20,
+            mem_available_kb: 22_334_567,
+            page_cache_kb: 2_202_010,
+            disks: vec![(NVME0N1P2, "nvme0n1".into())],
+        }
+    }
+
+    #[test]
+    fn a_header_with_memory_and_disks_round_trips() {
+        let h = new_header();
+        let body = postcard::to_allocvec(&h).expect("encode");
+        assert_eq!(decode_meta::<Header>(&body).expect("decode"), h);
+        // And through a whole trace file.
+        let w = Writer::new(Vec::new(), &h, WriterOptions::default()).expect("writer");
+        let file = w.into_inner().expect("finish");
+        assert_eq!(Trace::parse(&file).expect("parse").header(), &h);
+    }
+
+    #[test]
+    fn an_old_header_reads_with_unknown_memory_and_no_disks() {
+        let h = new_header();
+        let old_body = postcard::to_allocvec(&OldHeader::of(&h)).expect("encode");
+        // The body really ends before the new fields: postcard alone gives up on it.
+        assert!(matches!(
+            postcard::from_bytes::<Header>(&old_body),
+            Err(postcard::Error::DeserializeUnexpectedEnd)
+        ));
+        let read: Header = decode_meta(&old_body).expect("decode");
+        let want =
+            Header { mem_total_kb: 0, mem_available_kb: 0, page_cache_kb: 0, disks: vec![], ..h.clone() };
+        assert_eq!(read, want);
+        // Without `disks` a partition names itself as its queue's device.
+        assert_eq!(read.queue_device(NVME0N1P2), Some("nvme0n1p2"));
+    }
+
+    #[test]
+    fn the_recorded_mariadb_trace_has_an_old_header() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/mariadb-sysbench.mio");
+        let data = std::fs::read(path).expect("read testdata/mariadb-sysbench.mio");
+        let rec = frame_at(&data, PREAMBLE_LEN).expect("header record");
+        assert_eq!(rec.kind, RecordKind::Header as u8);
+        // The old layout is exactly what the body holds: nothing is left over.
+        let (old, rest) = postcard::take_from_bytes::<OldHeader>(rec.body()).expect("old layout");
+        assert!(rest.is_empty(), "{} bytes after the old fields", rest.len());
+        let read: Header = decode_meta(rec.body()).expect("decode");
+        assert_eq!(OldHeader::of(&read), old);
+        assert_eq!((read.mem_total_kb, read.mem_available_kb, read.page_cache_kb), (0, 0, 0));
+        assert!(read.disks.is_empty());
+        assert!(!read.devices.is_empty());
+    }
+
+    #[test]
+    fn an_old_reader_reads_a_new_header() {
+        let h = new_header();
+        let body = postcard::to_allocvec(&h).expect("encode");
+        let (old, rest) = postcard::take_from_bytes::<OldHeader>(&body).expect("old reader");
+        assert_eq!(old, OldHeader::of(&h));
+        // What it does not know is left at the end, where it ignores it.
+        assert!(!rest.is_empty());
+        assert_eq!(postcard::from_bytes::<OldHeader>(&body).expect("trailing bytes ignored"), old);
+    }
+
+    #[test]
+    fn queue_device_names_the_disk_of_a_partition_and_the_device_otherwise() {
+        let h = new_header();
+        assert_eq!(h.queue_device(NVME0N1P2), Some("nvme0n1"));
+        assert_eq!(h.queue_device(NVME0N1), Some("nvme0n1"));
+        assert_eq!(h.queue_device(DM0), Some("dm-0"));
+        // An anonymous filesystem (tmpfs) or a device the header does not list.
+        assert_eq!(h.queue_device(make_dev(0, 27)), None);
+        assert_eq!(h.queue_device(make_dev(8, 1)), None);
+    }
 }

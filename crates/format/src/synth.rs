@@ -37,9 +37,14 @@ const BASE_TS: u64 = 1_000_000_000_000;
 const OFD_BASE: u64 = 0xffff_8881_0a3c_0000;
 const FLAGS: u32 = 0o2_000_002; // O_RDWR | O_CLOEXEC, as InnoDB opens data files
 
-/// Device the synthetic files live on.
+/// Device the synthetic files live on: `vda1`, the first partition of the disk `vda`.
 pub fn synthetic_dev() -> u32 {
     make_dev(254, 1)
+}
+
+/// The disk `vda` that holds [`synthetic_dev`] and whose queue settings it uses.
+fn synthetic_disk() -> u32 {
+    make_dev(254, 0)
 }
 
 /// Generator of the synthetic stream; an endless iterator of events in time order.
@@ -146,14 +151,18 @@ impl SyntheticStream {
                     note: String::new(),
                 })
                 .collect(),
-            devices: vec![BlockDevice {
-                dev: synthetic_dev(),
-                name: "vdb".into(),
-                read_ahead_kb: 128,
-                max_sectors_kb: 1280,
-                rotational: false,
-                logical_block_size: 512,
-            }],
+            // The files sit on a partition, whose queue settings are its disk's.
+            devices: [(synthetic_disk(), "vda"), (synthetic_dev(), "vda1")]
+                .into_iter()
+                .map(|(dev, name)| BlockDevice {
+                    dev,
+                    name: name.into(),
+                    read_ahead_kb: 128,
+                    max_sectors_kb: 1280,
+                    rotational: false,
+                    logical_block_size: 512,
+                })
+                .collect(),
             processes: vec![ProcessInfo {
                 pid: PID,
                 comm: "mariadbd".into(),
@@ -162,6 +171,11 @@ impl SyntheticStream {
                 version: "10.11.6-MariaDB-0+deb12u1".into(),
                 ts: BASE_TS,
             }],
+            // A 16 GiB machine with a quarter of it in the page cache.
+            mem_total_kb: 16 << 20,
+            mem_available_kb: 11 << 20,
+            page_cache_kb: 4 << 20,
+            disks: vec![(synthetic_dev(), "vda".into())],
         }
     }
 

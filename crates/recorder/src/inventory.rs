@@ -69,9 +69,53 @@ pub struct HostFacts {
     pub page_size: u32,
     /// Number of online CPUs.
     pub cpus: u32,
+    /// Memory and page cache, from /proc/meminfo.
+    pub memory: Memory,
 }
 
-/// Reads the host name, kernel release and version, architecture, page size and online CPUs.
+/// What /proc/meminfo says about memory, in KiB (its `kB`); 0 for a value it does not give
+/// (`MemAvailable` is missing before Linux 3.14) or when it cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Memory {
+    /// `MemTotal`: usable RAM.
+    pub total_kb: u64,
+    /// `MemAvailable`: the kernel's estimate of what new allocations could get without swapping.
+    pub available_kb: u64,
+    /// `Cached`: the page cache (shared memory and tmpfs included).
+    pub page_cache_kb: u64,
+}
+
+/// Reads /proc/meminfo; all zeros when it cannot be read.
+pub fn memory() -> Memory {
+    fs::read_to_string("/proc/meminfo").map(|text| parse_meminfo(&text)).unwrap_or_default()
+}
+
+/// The [`Memory`] fields of a /proc/meminfo text (`Name:   12345 kB` lines). A line that is
+/// not a whole number of kB leaves its field 0.
+fn parse_meminfo(text: &str) -> Memory {
+    let mut memory = Memory::default();
+    for line in text.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let field = match name.trim() {
+            "MemTotal" => &mut memory.total_kb,
+            "MemAvailable" => &mut memory.available_kb,
+            "Cached" => &mut memory.page_cache_kb,
+            _ => continue,
+        };
+        let mut words = value.split_whitespace();
+        if let (Some(Ok(kb)), Some("kB"), None) =
+            (words.next().map(str::parse::<u64>), words.next(), words.next())
+        {
+            *field = kb;
+        }
+    }
+    memory
+}
+
+/// Reads the host name, kernel release and version, architecture, page size, online CPUs and
+/// memory.
 pub fn host_facts() -> HostFacts {
     let uts = uname().unwrap_or_else(uname_from_proc);
     let cpus = sysconf(libc::_SC_NPROCESSORS_ONLN)
@@ -88,6 +132,7 @@ pub fn host_facts() -> HostFacts {
         arch: uts.arch,
         page_size: sysconf(libc::_SC_PAGESIZE).unwrap_or(0),
         cpus,
+        memory: memory(),
     }
 }
 
@@ -474,46 +519,72 @@ fn unescape_mount_path(text: &str) -> String {
 ///
 /// Queue settings that cannot be read are 0 (`false` for `rotational`).
 pub fn block_devices() -> Vec<BlockDevice> {
-    let Ok(entries) = fs::read_dir("/sys/class/block") else {
-        return Vec::new();
+    block_devices_and_disks().0
+}
+
+/// [`block_devices`], and for each partition among them its `dev` and the name of the disk whose
+/// `queue/` it uses (the header's `disks`), in the devices' order. A device with a queue of its
+/// own is not in the second list, nor is a partition whose disk has no `queue/`.
+pub fn block_devices_and_disks() -> (Vec<BlockDevice>, Vec<(u32, String)>) {
+    block_devices_in(Path::new("/sys/class/block"))
+}
+
+/// [`block_devices_and_disks`] of the sysfs block class directory `class_dir`.
+fn block_devices_in(class_dir: &Path) -> (Vec<BlockDevice>, Vec<(u32, String)>) {
+    let Ok(entries) = fs::read_dir(class_dir) else {
+        return (Vec::new(), Vec::new());
     };
-    let mut devices: Vec<BlockDevice> = entries
+    let mut found: Vec<(BlockDevice, Option<String>)> = entries
         .flatten()
         .filter_map(|entry| {
             let dir = entry.path();
             let dev = parse_major_minor(&read_trimmed(dir.join("dev"))?)?;
-            let queue = queue_dir(&dir);
+            let queue = queue_of(&dir);
             let read_queue_u32 = |name: &str| {
                 queue
                     .as_ref()
-                    .and_then(|queue| read_trimmed(queue.join(name)))
+                    .and_then(|queue| read_trimmed(queue.dir.join(name)))
                     .and_then(|text| text.parse::<u32>().ok())
                     .unwrap_or(0)
             };
-            Some(BlockDevice {
+            let device = BlockDevice {
                 dev,
                 name: entry.file_name().to_string_lossy().into_owned(),
                 read_ahead_kb: read_queue_u32("read_ahead_kb"),
                 max_sectors_kb: read_queue_u32("max_sectors_kb"),
                 rotational: read_queue_u32("rotational") != 0,
                 logical_block_size: read_queue_u32("logical_block_size"),
-            })
+            };
+            Some((device, queue.and_then(|queue| queue.disk)))
         })
         .collect();
-    devices.sort_by(|a, b| a.name.cmp(&b.name));
-    devices
+    found.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    let disks = found.iter().filter_map(|(device, disk)| Some((device.dev, disk.clone()?))).collect();
+    (found.into_iter().map(|(device, _)| device).collect(), disks)
+}
+
+/// Where a block device's queue settings are.
+struct Queue {
+    /// The `queue` directory.
+    dir: PathBuf,
+    /// The disk it belongs to when it is not the device's own (the device is a partition).
+    disk: Option<String>,
 }
 
 /// The `queue` directory holding a block device's settings: its own, or for a partition its
-/// disk's (the partition's real sysfs directory sits inside the disk's).
-fn queue_dir(device_dir: &Path) -> Option<PathBuf> {
+/// disk's (the partition's real sysfs directory sits inside the disk's, which is named after
+/// the disk).
+fn queue_of(device_dir: &Path) -> Option<Queue> {
     let own = device_dir.join("queue");
     if own.is_dir() {
-        return Some(own);
+        return Some(Queue { dir: own, disk: None });
     }
     // /sys/class/block/NAME is a symlink; the parent must be taken of the real directory.
-    let parent_queue = fs::canonicalize(device_dir).ok()?.parent()?.join("queue");
-    parent_queue.is_dir().then_some(parent_queue)
+    let real = fs::canonicalize(device_dir).ok()?;
+    let disk_dir = real.parent()?;
+    let dir = disk_dir.join("queue");
+    let disk = disk_dir.file_name()?.to_string_lossy().into_owned();
+    dir.is_dir().then_some(Queue { dir, disk: Some(disk) })
 }
 
 /// The block device (kernel encoding) backing a filesystem device, when it is one: a filesystem
@@ -602,5 +673,95 @@ mod tests {
     fn anonymous_devices_have_no_block_device() {
         let devices = [BlockDevice { dev: make_dev(0, 25), name: "weird".into(), ..BlockDevice::default() }];
         assert!(block_device_of(make_dev(0, 25), &devices).is_none());
+    }
+
+    /// The lines of a real /proc/meminfo (Linux 6.1) that matter here and their neighbours, with
+    /// `SwapCached` (not the page cache) and a unit-less line in between.
+    const MEMINFO: &str = "\
+MemTotal:       25165824 kB
+MemFree:         1048576 kB
+MemAvailable:   22334567 kB
+Buffers:          102400 kB
+Cached:          2202010 kB
+SwapCached:          512 kB
+HugePages_Total:       0
+Hugepagesize:       2048 kB
+";
+
+    #[test]
+    fn meminfo_gives_total_available_and_page_cache() {
+        let m = parse_meminfo(MEMINFO);
+        assert_eq!(m, Memory { total_kb: 25_165_824, available_kb: 22_334_567, page_cache_kb: 2_202_010 });
+        // A kernel without MemAvailable (before 3.14), and a line that is not in kB.
+        let old = parse_meminfo("MemTotal: 1000 kB\nCached: 12 pages\n");
+        assert_eq!(old, Memory { total_kb: 1000, available_kb: 0, page_cache_kb: 0 });
+        assert_eq!(parse_meminfo(""), Memory::default());
+    }
+
+    #[test]
+    fn this_machines_memory_is_read() {
+        let m = memory();
+        assert!(m.total_kb > 0, "{m:?}");
+        assert!(m.available_kb > 0 && m.available_kb <= m.total_kb, "{m:?}");
+        assert!(m.page_cache_kb < m.total_kb, "{m:?}");
+        assert_eq!(host_facts().memory.total_kb, m.total_kb, "MemTotal does not change");
+    }
+
+    /// A sysfs block class directory as the kernel lays it out: `class/block/NAME` links into
+    /// `devices/.../NAME`, a partition's directory sits inside its disk's and has no `queue`.
+    fn fake_sysfs(root: &Path) -> PathBuf {
+        let write = |path: PathBuf, text: &str| {
+            fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs::write(path, text).expect("write");
+        };
+        let devices = root.join("devices/pci0000:00/0000:00:04.0/nvme/nvme0");
+        let disk = devices.join("nvme0n1");
+        write(disk.join("dev"), "259:0\n");
+        write(disk.join("queue/read_ahead_kb"), "512\n");
+        write(disk.join("queue/rotational"), "0\n");
+        write(disk.join("nvme0n1p2/dev"), "259:2\n");
+        write(disk.join("nvme0n1p2/partition"), "2\n");
+        let dm = root.join("devices/virtual/block/dm-0");
+        write(dm.join("dev"), "253:0\n");
+        write(dm.join("queue/read_ahead_kb"), "4096\n");
+        let class = root.join("class/block");
+        fs::create_dir_all(&class).expect("mkdir");
+        for target in [disk.clone(), disk.join("nvme0n1p2"), dm] {
+            let name = target.file_name().expect("name").to_owned();
+            std::os::unix::fs::symlink(&target, class.join(name)).expect("symlink");
+        }
+        class
+    }
+
+    #[test]
+    fn a_partition_names_the_disk_whose_queue_it_uses() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (devices, disks) = block_devices_in(&fake_sysfs(root.path()));
+        let names: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["dm-0", "nvme0n1", "nvme0n1p2"]);
+        let ra: Vec<u32> = devices.iter().map(|d| d.read_ahead_kb).collect();
+        assert_eq!(ra, [4096, 512, 512], "the partition has its disk's settings");
+        assert_eq!(disks, [(make_dev(259, 2), "nvme0n1".to_string())]);
+        assert_eq!(block_devices_in(&root.path().join("missing")), (vec![], vec![]));
+    }
+
+    #[test]
+    fn this_machines_partitions_have_disks_with_queues() {
+        let (devices, disks) = block_devices_and_disks();
+        for (dev, disk) in &disks {
+            let partition = devices.iter().find(|d| d.dev == *dev).expect("a listed device");
+            assert!(Path::new("/sys/class/block").join(&partition.name).join("partition").exists());
+            assert!(devices.iter().any(|d| &d.name == disk), "{disk} is listed too");
+            assert!(Path::new("/sys/class/block").join(disk).join("queue").is_dir());
+        }
+        for d in &devices {
+            let dir = Path::new("/sys/class/block").join(&d.name);
+            let listed = disks.iter().any(|(dev, _)| *dev == d.dev);
+            if dir.join("queue").is_dir() {
+                assert!(!listed, "{} has a queue of its own", d.name);
+            } else if dir.join("partition").exists() {
+                assert!(listed, "partition {} names its disk", d.name);
+            }
+        }
     }
 }

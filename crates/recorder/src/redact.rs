@@ -4,7 +4,8 @@
 //! command lines keep only the program's file name. Tokens come from a hash keyed at random for
 //! each recording and never stored: within one trace a name always gets the same token (files of
 //! one schema stay together, `schema/table.ibd` still groups as one table), across traces they
-//! differ. Thread names, counters, sizes, offsets and timings are kept.
+//! differ. Thread names, counters, sizes, offsets and timings are kept, and so are the header's
+//! block device names and memory sizes: they say what the machine is, not whose data it holds.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;

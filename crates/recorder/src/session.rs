@@ -492,7 +492,8 @@ pub fn record(
             (e, _) => e,
         })?;
 
-    // The header: the machine, how each kind is captured, devices, the target processes.
+    // The header: the machine and its memory, how each kind is captured, devices (and the
+    // partitions' disks), the target processes.
     let host = inventory::host_facts();
     let start_ts = monotonic_ns();
     let realtime = clock_ns(libc::CLOCK_REALTIME);
@@ -503,6 +504,7 @@ pub fn record(
             snapshots.push(s);
         }
     }
+    let (devices, disks) = inventory::block_devices_and_disks();
     let mut header = Header {
         tool: format!("mysql-io {}", env!("CARGO_PKG_VERSION")),
         host: host.host,
@@ -516,8 +518,12 @@ pub fn record(
         start_ts,
         command: opts.argv.clone(),
         probes: probe_infos(&plan, &links),
-        devices: inventory::block_devices(),
+        devices,
         processes: snapshots.iter().map(|s| s.info.clone()).collect::<Vec<ProcessInfo>>(),
+        mem_total_kb: host.memory.total_kb,
+        mem_available_kb: host.memory.available_kb,
+        page_cache_kb: host.memory.page_cache_kb,
+        disks,
     };
     let redact = opts.redact.then(Redactor::default);
     if let Some(r) = &redact {
