@@ -85,8 +85,12 @@ fn the_verdict_is_per_device_and_follows_its_sweep() {
     };
     let r: Value = serde_json::from_str(&run("json")).expect("JSON");
     // The default sweep.
-    let settings: Vec<u64> =
-        r["settings"].as_array().expect("settings").iter().map(|s| s["ra_kb"].as_u64().expect("ra_kb")).collect();
+    let settings: Vec<u64> = r["settings"]
+        .as_array()
+        .expect("settings")
+        .iter()
+        .map(|s| s["ra_kb"].as_u64().expect("ra_kb"))
+        .collect();
     assert_eq!(settings, [0, 16, 32, 64, 128, 256, 512, 1024]);
     let devices = r["devices"].as_array().expect("devices");
     // Every simulated file is on one device; the recorded setting of the files is its setting.
@@ -111,16 +115,23 @@ fn the_verdict_is_per_device_and_follows_its_sweep() {
     assert_eq!(d["now"]["pages_read"].as_u64(), Some(sum(&now, "pages_read")));
     assert_eq!(d["now"]["read_ios"].as_u64(), Some(sum(&now, "read_ios")));
     let at512 = file_rows(&r["settings"][6]);
-    let p512 = d["sweep"].as_array().expect("sweep").iter().find(|p| p["ra_kb"] == 512).expect("512 in the sweep");
+    let p512 =
+        d["sweep"].as_array().expect("sweep").iter().find(|p| p["ra_kb"] == 512).expect("512 in the sweep");
     assert_eq!(p512["pages_read"].as_u64(), Some(sum(&at512, "pages_read")));
     assert_eq!(p512["waited"].as_u64(), Some(sum(&at512, "demand_inserts")));
     // The recommended setting waits no more than any other (within the ranking's 2%), and a
     // changed setting comes with the commands that apply it to this device.
     let best = d["recommended_ra_kb"].as_u64().expect("a recommendation");
     let sweep = d["sweep"].as_array().expect("sweep");
-    let waited = |k: u64| sweep.iter().find(|p| p["ra_kb"] == k).expect("in sweep")["waited"].as_u64().expect("waited");
+    let waited = |k: u64| {
+        sweep.iter().find(|p| p["ra_kb"] == k).expect("in sweep")["waited"].as_u64().expect("waited")
+    };
     let fewest = sweep.iter().map(|p| p["waited"].as_u64().expect("waited")).min().expect("points");
-    assert!(waited(best) as f64 <= fewest as f64 * 1.02 + 1.0, "{best} KiB waits {} > {fewest}", waited(best));
+    assert!(
+        waited(best) as f64 <= fewest as f64 * 1.02 + 1.0,
+        "{best} KiB waits {} > {fewest}",
+        waited(best)
+    );
     let name = d["device"].as_str().expect("device");
     if best != 128 {
         assert_eq!(d["apply"]["now"], format!("echo {best} > /sys/block/{name}/queue/read_ahead_kb"));

@@ -623,12 +623,16 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
             .map(|d| DeviceIn {
                 dev: d.dev,
                 name: d.name.clone(),
-                settings_of: d.name.clone(),
+                settings_of: header.queue_device(d.dev).unwrap_or(&d.name).to_string(),
                 read_ahead_kb: u64::from(d.read_ahead_kb),
                 rotational: d.rotational,
             })
             .collect(),
-        memory: HostMemory::default(),
+        memory: HostMemory {
+            total_kb: header.mem_total_kb,
+            available_kb: header.mem_available_kb,
+            page_cache_kb: header.page_cache_kb,
+        },
     }
 }
 

@@ -11,7 +11,9 @@ use crate::compare::{agree, Agreement};
 use crate::input::{Input, Op};
 use crate::model::{Counters, Decision, Variant};
 use crate::run::{op_file, run_group, FileRun, Mode, Outcome, RunSpec};
-use crate::verdict::{choose, verdicts, wasted_weight as file_weight, DeviceVerdict, FileFacts, HostMemory, Point};
+use crate::verdict::{
+    choose, verdicts, wasted_weight as file_weight, DeviceVerdict, FileFacts, HostMemory, Point,
+};
 
 /// What to simulate.
 #[derive(Clone, Copy)]
@@ -222,14 +224,28 @@ fn cache_bounded(input: &Input) -> bool {
     input.evictions > 0 && input.evictions * 100 >= kernel_inserts(input)
 }
 
+/// Free mode's cache when neither `--cache-mb` nor the kernel's evictions bound it: the memory
+/// the recorded host had available at the start (`MemAvailable`, which counts reclaimable page
+/// cache), in pages. `None` when the trace does not record it, or when it is more than all the
+/// traced files could ever fill (no eviction can happen, and unbounded files simulate in
+/// parallel).
+fn memory_bound(input: &Input) -> Option<u64> {
+    let pages = input.memory.available_kb / 4;
+    let fill: u64 = input.files.iter().map(|f| f.size.div_ceil(4096)).sum();
+    (pages > 0 && pages < fill).then_some(pages)
+}
+
 /// Runs every asked setting (and the recorded one) over `input`.
 pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
     let started = Instant::now();
     let variant = o.variant.unwrap_or(input.variant);
+    let by_evictions = o.cache_mb.is_none() && cache_bounded(input);
+    let by_memory = memory_bound(input).filter(|_| o.cache_mb.is_none() && !by_evictions);
     let capacity = match (o.mode, o.cache_mb) {
         (Mode::Oracle, _) => None,
         (Mode::Free, Some(mb)) => Some(mb * 256),
-        (Mode::Free, None) => cache_bounded(input).then_some(input.peak_resident.max(1)),
+        (Mode::Free, None) if by_evictions => Some(input.peak_resident.max(1)),
+        (Mode::Free, None) => by_memory,
     };
 
     // Operations per file: files are independent unless a bounded cache ties them together.
@@ -444,7 +460,7 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
                 .into(),
         );
     }
-    if o.mode == Mode::Free && o.cache_mb.is_none() && input.evictions > 0 {
+    if o.mode == Mode::Free && o.cache_mb.is_none() && input.evictions > 0 && by_memory.is_none() {
         let share = 100.0 * input.evictions as f64 / kernel_inserts(input).max(1) as f64;
         warnings.push(match capacity {
             Some(pages) => format!(
@@ -457,6 +473,14 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
                 input.evictions
             ),
         });
+    }
+    if o.mode == Mode::Free {
+        if let Some(pages) = by_memory {
+            warnings.push(format!(
+                "the simulated page cache holds {} MiB, the memory the recorded host had available when recording started (MemAvailable; --cache-mb changes it)",
+                pages / 256
+            ));
+        }
     }
     let decision_logs = if o.log_decisions {
         shown
@@ -660,5 +684,30 @@ mod tests {
         let r = run(&input(41), Some(64));
         assert_eq!(r.capacity_pages, Some(64 * 256));
         assert!(r.warnings.iter().all(|w| !w.contains("evicted")), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn free_mode_is_bounded_by_the_recorded_hosts_available_memory() {
+        // 8 MiB available for a 16 MiB file read whole: the cache holds 2048 pages, said so.
+        let mut small = input(0);
+        small.memory = HostMemory { total_kb: 1 << 20, available_kb: 8192, page_cache_kb: 0 };
+        let r = run(&small, None);
+        assert_eq!(r.capacity_pages, Some(2048));
+        assert!(
+            r.warnings.iter().any(|w| w.contains("holds 8 MiB") && w.contains("MemAvailable")),
+            "{:?}",
+            r.warnings
+        );
+        // More than the file could fill: unbounded, nothing said.
+        let mut large = input(0);
+        large.memory = HostMemory { total_kb: 1 << 20, available_kb: 1 << 19, page_cache_kb: 0 };
+        let r = run(&large, None);
+        assert_eq!(r.capacity_pages, None);
+        assert!(r.warnings.iter().all(|w| !w.contains("MemAvailable")), "{:?}", r.warnings);
+        // The kernel's evictions, then --cache-mb, come first.
+        let mut evicted = input(41);
+        evicted.memory = small.memory;
+        assert_eq!(run(&evicted, None).capacity_pages, Some(4000));
+        assert_eq!(run(&small, Some(64)).capacity_pages, Some(64 * 256));
     }
 }

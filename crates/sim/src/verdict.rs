@@ -262,7 +262,15 @@ pub(crate) fn verdicts(
         .map(|dev| {
             let mine: Vec<&FileFacts<'_>> = files.iter().filter(|f| f.dev == dev).collect();
             let direct: Vec<&DirectOnly> = direct_only.iter().filter(|d| d.0 == dev).collect();
-            device_verdict(dev, &mine, &direct, devices.iter().find(|d| d.dev == dev), memory, cache_mb, tight)
+            device_verdict(
+                dev,
+                &mine,
+                &direct,
+                devices.iter().find(|d| d.dev == dev),
+                memory,
+                cache_mb,
+                tight,
+            )
         })
         .collect();
     out.sort_by(|a, b| (b.reads + b.direct_reads).cmp(&(a.reads + a.direct_reads)).then(a.dev.cmp(&b.dev)));
@@ -290,17 +298,14 @@ fn device_verdict(
 ) -> DeviceVerdict {
     let name = device.map_or_else(|| format!("{}:{}", dev >> 20, dev & 0xfffff), |d| d.name.clone());
     let settings_of = device.map(|d| d.settings_of.clone()).unwrap_or_default();
-    let current = device
-        .map(|d| d.read_ahead_kb)
-        .or_else(|| files.first().map(|f| f.kernel.ra_kb))
-        .unwrap_or(0);
+    let current =
+        device.map(|d| d.read_ahead_kb).or_else(|| files.first().map(|f| f.kernel.ra_kb)).unwrap_or(0);
     let mut kernel = Point { ra_kb: current, ..Point::default() };
     let mut now = Point { ra_kb: current, ..Point::default() };
     let mut agreement = Agreement::default();
     let nsettings = files.first().map_or(0, |f| f.settings.len());
-    let mut sims: Vec<Point> = (0..nsettings)
-        .map(|s| Point { ra_kb: files[0].settings[s].ra_kb, ..Point::default() })
-        .collect();
+    let mut sims: Vec<Point> =
+        (0..nsettings).map(|s| Point { ra_kb: files[0].settings[s].ra_kb, ..Point::default() }).collect();
     for f in files {
         kernel.add(f.kernel);
         now.add(f.model_now);
@@ -337,7 +342,9 @@ fn device_verdict(
             best_ra_kb: None,
         }))
         .collect();
-    shares.sort_by(|a, b| (b.reads + b.direct_reads).cmp(&(a.reads + a.direct_reads)).then(a.file.cmp(&b.file)));
+    shares.sort_by(|a, b| {
+        (b.reads + b.direct_reads).cmp(&(a.reads + a.direct_reads)).then(a.file.cmp(&b.file))
+    });
     let direct_reads: u64 = shares.iter().map(|s| s.direct_reads).sum();
     let mut split: Vec<(u64, f64)> = Vec::new();
     for s in shares.iter().filter(|s| s.reads > 0) {
@@ -478,7 +485,13 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
         .files
         .iter()
         .take(3)
-        .map(|f| format!("{} {:.0}%", file_name(&f.file), (f.reads + f.direct_reads) as f64 * 100.0 / total.max(1) as f64))
+        .map(|f| {
+            format!(
+                "{} {:.0}%",
+                file_name(&f.file),
+                (f.reads + f.direct_reads) as f64 * 100.0 / total.max(1) as f64
+            )
+        })
         .collect();
     let more = v.files.len().saturating_sub(3);
     let mut files = format!(
@@ -518,7 +531,8 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
     }
     if v.split.len() > 1 {
         // Files with under 1% of the reads say little: named together.
-        let (big, small): (Vec<&(u64, f64)>, Vec<&(u64, f64)>) = v.split.iter().partition(|(_, w)| *w >= 0.01);
+        let (big, small): (Vec<&(u64, f64)>, Vec<&(u64, f64)>) =
+            v.split.iter().partition(|(_, w)| *w >= 0.01);
         let mut parts: Vec<String> =
             big.iter().map(|(k, w)| format!("{k} KiB for {:.0}% of the reads", w * 100.0)).collect();
         if !small.is_empty() {
@@ -535,7 +549,11 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
     }
     let t = &v.trust;
     let decisions = match t.decisions_exact {
-        Some(x) => format!("reproduced {:.1}% of the kernel's {} readahead decisions exactly, ", x * 100.0, n(t.decisions)),
+        Some(x) => format!(
+            "reproduced {:.1}% of the kernel's {} readahead decisions exactly, ",
+            x * 100.0,
+            n(t.decisions)
+        ),
         None => "had no readahead decisions to check (not recorded), ".to_string(),
     };
     out.push(format!(
@@ -562,7 +580,7 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
         )
     } else {
         let cache = match cache_mb {
-            Some(mb) => format!("the simulated page cache of {mb} MiB evicted under 1% of what it read ahead"),
+            Some(mb) => format!("the simulated page cache of {mb} MiB evicted unused read-ahead pages amounting to under 1% of what it read"),
             None => "the simulated page cache is unbounded, as the recording showed no real eviction".to_string(),
         };
         format!(
@@ -584,7 +602,16 @@ mod tests {
     use super::*;
 
     fn p(ra_kb: u64, waited: u64, read_ios: u64, pages_read: u64, wasted: u64) -> Point {
-        Point { ra_kb, reads: 100, pages_read, read_ios, pages_requested: 1000, waited, read_ahead: 0, wasted }
+        Point {
+            ra_kb,
+            reads: 100,
+            pages_read,
+            read_ios,
+            pages_requested: 1000,
+            waited,
+            read_ahead: 0,
+            wasted,
+        }
     }
 
     #[test]
