@@ -53,6 +53,8 @@ install_server_deps() {
 # bpftool (its BPF run times).
 install_test_deps() {
     apt_install libaio-dev e2fsprogs util-linux python3 python3-venv bpftrace bpftool
+    # The report's page is opened in a real browser (crates/cli/tests/report.rs).
+    apt_install chromium
     install_server_deps
     # The Python example of docs/examples runs in its own virtualenv, with polars from PyPI.
     local venv=target/python

@@ -11,6 +11,8 @@ mod output;
 mod record;
 mod replay;
 #[cfg(feature = "analysis")]
+mod report;
+#[cfg(feature = "analysis")]
 mod simulate;
 mod synth;
 
@@ -25,6 +27,7 @@ Examples:
   mysql-io info prod.mio                  what a trace holds: header, events per kind, drops
   mysql-io analyze sequentiality prod.mio how sequential the reads are, per file
   mysql-io simulate prod.mio --ra-kb 32,128,512   what other read_ahead_kb values would do
+  mysql-io report prod.mio                the verdict per device and its evidence, as prod.html
   mysql-io export prod.mio -o prod/       Parquet tables for Python or DuckDB
   mysql-io replay prod.mio --create /mnt/t --ra-kb 512   the reads again, on stand-in files here
   mysql-io info prod.mio --format json    the same as JSON
@@ -53,6 +56,9 @@ enum Command {
     /// What other read_ahead_kb settings would have done, with the model checked against the trace.
     #[cfg(feature = "analysis")]
     Simulate(simulate::SimulateArgs),
+    /// One HTML page: the read_ahead_kb to use per device, and the evidence (offline, no script).
+    #[cfg(feature = "analysis")]
+    Report(report::ReportArgs),
     /// Export a trace as Parquet or CSV tables.
     #[cfg(feature = "analysis")]
     Export(analyze::ExportArgs),
@@ -78,6 +84,8 @@ fn main() -> ExitCode {
         Command::Analyze(a) => analyze::run(&a),
         #[cfg(feature = "analysis")]
         Command::Simulate(a) => simulate::run(&a),
+        #[cfg(feature = "analysis")]
+        Command::Report(a) => report::run(&a),
         #[cfg(feature = "analysis")]
         Command::Export(a) => analyze::run_export(&a),
         #[cfg(feature = "analysis")]

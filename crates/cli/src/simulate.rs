@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use mysql_io_analyzer::Filter;
+use mysql_io_format::Trace;
 use mysql_io_sim::{DeviceVerdict, Figures, Mode, Options, SimReport, Variant};
 
 use crate::analyze::{csv_out, open, parse, progress, table, warn};
@@ -75,25 +76,57 @@ pub(crate) struct SimulateArgs {
     decisions: Option<PathBuf>,
 }
 
+/// What to simulate, as the commands ask for it.
+pub(crate) struct How<'a> {
+    /// Settings (empty: [`DEFAULT_SWEEP`]).
+    pub(crate) ra_kb: &'a [u64],
+    pub(crate) mode: Mode,
+    pub(crate) cache_mb: Option<u64>,
+    pub(crate) variant: Option<Variant>,
+    /// Glob of the files to report.
+    pub(crate) file: Option<String>,
+    pub(crate) log_decisions: bool,
+}
+
+/// Runs the simulator over `trace` with progress bars: the report, and every warning (the
+/// trace's damage first).
+pub(crate) fn simulate_trace(trace: &Trace<'_>, how: &How<'_>) -> anyhow::Result<(SimReport, Vec<String>)> {
+    if let Some(bad) = how.ra_kb.iter().find(|&&k| k > 1 << 20) {
+        anyhow::bail!("--ra-kb {bad} is not a readahead size (KiB, at most 1048576)");
+    }
+    let select = Filter { file: how.file.clone(), ..Filter::default() }.file_matcher()?;
+    let bar = progress("reading the trace");
+    let input = mysql_io_sim::extract_with(trace, &|done, all| bar.update(done, all));
+    bar.finish_and_clear();
+    let mut ra_kb = if how.ra_kb.is_empty() { DEFAULT_SWEEP.to_vec() } else { how.ra_kb.to_vec() };
+    ra_kb.sort_unstable();
+    ra_kb.dedup();
+    let opts = Options {
+        ra_kb: &ra_kb,
+        mode: how.mode,
+        cache_mb: how.cache_mb,
+        variant: how.variant,
+        select: &select,
+        log_decisions: how.log_decisions,
+    };
+    let bar = progress(&format!("simulating {} settings", ra_kb.len() + 1));
+    let report = mysql_io_sim::simulate(&input, &opts);
+    bar.finish_and_clear();
+    let mut warnings =
+        trace.damage().iter().map(|d| format!("the trace is incomplete: {d}")).collect::<Vec<_>>();
+    warnings.extend(report.warnings.iter().cloned());
+    Ok((report, warnings))
+}
+
 /// The settings simulated when `--ra-kb` is not given: readahead off, then powers of two from
 /// 16 KiB to 1 MiB.
 const DEFAULT_SWEEP: [u64; 8] = [0, 16, 32, 64, 128, 256, 512, 1024];
 
 pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
-    if let Some(bad) = a.ra_kb.iter().find(|&&k| k > 1 << 20) {
-        anyhow::bail!("--ra-kb {bad} is not a readahead size (KiB, at most 1048576)");
-    }
-    let select = Filter { file: a.file.clone(), ..Filter::default() }.file_matcher()?;
     let file = open(&a.trace)?;
     let trace = parse(&file)?;
-    let bar = progress("reading the trace");
-    let input = mysql_io_sim::extract_with(&trace, &|done, all| bar.update(done, all));
-    bar.finish_and_clear();
-    let mut ra_kb = if a.ra_kb.is_empty() { DEFAULT_SWEEP.to_vec() } else { a.ra_kb.clone() };
-    ra_kb.sort_unstable();
-    ra_kb.dedup();
-    let opts = Options {
-        ra_kb: &ra_kb,
+    let how = How {
+        ra_kb: &a.ra_kb,
         mode: match a.mode {
             ModeArg::Oracle => Mode::Oracle,
             ModeArg::Free => Mode::Free,
@@ -104,15 +137,10 @@ pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
             VariantArg::Split => Some(Variant::Split),
             VariantArg::Ondemand => Some(Variant::Ondemand),
         },
-        select: &select,
+        file: a.file.clone(),
         log_decisions: a.decisions.is_some(),
     };
-    let bar = progress(&format!("simulating {} settings", ra_kb.len() + 1));
-    let report = mysql_io_sim::simulate(&input, &opts);
-    bar.finish_and_clear();
-    let mut warnings =
-        trace.damage().iter().map(|d| format!("the trace is incomplete: {d}")).collect::<Vec<_>>();
-    warnings.extend(report.warnings.iter().cloned());
+    let (report, warnings) = simulate_trace(&trace, &how)?;
     match a.format {
         TableFormat::Json => output::print(&(serde_json::to_string_pretty(&report)? + "\n"))?,
         TableFormat::Csv => output::print(&csv(&report)?)?,

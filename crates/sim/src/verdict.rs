@@ -415,7 +415,8 @@ fn rel(new: u64, old: u64) -> f64 {
     }
 }
 
-fn n(x: u64) -> String {
+/// `1234567` as `1,234,567`.
+pub fn thousands(x: u64) -> String {
     let s = x.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -430,9 +431,9 @@ fn n(x: u64) -> String {
 /// `old -> new (+x%)`.
 fn change(old: u64, new: u64) -> String {
     if old == new {
-        format!("{} (no change)", n(old))
+        format!("{} (no change)", thousands(old))
     } else {
-        format!("{} -> {} ({:+.0}%)", n(old), n(new), rel(new, old) * 100.0)
+        format!("{} -> {} ({:+.0}%)", thousands(old), thousands(new), rel(new, old) * 100.0)
     }
 }
 
@@ -462,7 +463,7 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
     let Some(rec) = v.recommended_ra_kb else {
         out.push(format!(
             "{on}: every read of its files used O_DIRECT ({} reads), which bypasses the page cache: read_ahead_kb does not matter for them; leave it at {} KiB",
-            n(v.direct_reads),
+            thousands(v.direct_reads),
             v.current_ra_kb
         ));
         return out;
@@ -471,7 +472,7 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
         out.push(format!(
             "{on}: keep read_ahead_kb at {} KiB: its files' {} reads found every page cached, nothing was read from disk",
             v.current_ra_kb,
-            n(v.reads)
+            thousands(v.reads)
         ));
         return out;
     }
@@ -499,7 +500,7 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
         v.files.len(),
         named.join(", "),
         if more > 0 { format!(", {more} more") } else { String::new() },
-        n(total)
+        thousands(total)
     );
     if v.direct_reads > 0 {
         files.push_str(&format!(
@@ -523,16 +524,16 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
         out.push(format!(
             "at {} KiB the model reads {} pages from disk in {} requests; reads waited for {} pages; {} pages read ahead were never used",
             v.current_ra_kb,
-            n(a.pages_read),
-            n(a.read_ios),
-            n(a.waited),
-            n(a.wasted)
+            thousands(a.pages_read),
+            thousands(a.read_ios),
+            thousands(a.waited),
+            thousands(a.wasted)
         ));
     }
     if v.split.len() > 1 {
         // Files with under 1% of the reads say little: named together.
-        let (big, small): (Vec<&(u64, f64)>, Vec<&(u64, f64)>) =
-            v.split.iter().partition(|(_, w)| *w >= 0.01);
+        let big: Vec<&(u64, f64)> = v.split.iter().filter(|(_, w)| *w >= 0.01).collect();
+        let small: Vec<&(u64, f64)> = v.split.iter().filter(|(_, w)| *w < 0.01).collect();
         let mut parts: Vec<String> =
             big.iter().map(|(k, w)| format!("{k} KiB for {:.0}% of the reads", w * 100.0)).collect();
         if !small.is_empty() {
@@ -552,7 +553,7 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
         Some(x) => format!(
             "reproduced {:.1}% of the kernel's {} readahead decisions exactly, ",
             x * 100.0,
-            n(t.decisions)
+            thousands(t.decisions)
         ),
         None => "had no readahead decisions to check (not recorded), ".to_string(),
     };
