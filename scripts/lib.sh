@@ -56,11 +56,12 @@ install_test_deps() {
     # The report's page is opened in a real browser (crates/cli/tests/report.rs).
     apt_install chromium
     install_server_deps
-    # The Python example of docs/examples runs in its own virtualenv, with polars from PyPI.
+    # The Python example of docs/examples and the DuckDB queries of docs/fleet.md run in their own
+    # virtualenv, with polars and duckdb from PyPI.
     local venv=target/python
-    if ! "$venv/bin/python" -c 'import polars' 2>/dev/null; then
+    if ! "$venv/bin/python" -c 'import polars, duckdb' 2>/dev/null; then
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check polars
+        "$venv/bin/pip" install --quiet --disable-pip-version-check polars duckdb
     fi
     export MYSQL_IO_PYTHON="$PWD/$venv/bin/python"
 }

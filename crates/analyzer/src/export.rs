@@ -8,6 +8,9 @@
 //! `trace` (one row: format, kernel, host, clock offset, time range, counts, losses), `devices`
 //! (block devices and their readahead settings) and `probes` (how each event kind was captured).
 //! `docs/analysis.md` lists every column with its type and unit.
+//!
+//! The tables go into one directory (`dir/<table>.parquet`), or, for a fleet of traces, into
+//! hive partitions of a shared directory (see [`crate::fleet`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -21,6 +24,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::dataset::{self, Dataset, Filter, APIS};
+use crate::fleet::Partition;
 use crate::{AnalyzeError, Progress};
 
 /// Output format.
@@ -154,6 +158,30 @@ pub struct Exported {
 /// Rows of the reads table written at once (names are joined per slice).
 const READS_SLICE: usize = 1 << 20;
 
+/// Where each table of an export goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Layout<'a> {
+    /// `dir/<table>.<ext>`.
+    Flat(&'a Path),
+    /// `root/<table>/host=<host>/trace=<trace>/part.<ext>`; `source` names the trace file in the
+    /// `traces` table.
+    Partitioned { root: &'a Path, partition: &'a Partition, source: &'a str },
+}
+
+impl Layout<'_> {
+    /// The file `table` is written to, its directory created.
+    fn file(&self, table: &str, format: ExportFormat) -> Result<PathBuf, AnalyzeError> {
+        let (dir, name) = match *self {
+            Layout::Flat(dir) => (dir.to_path_buf(), format!("{table}.{}", format.extension())),
+            Layout::Partitioned { root, partition, .. } => {
+                (partition.dir(root, table), format!("part.{}", format.extension()))
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| AnalyzeError::Output { path: dir.clone(), source: e })?;
+        Ok(dir.join(name))
+    }
+}
+
 /// Writes every table of `trace` into `dir` (created if needed). `progress(done, total)` is called
 /// as chunks are written.
 pub fn export(
@@ -163,8 +191,19 @@ pub fn export(
     progress: &Progress<'_>,
 ) -> Result<Exported, AnalyzeError> {
     std::fs::create_dir_all(dir).map_err(|e| AnalyzeError::Output { path: dir.to_path_buf(), source: e })?;
-    let path = |name: &str| dir.join(format!("{name}.{}", format.extension()));
-    let mut sinks: BTreeMap<EventKind, (Sink, u64)> = BTreeMap::new();
+    write_tables(trace, &TraceSummary::of(trace), format, Layout::Flat(dir), progress)
+}
+
+/// Writes every table of `trace` where `layout` puts them.
+pub(crate) fn write_tables(
+    trace: &Trace<'_>,
+    summary: &TraceSummary,
+    format: ExportFormat,
+    layout: Layout<'_>,
+    progress: &Progress<'_>,
+) -> Result<Exported, AnalyzeError> {
+    let path = |name: &str| layout.file(name, format);
+    let mut sinks: BTreeMap<EventKind, (Sink, u64, PathBuf)> = BTreeMap::new();
     let mut warnings: Vec<String> =
         trace.damage().iter().map(|d| format!("the trace is incomplete: {d}")).collect();
     let mut failed: Option<AnalyzeError> = None;
@@ -197,10 +236,11 @@ pub fn export(
             };
             for (kind, df) in frames {
                 let written = (|| -> Result<(), AnalyzeError> {
-                    let (sink, rows) = match sinks.entry(kind) {
+                    let (sink, rows, _) = match sinks.entry(kind) {
                         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::btree_map::Entry::Vacant(e) => {
-                            e.insert((Sink::open(&path(kind.name()), format, df.schema())?, 0))
+                            let p = path(kind.name())?;
+                            e.insert((Sink::open(&p, format, df.schema())?, 0, p))
                         }
                     };
                     sink.write(&df)?;
@@ -219,14 +259,14 @@ pub fn export(
         return Err(e);
     }
     let mut tables = Vec::new();
-    for (kind, (sink, rows)) in sinks {
+    for (kind, (sink, rows, p)) in sinks {
         sink.finish()?;
-        tables.push(Table { name: kind.name().to_string(), rows, path: path(kind.name()) });
+        tables.push(Table { name: kind.name().to_string(), rows, path: p });
     }
 
     // The analysis view, a slice at a time, and the tables.
     let ds = dataset::load(trace, &Filter::default())?;
-    let p = path("reads");
+    let p = path("reads")?;
     let mut sink = Sink::open(&p, format, reads_slice(&ds, 0, 0)?.schema())?;
     for offset in (0..ds.reads.height()).step_by(READS_SLICE) {
         sink.write(&reads_slice(&ds, offset, READS_SLICE)?)?;
@@ -234,7 +274,7 @@ pub fn export(
     sink.finish()?;
     tables.push(Table { name: "reads".into(), rows: ds.reads.height() as u64, path: p });
     let mut write = |name: &str, mut df: DataFrame| -> Result<(), AnalyzeError> {
-        let p = path(name);
+        let p = path(name)?;
         let mut sink = Sink::open(&p, format, df.schema())?;
         if df.height() > 0 {
             df.rechunk_mut();
@@ -250,11 +290,17 @@ pub fn export(
     write("open_fds", open_fds_frame(trace)?)?;
     write("status", status_frame(trace)?)?;
     // The header and what `mysql-io info` says about the whole trace.
-    let summary = TraceSummary::of(trace);
-    write("trace", trace_frame(&summary)?)?;
+    let mut header = trace_frame(summary)?;
+    if let Layout::Partitioned { source, .. } = layout {
+        // The partition's `host` column stands for it (Spark refuses a column that is in both
+        // the files and the directory names; DuckDB would silently take the directory's).
+        header = header.drop("host")?;
+        write("traces", crate::fleet::traces_frame(trace, summary, &ds, source)?)?;
+    }
+    write("trace", header)?;
     write("devices", devices_frame(trace)?)?;
-    write("probes", probes_frame(trace, &summary)?)?;
-    write("status_deltas", status_deltas_frame(&summary)?)?;
+    write("probes", probes_frame(trace, summary)?)?;
+    write("status_deltas", status_deltas_frame(summary)?)?;
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     warnings.extend(ds.warnings.iter().filter(|w| !warnings.contains(w)).cloned().collect::<Vec<_>>());
     Ok(Exported { tables, warnings })
@@ -357,14 +403,25 @@ fn open_fds_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
     ])?)
 }
 
+/// Wall time of a trace-clock time, ns since the Unix epoch (clamped to `i64`).
+fn unix_ns(s: &TraceSummary, ts: u64) -> i64 {
+    let ns = i128::from(ts) + i128::from(s.header.clock_offset_ns);
+    ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// Wall times of the first and last event, ns since the Unix epoch; 0 without events.
+pub(crate) fn event_span_unix_ns(s: &TraceSummary) -> (i64, i64) {
+    if s.events == 0 {
+        (0, 0)
+    } else {
+        (unix_ns(s, s.t_min), unix_ns(s, s.t_max))
+    }
+}
+
 /// One row: the header's scalars and what `mysql-io info` computes over the whole trace.
 fn trace_frame(s: &TraceSummary) -> Result<DataFrame, AnalyzeError> {
     let h = &s.header;
-    let unix = |ts: u64| {
-        let ns = i128::from(ts) + i128::from(h.clock_offset_ns);
-        ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-    };
-    let (start, end) = if s.events == 0 { (0, 0) } else { (unix(s.t_min), unix(s.t_max)) };
+    let (start, end) = event_span_unix_ns(s);
     let str_col = |name: &str, v: &str| Column::new(name.into(), [v]);
     Ok(DataFrame::new_infer_height(vec![
         str_col("format_version", &s.format_version),

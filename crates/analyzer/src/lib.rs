@@ -1,10 +1,12 @@
 //! Analysis of `.mio` traces on polars: the read operations of a trace as a frame with its file
 //! and thread tables ([`dataset`]), and the analyses `mysql-io analyze` prints: sequentiality
 //! ([`seq`]), files and threads ([`tables`]), readahead and hit ratios ([`readahead`]); and the
-//! Parquet/CSV export ([`export`]). Definitions are in `docs/analysis.md`.
+//! Parquet/CSV export ([`export`]), also as hive partitions of a fleet's traces ([`fleet`]).
+//! Definitions are in `docs/analysis.md`.
 
 pub mod dataset;
 pub mod export;
+pub mod fleet;
 pub mod names;
 pub mod readahead;
 pub mod seq;
@@ -35,5 +37,21 @@ pub enum AnalyzeError {
         path: std::path::PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// An output directory is a file (or something else).
+    #[error("{} is not a directory", path.display())]
+    NotADirectory {
+        /// The path.
+        path: std::path::PathBuf,
+    },
+    /// A trace's partitions are already in the fleet directory.
+    #[error("host={host}/trace={trace} is already exported ({}); --force replaces it", path.display())]
+    PartitionExists {
+        /// The host partition value.
+        host: String,
+        /// The trace id.
+        trace: String,
+        /// One of its partition directories.
+        path: std::path::PathBuf,
     },
 }

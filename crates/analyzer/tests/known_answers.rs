@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mysql_io_analyzer::export::{export, ExportFormat, Exported};
+use mysql_io_analyzer::fleet::export_partition;
 use mysql_io_analyzer::polars::prelude::{
     ChunkAgg, CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader,
 };
@@ -519,8 +520,8 @@ fn type_name(dt: &DataType) -> String {
 }
 
 /// Every column of every table written for the real recording, a synthetic trace and the golden
-/// file (every event kind) is in docs/analysis.md with its Parquet type, and the doc names no
-/// column that is not written.
+/// file (every event kind), flat and as fleet partitions (which add `traces`), is in
+/// docs/analysis.md with its Parquet type, and the doc names no column that is not written.
 #[test]
 fn every_exported_column_is_documented_with_its_type() {
     let doc = documented_columns();
@@ -549,10 +550,24 @@ fn every_exported_column_is_documented_with_its_type() {
     for (i, bytes) in files.iter().enumerate() {
         let trace = Trace::parse(bytes).expect("parse");
         let out = dir.path().join(i.to_string());
-        let ex = export(&trace, ExportFormat::Parquet, &out, &|_, _| {}).expect("export");
-        for t in &ex.tables {
+        let flat = export(&trace, ExportFormat::Parquet, &out, &|_, _| {}).expect("export");
+        let summary = TraceSummary::of(&trace);
+        let fleet_dir = dir.path().join("fleet");
+        let parted =
+            export_partition(&trace, &summary, "t.mio", ExportFormat::Parquet, &fleet_dir, false, &|_, _| {})
+                .expect("export --partition");
+        let mut fleet_tables: Vec<&str> = parted.exported.tables.iter().map(|t| t.name.as_str()).collect();
+        fleet_tables.retain(|t| *t != "traces");
+        let flat_tables: Vec<&str> = flat.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(fleet_tables, flat_tables, "the fleet export has every table of the flat one");
+        // The partition's `host` stands for the header table's own.
+        let header = read_back(&parted.exported, "trace", ExportFormat::Parquet);
+        assert!(header.column("host").is_err() && header.column("kernel_release").is_ok());
+        assert_eq!(read_back(&parted.exported, "traces", ExportFormat::Parquet).height(), 1);
+        for (ex, t) in [&flat, &parted.exported].iter().flat_map(|ex| ex.tables.iter().map(move |t| (*ex, t)))
+        {
             tables.insert(t.name.clone());
-            let df = read_back(&ex, &t.name, ExportFormat::Parquet);
+            let df = read_back(ex, &t.name, ExportFormat::Parquet);
             for c in df.columns() {
                 let key = (t.name.clone(), c.name().to_string());
                 let ty = type_name(c.dtype());
@@ -572,6 +587,7 @@ fn every_exported_column_is_documented_with_its_type() {
     }
     for t in [
         "trace",
+        "traces",
         "devices",
         "probes",
         "reads",

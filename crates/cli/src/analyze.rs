@@ -10,11 +10,12 @@ use anyhow::Context;
 use comfy_table::{presets::NOTHING, CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use mysql_io_analyzer::export::{self, ExportFormat};
+use mysql_io_analyzer::fleet::{self, Partition};
 use mysql_io_analyzer::readahead::{self, RaReport};
 use mysql_io_analyzer::seq::{self, GroupBy, SeqReport};
 use mysql_io_analyzer::tables::{self, FilesReport, ThreadsReport};
 use mysql_io_analyzer::{Dataset, Filter};
-use mysql_io_format::{Trace, TraceFile};
+use mysql_io_format::{Trace, TraceFile, TraceSummary};
 
 use crate::output::{self, bytes, pct, tail, thousands, TableFormat};
 
@@ -564,22 +565,40 @@ fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
 Examples:
   mysql-io export prod.mio -o prod/                  Parquet, one file per table
   mysql-io export prod.mio --format csv -o prod-csv/
+  mysql-io export db1.mio db2.mio --partition fleet/
+                      hive partitions added to fleet/: fleet/reads/host=db1/trace=ID/part.parquet...
 
 Tables: one per event kind (read_enter, page_cache_add, readahead_window, ...), `reads` (one row
 per read operation, as the analyses see them), `files`, `threads`, `processes`, `open_fds`,
 `status` and `status_deltas` (server counters), and the header: `trace` (one row: kernel, host,
 clock offset to wall time, time range, lost events), `devices` (read_ahead_kb...), `probes` (how
 each kind was captured). docs/analysis.md lists every column; docs/examples/load_trace.py loads
-them with polars.")]
+them with polars.
+
+With --partition, each table goes to DIR/<table>/host=<host>/trace=<id>/part.parquet (the host
+from the trace's header, `unknown` when empty; the id is the first event's UTC time and a hash of
+the recording, e.g. 20251121T101502Z-3fa2b9c1), plus a `traces` table with one row per trace.
+Traces already in DIR are kept; exporting one again is refused unless --force. DuckDB:
+  SELECT host, count(*) FROM read_parquet('fleet/reads/**/*.parquet', hive_partitioning = true)
+  GROUP BY host;
+docs/fleet.md has the layout and more queries (DuckDB and Spark SQL).")]
 pub(crate) struct ExportArgs {
-    /// The trace file (.mio).
-    trace: PathBuf,
+    /// The trace file(s) (.mio); several only with --partition.
+    #[arg(required = true, value_name = "TRACE")]
+    traces: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExportKind::Parquet)]
     format: ExportKind,
-    /// Output directory (created if needed).
-    #[arg(short, long)]
-    output: PathBuf,
+    /// Output directory (created if needed): one file per table.
+    #[arg(short, long, required_unless_present = "partition", conflicts_with = "partition")]
+    output: Option<PathBuf>,
+    /// Fleet directory (created if needed): each trace's tables as hive partitions
+    /// DIR/<table>/host=<host>/trace=<id>/, beside the traces already there.
+    #[arg(long, value_name = "DIR")]
+    partition: Option<PathBuf>,
+    /// With --partition: replace the partitions of a trace exported before.
+    #[arg(long, requires = "partition")]
+    force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -591,21 +610,93 @@ pub(crate) enum ExportKind {
 }
 
 pub(crate) fn run_export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let file = open(&a.trace)?;
-    let trace = parse(&file)?;
     let format = match a.format {
         ExportKind::Parquet => ExportFormat::Parquet,
         ExportKind::Csv => ExportFormat::Csv,
     };
+    let (Some(root), None) = (&a.partition, &a.output) else {
+        let [trace] = a.traces.as_slice() else {
+            anyhow::bail!("-o writes one trace; export several with --partition DIR");
+        };
+        let output = a.output.as_ref().context("-o or --partition is needed")?;
+        return export_one(trace, format, output);
+    };
+    fleet::prepare_root(root).context("--partition")?;
+    // Every trace is checked before anything is written: a refused trace leaves DIR as it was.
+    let files: Vec<TraceFile> = a.traces.iter().map(|p| open(p)).collect::<anyhow::Result<_>>()?;
+    let mut planned: Vec<(TraceSummary, Partition)> = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let summary = TraceSummary::of(&parse(file)?);
+        let partition = Partition::of(&summary);
+        if let Some(j) = planned.iter().position(|(_, p)| *p == partition) {
+            anyhow::bail!(
+                "{} and {} are the same recording (host={}/trace={}); give it once",
+                a.traces[j].display(),
+                a.traces[i].display(),
+                partition.host,
+                partition.trace
+            );
+        }
+        if !a.force {
+            if let Some(dir) = partition.existing(root)?.first() {
+                anyhow::bail!(
+                    "{} is already exported as host={}/trace={} ({}); --force replaces it",
+                    a.traces[i].display(),
+                    partition.host,
+                    partition.trace,
+                    dir.display()
+                );
+            }
+        }
+        planned.push((summary, partition));
+    }
+    for (file, (summary, _)) in files.iter().zip(&planned) {
+        let trace = parse(file)?;
+        let source = file.path().file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let bar = progress(&format!("exporting {source}"));
+        let done = fleet::export_partition(&trace, summary, &source, format, root, a.force, &|d, n| {
+            bar.update(d, n)
+        });
+        bar.finish_and_clear();
+        let done = done.with_context(|| format!("cannot export {}", file.path().display()))?;
+        let p = &done.partition;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: host={} trace={}{}",
+            file.path().display(),
+            p.host,
+            p.trace,
+            if done.replaced { " (replaced)" } else { "" }
+        );
+        list_tables(&mut out, &done.exported.tables);
+        output::print(&out)?;
+        warn(&done.exported.warnings);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export TRACE -o DIR`.
+fn export_one(
+    path: &std::path::Path,
+    format: ExportFormat,
+    dir: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let file = open(path)?;
+    let trace = parse(&file)?;
     let bar = progress("exporting");
-    let exported = export::export(&trace, format, &a.output, &|done, all| bar.update(done, all));
+    let exported = export::export(&trace, format, dir, &|done, all| bar.update(done, all));
     bar.finish_and_clear();
     let exported = exported?;
     let mut out = String::new();
-    for t in &exported.tables {
-        let _ = writeln!(out, "{:18} {:>12} rows  {}", t.name, thousands(t.rows), t.path.display());
-    }
+    list_tables(&mut out, &exported.tables);
     output::print(&out)?;
     warn(&exported.warnings);
     Ok(ExitCode::SUCCESS)
+}
+
+fn list_tables(out: &mut String, tables: &[export::Table]) {
+    for t in tables {
+        let _ = writeln!(out, "{:18} {:>12} rows  {}", t.name, thousands(t.rows), t.path.display());
+    }
 }

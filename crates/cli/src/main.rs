@@ -29,6 +29,7 @@ Examples:
   mysql-io simulate prod.mio --ra-kb 32,128,512   what other read_ahead_kb values would do
   mysql-io report prod.mio                the verdict per device and its evidence, as prod.html
   mysql-io export prod.mio -o prod/       Parquet tables for Python or DuckDB
+  mysql-io export *.mio --partition fleet/   many hosts' traces as hive partitions (DuckDB, Spark)
   mysql-io replay prod.mio --create /mnt/t --ra-kb 512   the reads again, on stand-in files here
   mysql-io info prod.mio --format json    the same as JSON
   mysql-io synth -o demo.mio --events 1M  a synthetic MariaDB-like trace to try the tools on";

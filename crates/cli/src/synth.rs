@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use mysql_io_format::synth::SyntheticStream;
-use mysql_io_format::{Metadata, Writer, WriterOptions};
+use mysql_io_format::{Header, Metadata, Writer, WriterOptions};
 
 use crate::output::{bytes, thousands};
 
@@ -15,6 +15,7 @@ use crate::output::{bytes, thousands};
 Examples:
   mysql-io synth -o demo.mio
   mysql-io synth -o big.mio --events 100M --seed 7
+  mysql-io synth -o db2.mio --host db2 --seed 2      another host, for export --partition
 
 The stream: 16 connection threads doing 16 KiB preads on 8 buffered 2 GiB tablespaces (55% misses
 with their readahead and page-cache inserts, 30% hits), io_uring read-ahead bursts handled by
@@ -32,6 +33,9 @@ pub(crate) struct SynthArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Host name written into the trace's header.
+    #[arg(long, default_value = "synthetic")]
+    host: String,
 }
 
 fn parse_count(s: &str) -> Result<u64, String> {
@@ -50,7 +54,8 @@ fn parse_count(s: &str) -> Result<u64, String> {
 pub(crate) fn run(args: &SynthArgs) -> anyhow::Result<ExitCode> {
     let file = std::fs::File::create(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let mut w = Writer::new(file, &SyntheticStream::header(), WriterOptions::default())?;
+    let header = Header { host: args.host.clone(), ..SyntheticStream::header() };
+    let mut w = Writer::new(file, &header, WriterOptions::default())?;
     for f in SyntheticStream::files() {
         w.write_metadata(&Metadata::File(f))?;
     }
