@@ -199,7 +199,8 @@ pub struct SimReport {
     pub decision_logs: Vec<DecisionLog>,
 }
 
-fn rel(model: u64, kernel: u64) -> f64 {
+/// `(model - kernel) / kernel`: 0 when both are 0, 1 (+100%) from nothing to something.
+pub(crate) fn rel(model: u64, kernel: u64) -> f64 {
     if kernel == 0 {
         if model == 0 {
             0.0

@@ -20,7 +20,7 @@
 use serde::Serialize;
 
 use crate::compare::Agreement;
-use crate::report::Figures;
+use crate::report::{rel, Figures};
 
 /// A block device as the trace's header describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -400,18 +400,6 @@ fn commands(device: &str, settings_of: &str, kb: u64) -> Apply {
             "ACTION==\"add|change\", KERNEL==\"{settings_of}\", ATTR{{queue/read_ahead_kb}}=\"{kb}\""
         )),
         udev_file: Some(format!("/etc/udev/rules.d/60-read-ahead-{settings_of}.rules")),
-    }
-}
-
-fn rel(new: u64, old: u64) -> f64 {
-    if old == 0 {
-        if new == 0 {
-            0.0
-        } else {
-            1.0
-        }
-    } else {
-        (new as f64 - old as f64) / old as f64
     }
 }
 
