@@ -128,6 +128,16 @@ fn root_mariadb_buffered_reads_end_to_end() {
     for row in ["kernel at 128 KiB", "model at 16 KiB", "model at 512 KiB"] {
         assert!(table.contains(row), "{table}");
     }
+    // The verdict is given for the device the datadir is on, at its setting, and states the
+    // host's memory, which the trace now records.
+    let devices = sim["devices"].as_array().expect("devices");
+    let d = devices.first().expect("a verdict");
+    assert_eq!(d["current_ra_kb"], 128, "{d}");
+    assert!(d["recommended_ra_kb"].as_u64().is_some(), "{d}");
+    let sentences: Vec<&str> = d["text"].as_array().expect("text").iter().filter_map(Value::as_str).collect();
+    assert!(sentences.iter().any(|s| s.contains("the host had")), "{sentences:?}");
+    let name = d["device"].as_str().expect("device");
+    assert!(table.contains(&format!("\n{name}")), "{table}");
 }
 
 #[test]
@@ -168,4 +178,11 @@ fn root_mariadb_o_direct_files_are_flagged() {
     let said = text(&out.stderr);
     assert!(said.contains("sbtest1.ibd is read with O_DIRECT: readahead does not apply to it"), "{said}");
     assert!(text(&out.stdout).contains("O_DIRECT"));
+    // The verdict: its files are read (almost: InnoDB may read a page before it sets O_DIRECT)
+    // only with O_DIRECT, and the decision says that the setting concerns only the rest.
+    let sim = json(&["simulate", t, "--file", "sbtest*.ibd", "--format", "json"]);
+    let d = sim["devices"].as_array().and_then(|d| d.first()).expect("a verdict").clone();
+    let (direct, buffered) = (d["direct_reads"].as_u64().expect("n"), d["reads"].as_u64().expect("n"));
+    assert!(direct > 10 * buffered, "{d}");
+    assert!(d["text"][0].as_str().expect("text").contains("used O_DIRECT"), "{d}");
 }

@@ -431,7 +431,7 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
             })
             .map(|f| (input.files[f].dev, path(f), input.files[f].direct_reads))
             .collect();
-        verdicts(&facts, &direct_only, &input.devices, input.memory, capacity.map(|p| p / 256), tight)
+        verdicts(&facts, &direct_only, &input.devices, input.memory, capacity, tight)
     } else {
         Vec::new()
     };

@@ -251,7 +251,7 @@ pub(crate) fn verdicts(
     direct_only: &[DirectOnly],
     devices: &[DeviceIn],
     memory: HostMemory,
-    cache_mb: Option<u64>,
+    cache_pages: Option<u64>,
     tight: bool,
 ) -> Vec<DeviceVerdict> {
     let mut devs: Vec<u32> = files.iter().map(|f| f.dev).chain(direct_only.iter().map(|d| d.0)).collect();
@@ -268,7 +268,7 @@ pub(crate) fn verdicts(
                 &direct,
                 devices.iter().find(|d| d.dev == dev),
                 memory,
-                cache_mb,
+                cache_pages,
                 tight,
             )
         })
@@ -293,7 +293,7 @@ fn device_verdict(
     direct_only: &[&DirectOnly],
     device: Option<&DeviceIn>,
     memory: HostMemory,
-    cache_mb: Option<u64>,
+    cache_pages: Option<u64>,
     tight: bool,
 ) -> DeviceVerdict {
     let name = device.map_or_else(|| format!("{}:{}", dev >> 20, dev & 0xfffff), |d| d.name.clone());
@@ -378,7 +378,7 @@ fn device_verdict(
         apply,
         text: Vec::new(),
     };
-    v.text = sentences(&v, memory, cache_mb, device.is_some_and(|d| d.rotational));
+    v.text = sentences(&v, memory, cache_pages, device.is_some_and(|d| d.rotational));
     v
 }
 
@@ -425,6 +425,15 @@ fn change(old: u64, new: u64) -> String {
     }
 }
 
+/// A cache size given in 4 KiB pages, in MiB or KiB.
+fn size(pages: u64) -> String {
+    if pages >= 256 {
+        format!("{} MiB", pages / 256)
+    } else {
+        format!("{} KiB", pages * 4)
+    }
+}
+
 fn gib(kb: u64) -> String {
     format!("{:.1} GiB", kb as f64 / (1024.0 * 1024.0))
 }
@@ -440,7 +449,12 @@ fn file_name(path: &str) -> &str {
 
 /// The verdict in sentences: the decision, the files, the predicted change, trust, memory, and
 /// how to apply it.
-fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotational: bool) -> Vec<String> {
+fn sentences(
+    v: &DeviceVerdict,
+    memory: HostMemory,
+    cache_pages: Option<u64>,
+    rotational: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     let kind = if rotational { " (rotational)" } else { "" };
     let on = if v.settings_of.is_empty() || v.settings_of == v.device {
@@ -464,12 +478,22 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
         ));
         return out;
     }
-    out.push(if rec == v.current_ra_kb {
-        format!("{on}: keep read_ahead_kb at {} KiB: no simulated setting waits less or reads less", rec)
-    } else {
-        format!("{on}: set read_ahead_kb to {rec} KiB (now {} KiB)", v.current_ra_kb)
-    });
+    // Mostly O_DIRECT: the setting reaches only the few buffered reads, which the decision says.
     let total = v.reads + v.direct_reads;
+    let only = if v.direct_reads * 2 > total {
+        format!(
+            " ({:.1}% of the reads of its files used O_DIRECT and bypass readahead: this concerns the other {})",
+            v.direct_reads as f64 * 100.0 / total as f64,
+            thousands(v.reads)
+        )
+    } else {
+        String::new()
+    };
+    out.push(if rec == v.current_ra_kb {
+        format!("{on}: keep read_ahead_kb at {rec} KiB: no simulated setting waits less or reads less{only}")
+    } else {
+        format!("{on}: set read_ahead_kb to {rec} KiB (now {} KiB){only}", v.current_ra_kb)
+    });
     let named: Vec<String> = v
         .files
         .iter()
@@ -563,13 +587,13 @@ fn sentences(v: &DeviceVerdict, memory: HostMemory, cache_mb: Option<u64>, rotat
     };
     out.push(if v.memory_tight {
         format!(
-            "memory: tight ({host}; the simulated page cache of {} MiB evicted pages read ahead before they were used): each wasted page counted as {:.2} of a device request",
-            cache_mb.unwrap_or(0),
+            "memory: tight ({host}; the simulated page cache of {} evicted pages read ahead before they were used): each wasted page counted as {:.2} of a device request",
+            size(cache_pages.unwrap_or(0)),
             v.wasted_weight
         )
     } else {
-        let cache = match cache_mb {
-            Some(mb) => format!("the simulated page cache of {mb} MiB evicted unused read-ahead pages amounting to under 1% of what it read"),
+        let cache = match cache_pages {
+            Some(p) => format!("the simulated page cache of {} evicted unused read-ahead pages amounting to under 1% of what it read", size(p)),
             None => "the simulated page cache is unbounded, as the recording showed no real eviction".to_string(),
         };
         format!(
