@@ -1,12 +1,14 @@
 //! Analysis of `.mio` traces on polars: the read operations of a trace as a frame with its file
 //! and thread tables ([`dataset`]), and the analyses `mysql-io analyze` prints: sequentiality
-//! ([`seq`]), files and threads ([`tables`]), readahead and hit ratios ([`readahead`]); and the
-//! Parquet/CSV export ([`export`]), also as hive partitions of a fleet's traces ([`fleet`]).
-//! Definitions are in `docs/analysis.md`.
+//! ([`seq`]), files and threads ([`tables`], with latency percentiles from [`latency`]'s
+//! histograms), readahead and hit ratios ([`readahead`]); and the Parquet/CSV export
+//! ([`export`]), also as hive partitions of a fleet's traces ([`fleet`]). Definitions are in
+//! `docs/analysis.md`.
 
 pub mod dataset;
 pub mod export;
 pub mod fleet;
+pub mod latency;
 pub mod names;
 pub mod readahead;
 pub mod seq;

@@ -1,14 +1,22 @@
 //! `analyze files` and `analyze threads`: who reads what, how much, how fast, through which API.
+//!
+//! Counts, bytes and mean latencies come from one polars group-by per (file, thread, API),
+//! summed into files, threads and roles. Percentiles cannot be summed: they come from latency
+//! histograms ([`LatencyHistogram`]) counted per file or per thread in one pass over the reads,
+//! a role's being the merge of its threads'.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use mysql_io_format::Trace;
 
-use crate::dataset::{Dataset, Filter, APIS};
+use crate::dataset::{values, Dataset, Filter, APIS};
+use crate::latency::LatencyHistogram;
 use crate::readahead::RaReport;
 use crate::{AnalyzeError, Progress};
 
@@ -26,8 +34,13 @@ pub struct FileRow {
     pub reads: u64,
     /// Bytes read.
     pub bytes: u64,
-    /// Mean latency of the reads whose completion was recorded, microseconds.
+    /// Mean latency of the reads whose completion was recorded, microseconds (0 when none was).
     pub mean_latency_us: f64,
+    /// Median latency of the reads whose completion was recorded, microseconds, within 1/64 of
+    /// the exact value ([`LatencyHistogram::percentile`]); null when no completion was recorded.
+    pub p50_latency_us: Option<f64>,
+    /// 99th percentile of the same latencies, as `p50_latency_us`.
+    pub p99_latency_us: Option<f64>,
     /// Largest latency, microseconds.
     pub max_latency_us: f64,
     /// Read with O_DIRECT (no page cache, no readahead).
@@ -54,8 +67,13 @@ pub struct ThreadRow {
     pub reads: u64,
     /// Bytes read.
     pub bytes: u64,
-    /// Mean latency, microseconds.
+    /// Mean latency of the reads whose completion was recorded, microseconds (0 when none was).
     pub mean_latency_us: f64,
+    /// Median latency of the same reads, microseconds, within 1/64 of the exact value
+    /// ([`LatencyHistogram::percentile`]); null when no completion was recorded.
+    pub p50_latency_us: Option<f64>,
+    /// 99th percentile of the same latencies, as `p50_latency_us`.
+    pub p99_latency_us: Option<f64>,
     /// Reads per API.
     pub apis: ApiCounts,
     /// Files read.
@@ -202,21 +220,72 @@ fn micros(sum: u64, n: u64) -> f64 {
     }
 }
 
+/// The median and the 99th percentile of `h`, microseconds.
+fn percentiles_us(h: &LatencyHistogram) -> (Option<f64>, Option<f64>) {
+    let us = |p| h.percentile(p).map(|ns| ns as f64 / 1000.0);
+    (us(50), us(99))
+}
+
+/// Latency histograms of the reads whose completion was recorded, one per group: a read's group
+/// is `group_of` its value in the u32 column `key` (`file` or `tid`); reads whose group is none
+/// or not below `groups` are left out. Slices of the reads are counted in parallel and their
+/// histograms merged.
+fn latency_histograms(
+    ds: &Dataset,
+    key: &str,
+    groups: usize,
+    group_of: impl Fn(u32) -> Option<usize> + Sync,
+) -> Result<Vec<LatencyHistogram>, AnalyzeError> {
+    let (latency, completed) = values(ds.reads.column("latency_ns")?.u64()?)?;
+    let (keys, _) = values(ds.reads.column(key)?.u32()?)?;
+    let empty = || vec![LatencyHistogram::new(); groups];
+    Ok((0..latency.len().div_ceil(SLICE_ROWS))
+        .into_par_iter()
+        .map(|slice| {
+            let rows = slice * SLICE_ROWS..latency.len().min((slice + 1) * SLICE_ROWS);
+            let done = completed.map(|c| c.clone().sliced(rows.start, rows.len()));
+            let mut out = empty();
+            let mut count = |k: u32, ns: u64| {
+                if let Some(h) = group_of(k).and_then(|g| out.get_mut(g)) {
+                    h.record(ns);
+                }
+            };
+            let pairs = keys[rows.clone()].iter().zip(&latency[rows]);
+            match done {
+                Some(done) => {
+                    pairs.zip(done.iter()).filter(|(_, d)| *d).for_each(|((&k, &ns), _)| count(k, ns))
+                }
+                None => pairs.for_each(|(&k, &ns)| count(k, ns)),
+            }
+            out
+        })
+        .reduce(empty, |mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                x.merge(y);
+            }
+            a
+        }))
+}
+
 /// `analyze files`: every file read, with the hit ratios of `ra` (the readahead pass).
 pub fn files(ds: &Dataset, ra: &RaReport) -> Result<FilesReport, AnalyzeError> {
     let per_file = aggregate(&cells(ds)?, |c| c.file);
+    let latencies = latency_histograms(ds, "file", ds.files.len(), |f| Some(f as usize))?;
     let hit: BTreeMap<&str, (f64, u64)> =
         ra.files.iter().map(|r| (r.file.as_str(), (r.hit_ratio, r.pages_requested))).collect();
     let mut rows: Vec<FileRow> = per_file
         .into_iter()
         .map(|(id, a)| {
             let f = &ds.files[id as usize];
+            let (p50, p99) = percentiles_us(&latencies[id as usize]);
             FileRow {
                 file: f.path.clone(),
                 table: f.table.clone(),
                 reads: a.reads,
                 bytes: a.bytes,
                 mean_latency_us: micros(a.lat_sum, a.lat_n),
+                p50_latency_us: p50,
+                p99_latency_us: p99,
                 max_latency_us: a.lat_max as f64 / 1000.0,
                 direct: f.direct,
                 hit_ratio: hit.get(f.path.as_str()).filter(|(_, req)| *req > 0 && !f.direct).map(|(h, _)| *h),
@@ -295,16 +364,44 @@ pub fn files_of(
 /// `analyze threads`: every thread that read, and the same per role.
 pub fn threads(ds: &Dataset) -> Result<ThreadsReport, AnalyzeError> {
     let cells = cells(ds)?;
-    let row = |a: Agg, thread: String, comm: String, role: String| ThreadRow {
-        thread,
-        comm,
-        role,
-        threads: a.threads.len() as u64,
-        reads: a.reads,
-        bytes: a.bytes,
-        mean_latency_us: micros(a.lat_sum, a.lat_n),
-        files: a.files.len() as u64,
-        apis: a.apis,
+    // Each thread's latencies; a role's are the merge of its threads'. Reads find their thread's
+    // histogram in a table indexed by tid (a hash lookup per read took twice as long as the
+    // counting); Linux keeps tids below 2^22 (PID_MAX_LIMIT), so it is at most 16 MiB, and a
+    // trace with larger ones uses the hash map.
+    let tids: Vec<u32> = cells.iter().map(|c| c.tid).collect::<BTreeSet<u32>>().into_iter().collect();
+    let index: FxHashMap<u32, usize> = tids.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+    let max_tid = tids.last().copied().unwrap_or(0) as usize;
+    let per_thread = if max_tid < 1 << 22 {
+        // u32::MAX: no such thread (past every histogram).
+        let mut table = vec![u32::MAX; max_tid + 1];
+        for (i, &t) in tids.iter().enumerate() {
+            table[t as usize] = i as u32;
+        }
+        latency_histograms(ds, "tid", tids.len(), |t| table.get(t as usize).map(|&i| i as usize))?
+    } else {
+        latency_histograms(ds, "tid", tids.len(), |t| index.get(&t).copied())?
+    };
+    let row = |a: Agg, thread: String, comm: String, role: String| {
+        let mut latency = LatencyHistogram::new();
+        for t in &a.threads {
+            if let Some(h) = index.get(t).and_then(|&i| per_thread.get(i)) {
+                latency.merge(h);
+            }
+        }
+        let (p50, p99) = percentiles_us(&latency);
+        ThreadRow {
+            thread,
+            comm,
+            role,
+            threads: a.threads.len() as u64,
+            reads: a.reads,
+            bytes: a.bytes,
+            mean_latency_us: micros(a.lat_sum, a.lat_n),
+            p50_latency_us: p50,
+            p99_latency_us: p99,
+            files: a.files.len() as u64,
+            apis: a.apis,
+        }
     };
     let mut threads: Vec<ThreadRow> = aggregate(&cells, |c| c.tid)
         .into_iter()

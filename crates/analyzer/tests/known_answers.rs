@@ -193,6 +193,99 @@ fn latency_and_pairing_across_chunks_and_filters() {
     assert!(load(&t, &bad).is_err());
 }
 
+/// The nearest-rank percentile of `latencies` in microseconds: the smallest value that at least
+/// `percent`% of them do not exceed.
+fn nearest_rank_us(latencies: &[u64], percent: usize) -> f64 {
+    let mut v = latencies.to_vec();
+    v.sort_unstable();
+    let rank = (percent * v.len()).div_ceil(100).max(1);
+    v[rank - 1] as f64 / 1000.0
+}
+
+fn assert_close(got: Option<f64>, want: f64, what: &str) {
+    let got = got.unwrap_or_else(|| panic!("{what}: no percentile"));
+    assert!((got - want).abs() <= want / 64.0, "{what}: {got} us, exactly {want} us");
+}
+
+#[test]
+fn latency_percentiles_per_file_thread_and_role() {
+    // Thread 1 reads file 10 in 1..=100 us (in a scrambled order), thread 2 reads it in 1 ms
+    // each, thread 3 starts one read of file 11 that is still running when the trace ends.
+    // Thread 2's tid is beyond Linux's (2^22), where threads are looked up another way.
+    let two = 9_000_000u32;
+    let fast: Vec<u64> = (0..100u64).map(|i| ((i * 37) % 100 + 1) * 1000).collect();
+    let slow = vec![1_000_000u64; 100];
+    let mut w = Writer::new(
+        Vec::new(),
+        &Header::default(),
+        WriterOptions { chunk_bytes: 300, ..WriterOptions::default() },
+    )
+    .expect("writer");
+    for ino in [10u64, 11] {
+        let path = format!("/data/db/t{ino}.ibd");
+        w.write_metadata(&Metadata::File(FileInfo { dev: DEV, ino, path, ..FileInfo::default() }))
+            .expect("meta");
+    }
+    for tid in [1u32, two, 3] {
+        let t = ThreadInfo { pid: 1, tid, comm: format!("worker-{tid}"), ..ThreadInfo::default() };
+        w.write_metadata(&Metadata::Thread(t)).expect("meta");
+    }
+    let mut ts = 1_000_000u64;
+    let mut read = |w: &mut Writer<Vec<u8>>, tid: u32, ino: u64, latency: Option<u64>| {
+        let file = FileRef { dev: DEV, ino, ofd: u64::from(tid), flags: 0 };
+        let enter = ReadEnter {
+            syscall: ReadSyscall::Pread64,
+            fd: 3,
+            file,
+            pos: 0,
+            count: 4096,
+            iovcnt: 1,
+            rw_flags: 0,
+        };
+        w.push(&Event { ts, pid: 1, tid, cpu: 0, body: enter.into() }).expect("push");
+        if let Some(l) = latency {
+            let exit = ReadExit { syscall: ReadSyscall::Pread64, ret: 4096 };
+            w.push(&Event { ts: ts + l, pid: 1, tid, cpu: 0, body: exit.into() }).expect("push");
+        }
+        ts += 2_000_000;
+    };
+    for (&f, &s) in fast.iter().zip(&slow) {
+        read(&mut w, 1, 10, Some(f));
+        read(&mut w, two, 10, Some(s));
+    }
+    read(&mut w, 3, 11, None);
+    let bytes = w.into_inner().expect("finish");
+    let t = Trace::parse(&bytes).expect("parse");
+    assert!(t.chunks().len() >= 2, "the test wants pairs across chunks");
+    let ds = load(&t, &Filter::default()).expect("load");
+    let both: Vec<u64> = fast.iter().chain(&slow).copied().collect();
+
+    let ra = readahead(&t, &Filter::default()).expect("readahead");
+    let files = tables::files(&ds, &ra).expect("files");
+    let file = |name: &str| files.files.iter().find(|r| r.file.ends_with(name)).expect("file row");
+    for (percent, got) in [(50, file("t10.ibd").p50_latency_us), (99, file("t10.ibd").p99_latency_us)] {
+        assert_close(got, nearest_rank_us(&both, percent), &format!("t10.ibd p{percent}"));
+    }
+    let unfinished = file("t11.ibd");
+    assert_eq!(unfinished.reads, 1);
+    assert_eq!((unfinished.p50_latency_us, unfinished.p99_latency_us), (None, None));
+
+    let threads = tables::threads(&ds).expect("threads");
+    let thread = |tid: &str| threads.threads.iter().find(|r| r.thread == tid).expect("thread row");
+    for (tid, latencies) in [("tid 1".to_string(), &fast), (format!("tid {two}"), &slow)] {
+        let r = thread(&tid);
+        assert_close(r.p50_latency_us, nearest_rank_us(latencies, 50), &format!("{tid} p50"));
+        assert_close(r.p99_latency_us, nearest_rank_us(latencies, 99), &format!("{tid} p99"));
+    }
+    assert_eq!((thread("tid 3").p50_latency_us, thread("tid 3").p99_latency_us), (None, None));
+    // The role's latencies are its threads' together; the unfinished read adds none.
+    assert_eq!(threads.roles.len(), 1);
+    let role = &threads.roles[0];
+    assert_eq!((role.role.as_str(), role.threads, role.reads), ("worker", 3, 201));
+    assert_close(role.p50_latency_us, nearest_rank_us(&both, 50), "role p50");
+    assert_close(role.p99_latency_us, nearest_rank_us(&both, 99), "role p99");
+}
+
 /// Events of a buffered read with the kernel's 6.18 order: enter, readahead inserts, the lookup
 /// (reported once done), exit.
 fn read_events(ts: &mut u64, tid: u32, ino: u64, first_page: u64, pages: u64, inserts: &[u64]) -> Vec<Event> {

@@ -313,9 +313,25 @@ fn apis(a: &tables::ApiCounts) -> String {
         .join(", ")
 }
 
-/// What a printed latency is, under the tables that show one.
-const LATENCY_NOTE: &str = "latency: mean from a read's entry to its return as the probes timed it,\n\
-         some of their own time included (docs/recorder.md#latency)\n";
+/// What the printed latencies are, under the tables that show them.
+const LATENCY_NOTE: &str =
+    "mean, p50, p99: read latency in us (mean, median, 99th percentile, these two within 1.6%)\n\
+         from entry to return as the probes timed it, some of their own time included\n\
+         (docs/recorder.md#latency); reads whose return was not recorded are left out (- if all are)\n";
+
+/// The latency columns of a row, in microseconds: mean, p50 and p99, `-` without a recorded
+/// completion (the percentiles are then unknown and the mean is 0).
+fn latency_cells(mean: f64, p50: Option<f64>, p99: Option<f64>) -> [String; 3] {
+    // Page-cache hits take a few microseconds: one decimal below 10.
+    let us = |v: f64| if v < 10.0 { format!("{v:.1}") } else { format!("{v:.0}") };
+    let or_dash = |v: Option<f64>| v.map_or_else(|| "-".to_string(), us);
+    [if p50.is_some() { us(mean) } else { "-".to_string() }, or_dash(p50), or_dash(p99)]
+}
+
+/// An optional latency as CSV writes it: 3 decimals, empty when unknown.
+fn csv_us(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_default()
+}
 
 fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
     let rows: Vec<&tables::FileRow> = r.files.iter().take(c.top()).collect();
@@ -332,6 +348,8 @@ fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
                 "reads",
                 "bytes",
                 "mean_latency_us",
+                "p50_latency_us",
+                "p99_latency_us",
                 "max_latency_us",
                 "direct",
                 "hit_ratio",
@@ -346,6 +364,8 @@ fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
                         x.reads.to_string(),
                         x.bytes.to_string(),
                         format!("{:.3}", x.mean_latency_us),
+                        csv_us(x.p50_latency_us),
+                        csv_us(x.p99_latency_us),
                         format!("{:.3}", x.max_latency_us),
                         x.direct.to_string(),
                         x.hit_ratio.map(|h| format!("{h:.6}")).unwrap_or_default(),
@@ -359,18 +379,19 @@ fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
             let body = rows
                 .iter()
                 .map(|x| {
-                    vec![
-                        tail(&x.file, 36),
-                        thousands(x.reads),
-                        bytes(x.bytes),
-                        format!("{:.0} us", x.mean_latency_us),
-                        x.hit_ratio.map(pct).unwrap_or_else(|| "-".into()),
-                        if x.direct { "O_DIRECT".into() } else { String::new() },
-                        apis(&x.apis),
-                    ]
+                    let mut row = vec![tail(&x.file, 28), thousands(x.reads), bytes(x.bytes)];
+                    row.extend(latency_cells(x.mean_latency_us, x.p50_latency_us, x.p99_latency_us));
+                    // O_DIRECT files have no hit ratio: the page cache is not used.
+                    row.push(if x.direct {
+                        "O_DIRECT".into()
+                    } else {
+                        x.hit_ratio.map(pct).unwrap_or_else(|| "-".into())
+                    });
+                    row.push(apis(&x.apis));
+                    row
                 })
                 .collect();
-            let mut out = table(&["file", "reads", "read", "latency", "hits", "", "api"], body);
+            let mut out = table(&["file", "reads", "read", "mean", "p50", "p99", "hits", "api"], body);
             if r.files.len() > rows.len() {
                 let _ = writeln!(out, "({} more; --top N shows more)", r.files.len() - rows.len());
             }
@@ -400,6 +421,8 @@ fn print_threads(c: &Common, r: &ThreadsReport) -> anyhow::Result<()> {
                 "reads",
                 "bytes",
                 "mean_latency_us",
+                "p50_latency_us",
+                "p99_latency_us",
                 "files",
                 "apis",
             ];
@@ -419,6 +442,8 @@ fn print_threads(c: &Common, r: &ThreadsReport) -> anyhow::Result<()> {
                         x.reads.to_string(),
                         x.bytes.to_string(),
                         format!("{:.3}", x.mean_latency_us),
+                        csv_us(x.p50_latency_us),
+                        csv_us(x.p99_latency_us),
                         x.files.to_string(),
                         x.apis.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" "),
                     ]
@@ -432,36 +457,38 @@ fn print_threads(c: &Common, r: &ThreadsReport) -> anyhow::Result<()> {
                 .iter()
                 .take(top)
                 .map(|x| {
-                    vec![
-                        tail(&x.role, 28),
-                        x.threads.to_string(),
-                        thousands(x.reads),
-                        bytes(x.bytes),
-                        format!("{:.0} us", x.mean_latency_us),
-                        x.files.to_string(),
-                        apis(&x.apis),
-                    ]
+                    let mut row =
+                        vec![tail(&x.role, 28), x.threads.to_string(), thousands(x.reads), bytes(x.bytes)];
+                    row.extend(latency_cells(x.mean_latency_us, x.p50_latency_us, x.p99_latency_us));
+                    row.extend([x.files.to_string(), apis(&x.apis)]);
+                    row
                 })
                 .collect();
-            let mut out = table(&["role", "threads", "reads", "read", "latency", "files", "api"], roles);
+            let mut out =
+                table(&["role", "threads", "reads", "read", "mean", "p50", "p99", "files", "api"], roles);
             let threads = r
                 .threads
                 .iter()
                 .take(top)
                 .map(|x| {
-                    vec![
-                        format!("{} {}", x.thread, tail(&x.comm, 16)),
+                    // The tid alone (JSON has `tid N`): the latency columns need the room.
+                    let tid = x.thread.trim_start_matches("tid ");
+                    let mut row = vec![
+                        format!("{tid} {}", tail(&x.comm, 16)),
                         tail(&x.role, 20),
                         thousands(x.reads),
                         bytes(x.bytes),
-                        format!("{:.0} us", x.mean_latency_us),
-                        x.files.to_string(),
-                        apis(&x.apis),
-                    ]
+                    ];
+                    row.extend(latency_cells(x.mean_latency_us, x.p50_latency_us, x.p99_latency_us));
+                    row.extend([x.files.to_string(), apis(&x.apis)]);
+                    row
                 })
                 .collect();
             out.push('\n');
-            out.push_str(&table(&["thread", "role", "reads", "read", "latency", "files", "api"], threads));
+            out.push_str(&table(
+                &["thread", "role", "reads", "read", "mean", "p50", "p99", "files", "api"],
+                threads,
+            ));
             if r.threads.len() > top {
                 let _ = writeln!(out, "({} more threads; --top N shows more)", r.threads.len() - top);
             }
@@ -558,6 +585,20 @@ fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_cells_show_a_decimal_below_10_us_and_a_dash_when_unknown() {
+        assert_eq!(latency_cells(19.36, Some(11.39), Some(141.31)), ["19", "11", "141"]);
+        assert_eq!(latency_cells(5.27, Some(3.23), Some(21.39)), ["5.3", "3.2", "21"]);
+        // No completed read: the mean is 0 only because there is nothing to average.
+        assert_eq!(latency_cells(0.0, None, None), ["-", "-", "-"]);
+        assert_eq!((csv_us(Some(11.391)), csv_us(None)), ("11.391".to_string(), String::new()));
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -348,3 +348,106 @@ fn export_writes_the_trace_header_that_info_shows_in_both_formats() {
         }
     }
 }
+
+/// The exact nearest-rank percentile of `v`: the smallest value at least `percent`% of `v` do
+/// not exceed.
+fn nearest_rank(v: &mut [u64], percent: usize) -> u64 {
+    v.sort_unstable();
+    v[(percent * v.len()).div_ceil(100).max(1) - 1]
+}
+
+/// The latency percentiles `analyze files` and `analyze threads` print for the real recording
+/// are within the stated 1/64 of the exact ones, computed here by sorting the latencies of the
+/// `reads` table `export` writes: per file, per thread and per role. CSV and the printed tables
+/// show the same values.
+#[test]
+fn latency_percentiles_agree_with_the_exported_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/mariadb-sysbench.mio");
+    let t = real.to_str().expect("path");
+    ok(&["export", t, "-o", dir.path().to_str().expect("path")]);
+    let reads = ParquetReader::new(std::fs::File::open(dir.path().join("reads.parquet")).expect("open"))
+        .finish()
+        .expect("parquet");
+    let latency: Vec<Option<u64>> =
+        reads.column("latency_ns").expect("col").u64().expect("u64").iter().collect();
+    let text_of = |name: &str| -> Vec<String> {
+        let c = reads.column(name).expect("col").cast(&DataType::String).expect("cast");
+        c.str().expect("str").iter().map(|v| v.unwrap_or_default().to_string()).collect()
+    };
+    let (paths, tids, roles) = (text_of("path"), text_of("tid"), text_of("role"));
+    // Completed reads' latencies per file, per thread and per role.
+    let mut by: BTreeMap<(&str, String), Vec<u64>> = BTreeMap::new();
+    for (i, l) in latency.iter().enumerate() {
+        let Some(l) = *l else { continue };
+        by.entry(("file", paths[i].clone())).or_default().push(l);
+        by.entry(("thread", format!("tid {}", tids[i]))).or_default().push(l);
+        by.entry(("role", roles[i].clone())).or_default().push(l);
+    }
+    let check = |kind: &str, key: &str, row: &Value| {
+        let mut v = by.get(&(kind, key.to_string())).cloned().unwrap_or_default();
+        for (percent, field) in [(50, "p50_latency_us"), (99, "p99_latency_us")] {
+            if v.is_empty() {
+                assert!(row[field].is_null(), "{kind} {key}: no completed read, yet {field} {}", row[field]);
+                continue;
+            }
+            let exact = nearest_rank(&mut v, percent) as f64;
+            let got = row[field].as_f64().unwrap_or_else(|| panic!("{kind} {key}: no {field}")) * 1000.0;
+            assert!(
+                (got - exact).abs() <= exact / 64.0 + 1e-6,
+                "{kind} {key}: {field} {got} ns, exactly {exact} ns ({} reads)",
+                v.len()
+            );
+        }
+        // The largest latency bounds every percentile.
+        if let Some(max) = row["max_latency_us"].as_f64() {
+            assert!(row["p99_latency_us"].as_f64().unwrap_or(0.0) <= max, "{kind} {key}");
+        }
+    };
+
+    let files: Value = serde_json::from_str(&ok(&["analyze", "files", t, "--format", "json"])).expect("json");
+    let files = files["files"].as_array().expect("files");
+    for row in files {
+        check("file", row["file"].as_str().expect("file"), row);
+    }
+    // The most read file has enough reads for its p50 and p99 to differ from its mean and max.
+    let top = &files[0];
+    assert!(top["reads"].as_u64().expect("reads") > 10_000, "{top}");
+    assert!(top["p50_latency_us"].as_f64() < top["p99_latency_us"].as_f64(), "{top}");
+    let threads: Value =
+        serde_json::from_str(&ok(&["analyze", "threads", t, "--format", "json"])).expect("json");
+    for row in threads["threads"].as_array().expect("threads") {
+        check("thread", row["thread"].as_str().expect("thread"), row);
+    }
+    for row in threads["roles"].as_array().expect("roles") {
+        check("role", row["role"].as_str().expect("role"), row);
+    }
+
+    // CSV: the percentiles right after the mean, the same values to 3 decimals.
+    let csv = ok(&["analyze", "files", t, "--format", "csv"]);
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let headers: Vec<String> = r.headers().expect("headers").iter().map(String::from).collect();
+    let at = |name: &str| headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(
+        [at("p50_latency_us"), at("p99_latency_us"), at("max_latency_us")],
+        [at("mean_latency_us") + 1, at("mean_latency_us") + 2, at("mean_latency_us") + 3]
+    );
+    let first = r.records().next().expect("row").expect("csv");
+    assert_eq!(&first[at("file")], top["file"].as_str().expect("file"));
+    for field in ["p50_latency_us", "p99_latency_us"] {
+        assert_eq!(first[at(field)], format!("{:.3}", top[field].as_f64().expect("f")), "{field}");
+    }
+    let csv = ok(&["analyze", "threads", t, "--format", "csv"]);
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let headers: Vec<String> = r.headers().expect("headers").iter().map(String::from).collect();
+    let mean = headers.iter().position(|h| h == "mean_latency_us").expect("mean");
+    assert_eq!(&headers[mean + 1..mean + 3], ["p50_latency_us", "p99_latency_us"]);
+
+    // The printed tables of a real recording fit 100 columns too.
+    for analysis in ["files", "threads"] {
+        let out = ok(&["analyze", analysis, t]);
+        for line in out.lines() {
+            assert!(line.chars().count() <= 100, "{analysis}: line over 100 columns: {line}");
+        }
+    }
+}
