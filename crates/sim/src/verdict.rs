@@ -17,6 +17,7 @@
 //! else the smallest. Figures are the model's at both settings, so the model's own error at the
 //! recorded setting (stated as the trust) cancels out of the predicted change.
 
+use mysql_io_format::{dev_major, dev_minor};
 use serde::Serialize;
 
 use crate::compare::Agreement;
@@ -296,7 +297,7 @@ fn device_verdict(
     cache_pages: Option<u64>,
     tight: bool,
 ) -> DeviceVerdict {
-    let name = device.map_or_else(|| format!("{}:{}", dev >> 20, dev & 0xfffff), |d| d.name.clone());
+    let name = device.map_or_else(|| format!("{}:{}", dev_major(dev), dev_minor(dev)), |d| d.name.clone());
     let settings_of = device.map(|d| d.settings_of.clone()).unwrap_or_default();
     let current =
         device.map(|d| d.read_ahead_kb).or_else(|| files.first().map(|f| f.kernel.ra_kb)).unwrap_or(0);
