@@ -21,10 +21,13 @@ fn mysql_io() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mysql-io"))
 }
 
-/// `mysql-io record -p PID -o TRACE EXTRA...` in the background, once it is recording.
+/// `mysql-io record -p PID -o TRACE EXTRA...` in the background, once it is recording. SIGHUP
+/// is reset to its default for it (`env --default-signal`): tests started under `nohup` would
+/// pass it on ignored, and the recorder rightly keeps recording through an ignored hang-up.
 fn start_recording(pid: u32, trace: &Path, extra: &[&str]) -> Recording {
     Recording::start(
-        mysql_io()
+        Command::new("env")
+            .args(["--default-signal=HUP", env!("CARGO_BIN_EXE_mysql-io")])
             .args(["record", "-p", &pid.to_string(), "-o"])
             .arg(trace)
             .args(extra)
