@@ -54,7 +54,8 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let (sim, warnings) = simulate_trace(&trace, &how)?;
     let header = trace.header();
-    let span = trace.footer().map_or(0, |f| f.totals.t_max.saturating_sub(f.totals.t_min));
+    // From the chunk index: an unfinished trace (no footer) has its span too.
+    let span = trace.time_range().map_or(0, |(lo, hi)| hi - lo);
     let meta = mysql_io_report::Meta {
         trace: a.trace.display().to_string(),
         host: header.host.clone(),

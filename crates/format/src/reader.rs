@@ -500,6 +500,15 @@ impl<'a> Trace<'a> {
         self.unknown_records
     }
 
+    /// The smallest and largest event timestamps (trace clock, ns) of the readable chunks, from
+    /// the chunk index; `None` when they hold no event.
+    pub fn time_range(&self) -> Option<(u64, u64)> {
+        self.chunks.iter().filter(|c| c.info.events > 0).fold(None, |r, c| {
+            let (lo, hi) = r.unwrap_or((u64::MAX, 0));
+            Some((lo.min(c.info.t_min), hi.max(c.info.t_max)))
+        })
+    }
+
     /// Number of events in the readable chunks (from chunk headers, without decoding).
     pub fn event_count(&self) -> u64 {
         self.chunks.iter().fold(0, |a, c| a.saturating_add(c.info.events))

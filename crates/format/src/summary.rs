@@ -141,7 +141,7 @@ impl TraceSummary {
 
         let mut by_code: BTreeMap<u8, u64> = BTreeMap::new();
         let (mut uncompressed, mut chunk_bytes) = (0u64, 0u64);
-        let (mut t_min, mut t_max) = (u64::MAX, 0u64);
+        let (t_min, t_max) = trace.time_range().unwrap_or((0, 0));
         for c in trace.chunks() {
             for &(code, n) in &c.info.kind_counts {
                 let e = by_code.entry(code).or_default();
@@ -149,13 +149,6 @@ impl TraceSummary {
             }
             uncompressed = uncompressed.saturating_add(c.info.uncompressed_len);
             chunk_bytes = chunk_bytes.saturating_add(c.record_len());
-            if c.info.events > 0 {
-                t_min = t_min.min(c.info.t_min);
-                t_max = t_max.max(c.info.t_max);
-            }
-        }
-        if t_min == u64::MAX {
-            t_min = 0;
         }
 
         let mut lost: BTreeMap<u8, u64> = BTreeMap::new();

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use mysql_io_sim::verdict::thousands;
+use mysql_io_sim::verdict::{short_path, thousands};
 use mysql_io_sim::{DeviceVerdict, Point, SimReport};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -87,7 +87,7 @@ pub fn html(meta: &Meta, sim: &SimReport, warnings: &[String]) -> Result<String,
         let _ = writeln!(out, "<p>The kernel read nothing ahead for these files.</p>");
     } else {
         let bars: Vec<(String, u64, u64)> =
-            files.iter().map(|f| (short(&f.file), f.used, f.wasted)).collect();
+            files.iter().map(|f| (short_path(&f.file).to_string(), f.used, f.wasted)).collect();
         let _ = writeln!(
             out,
             "<p>Pages (4 KiB) the kernel read ahead that a later read used, and that were never used \
@@ -335,12 +335,6 @@ fn used_wasted_svg(bars: &[(String, u64, u64)]) -> Result<String, PlotError> {
     Ok(format!("<figure class=\"plot used-wasted\">{svg}</figure>\n"))
 }
 
-/// `schema/table.ibd`: the last two path components.
-fn short(path: &str) -> String {
-    let parts: Vec<&str> = path.rsplit('/').take(2).collect();
-    parts.into_iter().rev().collect::<Vec<_>>().join("/")
-}
-
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -369,9 +363,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_is_escaped_and_paths_shortened() {
+    fn text_is_escaped_and_paths_shortened_by_the_verdicts_rule() {
         assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
-        assert_eq!(short("/var/lib/mysql/shop/orders.ibd"), "shop/orders.ibd");
-        assert_eq!(short("ibdata1"), "ibdata1");
+        assert_eq!(short_path("/var/lib/mysql/shop/orders.ibd"), "shop/orders.ibd");
+        assert_eq!(short_path("ibdata1"), "ibdata1");
     }
 }

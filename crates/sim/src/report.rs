@@ -12,7 +12,7 @@ use crate::input::{Input, Op};
 use crate::model::{Counters, Decision, Variant};
 use crate::run::{op_file, run_group, FileRun, Mode, Outcome, RunSpec};
 use crate::verdict::{
-    choose, verdicts, wasted_weight as file_weight, DeviceVerdict, FileFacts, HostMemory, Point,
+    choose, points, verdicts, wasted_weight as file_weight, DeviceVerdict, FileFacts, HostMemory, Point,
 };
 
 /// What to simulate.
@@ -568,12 +568,8 @@ fn recommend(
     }
     // The same ranking as the device verdict's, over the simulated settings and the model at
     // the recorded one.
-    let mut points: Vec<Point> = rows.iter().map(|r| Point::of(r.ra_kb, r)).collect();
-    if !points.iter().any(|p| p.ra_kb == current) {
-        points.push(Point::of(current, now_model));
-    }
-    points.sort_by_key(|p| p.ra_kb);
-    let at = points.iter().position(|p| p.ra_kb == current).unwrap_or(0);
+    let (points, at) =
+        points(current, Point::of(current, now_model), rows.iter().map(|r| Point::of(r.ra_kb, r)));
     let chosen = points[choose(&points, at, wasted_weight)].ra_kb;
     let now = rows.iter().find(|r| r.ra_kb == current).copied().unwrap_or(now_model);
     let best = rows.iter().find(|r| r.ra_kb == chosen).copied().unwrap_or(now);

@@ -280,7 +280,7 @@ pub(crate) fn verdicts(
 
 /// The points of one file or device: the recorded setting's first, then the simulated ones that
 /// differ from it, ascending. Returns them and the recorded one's index.
-fn points(current: u64, now: Point, settings: impl Iterator<Item = Point>) -> (Vec<Point>, usize) {
+pub(crate) fn points(current: u64, now: Point, settings: impl Iterator<Item = Point>) -> (Vec<Point>, usize) {
     let mut v: Vec<Point> = settings.filter(|p| p.ra_kb != current).collect();
     v.push(Point { ra_kb: current, ..now });
     v.sort_by_key(|p| p.ra_kb);
@@ -439,8 +439,8 @@ fn gib(kb: u64) -> String {
     format!("{:.1} GiB", kb as f64 / (1024.0 * 1024.0))
 }
 
-fn file_name(path: &str) -> &str {
-    // `schema/table.ibd`: the last two components say which table.
+/// `schema/table.ibd`: the last two components of a path, which say which table.
+pub fn short_path(path: &str) -> &str {
     let mut cut = path.rmatch_indices('/').map(|(i, _)| i);
     match (cut.next(), cut.next()) {
         (Some(_), Some(i)) => &path[i + 1..],
@@ -502,7 +502,7 @@ fn sentences(
         .map(|f| {
             format!(
                 "{} {:.0}%",
-                file_name(&f.file),
+                short_path(&f.file),
                 (f.reads + f.direct_reads) as f64 * 100.0 / total.max(1) as f64
             )
         })
