@@ -447,11 +447,21 @@ fn trace_frame(s: &TraceSummary) -> Result<DataFrame, AnalyzeError> {
         Column::new("file_bytes".into(), [s.file_bytes]),
         str_col("command", &h.command.join(" ")),
         str_col("damage", &s.damage.join("; ")),
+        Column::new("mem_total_kb".into(), [known(h.mem_total_kb)]),
+        Column::new("mem_available_kb".into(), [known(h.mem_available_kb)]),
+        Column::new("page_cache_kb".into(), [known(h.page_cache_kb)]),
     ])?)
 }
 
+/// A header figure that is 0 when it was not recorded (traces written before it existed), as
+/// null.
+pub(crate) fn known(v: u64) -> Option<u64> {
+    (v != 0).then_some(v)
+}
+
 fn devices_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
-    let d = &trace.header().devices;
+    let h = trace.header();
+    let d = &h.devices;
     Ok(DataFrame::new_infer_height(vec![
         Column::new("dev".into(), d.iter().map(|x| x.dev).collect::<Vec<_>>()),
         Column::new("major".into(), d.iter().map(|x| mysql_io_format::dev_major(x.dev)).collect::<Vec<_>>()),
@@ -461,6 +471,10 @@ fn devices_frame(trace: &Trace<'_>) -> Result<DataFrame, AnalyzeError> {
         Column::new("max_sectors_kb".into(), d.iter().map(|x| x.max_sectors_kb).collect::<Vec<_>>()),
         Column::new("rotational".into(), d.iter().map(|x| x.rotational).collect::<Vec<_>>()),
         Column::new("logical_block_size".into(), d.iter().map(|x| x.logical_block_size).collect::<Vec<_>>()),
+        Column::new(
+            "queue_device".into(),
+            d.iter().map(|x| h.queue_device(x.dev).unwrap_or(&x.name).to_string()).collect::<Vec<_>>(),
+        ),
     ])?)
 }
 

@@ -254,6 +254,9 @@ pub(crate) fn traces_frame(
         Column::new("reads".into(), [ds.reads.height() as u64]),
         Column::new("complete".into(), [s.complete]),
         str_col("probe_modes", &probes.join(" ")),
+        Column::new("mem_total_kb".into(), [crate::export::known(h.mem_total_kb)]),
+        Column::new("mem_available_kb".into(), [crate::export::known(h.mem_available_kb)]),
+        Column::new("page_cache_kb".into(), [crate::export::known(h.page_cache_kb)]),
     ])?)
 }
 

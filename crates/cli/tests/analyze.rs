@@ -243,6 +243,15 @@ fn exported_rows(dir: &Path, name: &str, format: &str) -> Vec<BTreeMap<String, S
     out
 }
 
+/// A header figure as export writes it: null when 0 (not recorded).
+fn known(v: &Value) -> Value {
+    if v.as_u64() == Some(0) {
+        Value::Null
+    } else {
+        v.clone()
+    }
+}
+
 /// A JSON scalar as export writes it.
 fn as_text(v: &Value) -> String {
     match v {
@@ -293,6 +302,9 @@ fn export_writes_the_trace_header_that_info_shows_in_both_formats() {
                 ("lost", &info["lost"]),
                 ("complete", &info["complete"]),
                 ("file_bytes", &info["file_bytes"]),
+                ("mem_total_kb", &known(&h["mem_total_kb"])),
+                ("mem_available_kb", &known(&h["mem_available_kb"])),
+                ("page_cache_kb", &known(&h["page_cache_kb"])),
             ] {
                 assert_eq!(row[col], as_text(want), "{what}: trace.{col}");
             }
@@ -313,6 +325,10 @@ fn export_writes_the_trace_header_that_info_shows_in_both_formats() {
                 let n = dev["dev"].as_u64().expect("dev");
                 assert_eq!(row["major"], (n >> 20).to_string());
                 assert_eq!(row["minor"], (n & 0xfffff).to_string());
+                // A partition's queue is its disk's (the header's `disks`), a disk's its own.
+                let disk = h["disks"].as_array().expect("disks").iter().find(|d| d[0].as_u64() == Some(n));
+                let queue = disk.map_or(&dev["name"], |d| &d[1]);
+                assert_eq!(row["queue_device"], as_text(queue), "{what}: devices.queue_device");
             }
 
             let probes = exported_rows(&out, "probes", format);

@@ -400,6 +400,14 @@ fn the_docs_duckdb_queries_answer_for_three_hosts() {
         assert_eq!(row["start"], want, "{h}");
         assert_eq!(row["flush_method"], k.flush_method, "{h}");
         assert_eq!(row["direct_files"], 0, "{h}: buffered reads only");
+        // The header's memory in MiB; null where the header has none (0: recorded before it had).
+        for (col, field) in [("mem_mib", "mem_total_kb"), ("page_cache_mib", "page_cache_kb")] {
+            let want = match u(&hdr[field]) {
+                0 => Value::Null,
+                kb => Value::from(kb / 1024),
+            };
+            assert_eq!(row[col], want, "{h}: {col}");
+        }
     }
 
     // Reads per host and device: the trace's reads by their file's device, read_ahead_kb as
