@@ -4,22 +4,26 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mysql_io_sim::Mode;
+use mysql_io_sim::{versus, Mode};
 
 use crate::analyze::{open, parse, warn};
+use crate::compare::simulate;
 use crate::output::{bytes, say};
-use crate::simulate::{simulate_trace, How};
+use crate::simulate::{simulate_trace, How, DEFAULT_SWEEP};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
   mysql-io report prod.mio                      writes prod.html beside the trace
   mysql-io report prod.mio -o /tmp/db1.html --cache-mb 2048
+  mysql-io report before.mio --compare after.mio   the two side by side, and what the model
+                                                   predicted for after.mio's setting
 
 One HTML file, readable offline (no script, nothing fetched): the verdict per block device first
 (the read_ahead_kb to use, the predicted change, how far to trust it, the commands that apply
 it), then the sweep behind it and the readahead the kernel did per file. The figures are those
-of `mysql-io simulate` in free mode (docs/simulate.md).")]
+of `mysql-io simulate` in free mode (docs/simulate.md). With --compare, a section first puts
+the trace beside another trace of the same files, as `mysql-io compare` does.")]
 pub(crate) struct ReportArgs {
     /// The trace file (.mio).
     trace: PathBuf,
@@ -32,6 +36,10 @@ pub(crate) struct ReportArgs {
     /// Page cache the traced files may use, MiB (default as in simulate: from the trace).
     #[arg(long, value_name = "MIB")]
     cache_mb: Option<u64>,
+    /// Another trace of the same files (after a setting change, or a replay): shown beside
+    /// this one, with the model's prediction for its read_ahead_kb.
+    #[arg(long, value_name = "OTHER.mio")]
+    compare: Option<PathBuf>,
 }
 
 pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -44,8 +52,20 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let file = open(&a.trace)?;
     let trace = parse(&file)?;
+    // The other trace first: its setting joins the sweep, so that the model's figures at it are
+    // the prediction the comparison shows.
+    let other_file = a.compare.as_deref().map(open).transpose()?;
+    let other = other_file.as_ref().map(parse).transpose()?;
+    let other_sim = other.as_ref().map(|t| (simulate(t, &[], "the other trace"), versus::latencies(t)));
+    let mut ra_kb = if a.ra_kb.is_empty() { DEFAULT_SWEEP.to_vec() } else { a.ra_kb.clone() };
+    let b_setting = other_sim.as_ref().map(|(rb, _)| versus::b_setting(rb, None));
+    if let Some((kb, _)) = &b_setting {
+        if !ra_kb.contains(kb) {
+            ra_kb.push(*kb);
+        }
+    }
     let how = How {
-        ra_kb: &a.ra_kb,
+        ra_kb: &ra_kb,
         mode: Mode::Free,
         cache_mb: a.cache_mb,
         variant: None,
@@ -63,7 +83,20 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
         seconds: span as f64 / 1e9,
         events: trace.event_count(),
     };
-    let page = mysql_io_report::html(&meta, &sim, &warnings)?;
+    let comparison = match (&other_sim, b_setting) {
+        (Some((rb, lb)), Some((b_kb, chosen))) => {
+            let names = (
+                a.trace.display().to_string(),
+                a.compare.as_deref().unwrap_or(&a.trace).display().to_string(),
+            );
+            let mut c =
+                versus::compare((&names.0, &names.1), (&sim, &versus::latencies(&trace)), (rb, lb), b_kb);
+            c.warnings.splice(0..0, chosen);
+            Some(c)
+        }
+        _ => None,
+    };
+    let page = mysql_io_report::html(&meta, &sim, &warnings, comparison.as_ref())?;
     std::fs::write(&output, &page)
         .with_context(|| format!("cannot write the report to {}", output.display()))?;
     say!("mysql-io: report written to {} ({})", output.display(), bytes(page.len() as u64));

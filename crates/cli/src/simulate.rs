@@ -120,7 +120,7 @@ pub(crate) fn simulate_trace(trace: &Trace<'_>, how: &How<'_>) -> anyhow::Result
 
 /// The settings simulated when `--ra-kb` is not given: readahead off, then powers of two from
 /// 16 KiB to 1 MiB.
-const DEFAULT_SWEEP: [u64; 8] = [0, 16, 32, 64, 128, 256, 512, 1024];
+pub(crate) const DEFAULT_SWEEP: [u64; 8] = [0, 16, 32, 64, 128, 256, 512, 1024];
 
 pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let file = open(&a.trace)?;

@@ -6,12 +6,18 @@
 //! figure, `crates/sim`): the verdict per block device first, then the sweep behind it, then
 //! the readahead the kernel did per file and the model's agreement with it.
 //!
+//! With `--compare`, a section before the verdict puts the trace beside another trace of the
+//! same files ([`mysql_io_sim::versus`]).
+//!
 //! What it does not draw yet (issue 16): offset against time per file, latency distributions
-//! and reads per second per thread role, sequential-run lengths, and `--compare`.
+//! and reads per second per thread role, sequential-run lengths.
+
+mod compare;
 
 use std::fmt::Write as _;
 
 use mysql_io_sim::verdict::{short_path, thousands};
+use mysql_io_sim::versus::Comparison;
 use mysql_io_sim::{DeviceVerdict, Point, SimReport};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -48,8 +54,13 @@ fn plot_err<E: std::fmt::Debug>(e: E) -> PlotError {
 }
 
 /// The page for `sim` (a free-mode simulation of the trace described by `meta`), with the
-/// warnings the commands would print.
-pub fn html(meta: &Meta, sim: &SimReport, warnings: &[String]) -> Result<String, PlotError> {
+/// warnings the commands would print, and the trace beside another one when `compare` is given.
+pub fn html(
+    meta: &Meta,
+    sim: &SimReport,
+    warnings: &[String],
+    compare: Option<&Comparison>,
+) -> Result<String, PlotError> {
     let mut out = String::with_capacity(64 << 10);
     let title = format!("mysql-io report: {}", meta.trace);
     let _ = write!(
@@ -70,7 +81,11 @@ pub fn html(meta: &Meta, sim: &SimReport, warnings: &[String]) -> Result<String,
         esc(model_name(sim)),
     );
 
-    // The verdict first.
+    if let Some(c) = compare {
+        compare::section(&mut out, c)?;
+    }
+
+    // The verdict (first, without --compare).
     let _ = writeln!(out, "<section id=\"verdict\"><h2>Verdict per device</h2>");
     if sim.devices.is_empty() {
         let _ = writeln!(out, "<p>No buffered reads of files on a block device: nothing to decide.</p>");

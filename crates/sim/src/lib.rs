@@ -15,6 +15,7 @@ pub mod model;
 pub mod report;
 pub mod run;
 pub mod verdict;
+pub mod versus;
 
 pub use accounting::{Accounting, PageFigures};
 pub use compare::Agreement;
