@@ -13,6 +13,7 @@ pub mod names;
 pub mod readahead;
 pub mod seq;
 pub mod tables;
+pub mod views;
 
 pub use dataset::{load, load_with, Dataset, Filter};
 

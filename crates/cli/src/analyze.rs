@@ -7,17 +7,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use comfy_table::{presets::NOTHING, CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use mysql_io_analyzer::export::{self, ExportFormat};
 use mysql_io_analyzer::fleet::{self, Partition};
 use mysql_io_analyzer::readahead::{self, RaReport};
 use mysql_io_analyzer::seq::{self, GroupBy, SeqReport};
 use mysql_io_analyzer::tables::{self, FilesReport, ThreadsReport};
-use mysql_io_analyzer::{Dataset, Filter};
+use mysql_io_analyzer::{views, Dataset, Filter};
 use mysql_io_format::{Trace, TraceFile, TraceSummary};
 
-use crate::output::{self, bytes, pct, tail, thousands, TableFormat};
+use crate::output::{self, pct, thousands, TableFormat};
 
 /// Options every analysis takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -190,103 +189,36 @@ pub(crate) fn run(a: &Analysis) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A terminal table with right-aligned number columns.
-pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut t = Table::new();
-    t.load_style(NOTHING).set_header(header.to_vec());
-    for r in rows {
-        t.add_row(r);
+/// Under a terminal table: how many rows `--top` left out, if any.
+fn more(out: &mut String, all: usize, shown: usize, what: &str) {
+    if all > shown {
+        let _ = writeln!(out, "({} more{what}; --top N shows more)", all - shown);
     }
-    for i in 1..header.len() {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    format!("{t}\n")
 }
 
-pub(crate) fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header)?;
-    for r in rows {
-        w.write_record(r)?;
-    }
-    Ok(String::from_utf8(w.into_inner()?)?)
+fn json<T: serde::Serialize>(shown: &T) -> anyhow::Result<()> {
+    output::print(&(serde_json::to_string_pretty(shown)? + "\n"))
 }
 
 fn print_seq(c: &Common, r: &SeqReport) -> anyhow::Result<()> {
-    let rows: Vec<&seq::SeqRow> = r.rows.iter().take(c.top()).collect();
+    let top = c.top();
     match c.format {
         TableFormat::Json => {
             let mut shown = r.clone();
-            shown.rows.truncate(c.top());
-            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+            shown.rows.truncate(top);
+            json(&shown)
         }
-        TableFormat::Csv => {
-            let mut header = vec![
-                "group",
-                "reads",
-                "bytes",
-                "pages",
-                "seq_ratio",
-                "near_seq_ratio",
-                "reverse_ratio",
-                "random_ratio",
-            ];
-            let jumps: Vec<String> = seq::JUMP_BUCKETS.iter().map(|b| format!("jump_{b}")).collect();
-            let runs: Vec<String> = seq::RUN_BUCKETS.iter().map(|b| format!("runs_{b}")).collect();
-            header.extend(jumps.iter().map(String::as_str));
-            header.extend(runs.iter().map(String::as_str));
-            let body = rows
-                .iter()
-                .chain(std::iter::once(&&r.total))
-                .map(|x| {
-                    let mut v = vec![
-                        x.group.clone(),
-                        x.reads.to_string(),
-                        x.bytes.to_string(),
-                        x.pages.to_string(),
-                        format!("{:.6}", x.seq_ratio),
-                        format!("{:.6}", x.near_seq_ratio),
-                        format!("{:.6}", x.reverse_ratio),
-                        format!("{:.6}", x.random_ratio),
-                    ];
-                    v.extend(x.jump_histogram.iter().map(|b| b.count.to_string()));
-                    v.extend(x.run_length_histogram.iter().map(|b| b.count.to_string()));
-                    v
-                })
-                .collect();
-            output::print(&csv_out(&header, body)?)?;
-        }
+        TableFormat::Csv => output::print(&r.table(top).csv()),
         TableFormat::Table => {
-            let label = format!("{:?}", r.by).to_lowercase();
-            let body = rows
-                .iter()
-                .chain(std::iter::once(&&r.total))
-                .map(|x| {
-                    vec![
-                        tail(&x.group, 44),
-                        thousands(x.reads),
-                        bytes(x.bytes),
-                        pct(x.seq_ratio),
-                        pct(x.near_seq_ratio),
-                        pct(x.reverse_ratio),
-                        pct(x.random_ratio),
-                    ]
-                })
-                .collect();
-            let mut out = table(&[&label, "reads", "read", "seq", "near", "reverse", "random"], body);
-            if r.rows.len() > rows.len() {
-                let _ = writeln!(out, "({} more; --top N shows more)", r.rows.len() - rows.len());
-            }
+            let mut out = r.table(top).text();
+            more(&mut out, r.rows.len(), r.rows.len().min(top), "");
             let _ = writeln!(out, "\njump from the previous read's end (all reads):");
             out.push_str(&histogram(&r.total.jump_histogram));
             let _ = writeln!(out, "sequential runs by length in reads (all reads):");
             out.push_str(&histogram(&r.total.run_length_histogram));
-            output::print(&out)?;
+            output::print(&out)
         }
     }
-    Ok(())
 }
 
 /// A histogram's non-empty buckets, one a line, with a bar scaled to the largest.
@@ -302,302 +234,66 @@ fn histogram(buckets: &[seq::Bucket]) -> String {
     out
 }
 
-fn apis(a: &tables::ApiCounts) -> String {
-    let total: u64 = a.values().sum();
-    let mut v: Vec<(&&str, &u64)> = a.iter().collect();
-    v.sort_by(|x, y| y.1.cmp(x.1));
-    v.iter()
-        .take(2)
-        .map(|(k, n)| format!("{k} {:.0}%", **n as f64 * 100.0 / total.max(1) as f64))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// What the printed latencies are, under the tables that show them.
-const LATENCY_NOTE: &str =
-    "mean, p50, p99: read latency in us (mean, median, 99th percentile, these two within 1.6%)\n\
-         from entry to return as the probes timed it, some of their own time included\n\
-         (docs/recorder.md#latency); reads whose return was not recorded are left out (- if all are)\n";
-
-/// The latency columns of a row, in microseconds: mean, p50 and p99, `-` without a recorded
-/// completion (the percentiles are then unknown and the mean is 0).
-fn latency_cells(mean: f64, p50: Option<f64>, p99: Option<f64>) -> [String; 3] {
-    // Page-cache hits take a few microseconds: one decimal below 10.
-    let us = |v: f64| if v < 10.0 { format!("{v:.1}") } else { format!("{v:.0}") };
-    let or_dash = |v: Option<f64>| v.map_or_else(|| "-".to_string(), us);
-    [if p50.is_some() { us(mean) } else { "-".to_string() }, or_dash(p50), or_dash(p99)]
-}
-
-/// An optional latency as CSV writes it: 3 decimals, empty when unknown.
-fn csv_us(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.3}")).unwrap_or_default()
-}
-
 fn print_files(c: &Common, r: &FilesReport) -> anyhow::Result<()> {
-    let rows: Vec<&tables::FileRow> = r.files.iter().take(c.top()).collect();
+    let top = c.top();
     match c.format {
         TableFormat::Json => {
             let mut shown = r.clone();
-            shown.files.truncate(c.top());
-            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+            shown.files.truncate(top);
+            json(&shown)
         }
-        TableFormat::Csv => {
-            let header = [
-                "file",
-                "table",
-                "reads",
-                "bytes",
-                "mean_latency_us",
-                "p50_latency_us",
-                "p99_latency_us",
-                "max_latency_us",
-                "direct",
-                "hit_ratio",
-                "apis",
-            ];
-            let body = rows
-                .iter()
-                .map(|x| {
-                    vec![
-                        x.file.clone(),
-                        x.table.clone(),
-                        x.reads.to_string(),
-                        x.bytes.to_string(),
-                        format!("{:.3}", x.mean_latency_us),
-                        csv_us(x.p50_latency_us),
-                        csv_us(x.p99_latency_us),
-                        format!("{:.3}", x.max_latency_us),
-                        x.direct.to_string(),
-                        x.hit_ratio.map(|h| format!("{h:.6}")).unwrap_or_default(),
-                        x.apis.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" "),
-                    ]
-                })
-                .collect();
-            output::print(&csv_out(&header, body)?)?;
-        }
+        TableFormat::Csv => output::print(&r.table(top).csv()),
         TableFormat::Table => {
-            let body = rows
-                .iter()
-                .map(|x| {
-                    let mut row = vec![tail(&x.file, 28), thousands(x.reads), bytes(x.bytes)];
-                    row.extend(latency_cells(x.mean_latency_us, x.p50_latency_us, x.p99_latency_us));
-                    // O_DIRECT files have no hit ratio: the page cache is not used.
-                    row.push(if x.direct {
-                        "O_DIRECT".into()
-                    } else {
-                        x.hit_ratio.map(pct).unwrap_or_else(|| "-".into())
-                    });
-                    row.push(apis(&x.apis));
-                    row
-                })
-                .collect();
-            let mut out = table(&["file", "reads", "read", "mean", "p50", "p99", "hits", "api"], body);
-            if r.files.len() > rows.len() {
-                let _ = writeln!(out, "({} more; --top N shows more)", r.files.len() - rows.len());
-            }
-            out.push_str(LATENCY_NOTE);
-            output::print(&out)?;
+            let mut out = r.table(top).text();
+            more(&mut out, r.files.len(), r.files.len().min(top), "");
+            out.push_str(views::LATENCY_NOTE);
+            output::print(&out)
         }
     }
-    Ok(())
 }
 
 fn print_threads(c: &Common, r: &ThreadsReport) -> anyhow::Result<()> {
     let top = c.top();
+    let (roles, threads) = r.tables(top);
     match c.format {
         TableFormat::Json => {
             let mut shown = r.clone();
             shown.threads.truncate(top);
             shown.roles.truncate(top);
-            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+            json(&shown)
         }
-        TableFormat::Csv => {
-            let header = [
-                "kind",
-                "thread",
-                "comm",
-                "role",
-                "threads",
-                "reads",
-                "bytes",
-                "mean_latency_us",
-                "p50_latency_us",
-                "p99_latency_us",
-                "files",
-                "apis",
-            ];
-            let body = r
-                .roles
-                .iter()
-                .take(top)
-                .map(|x| ("role", x))
-                .chain(r.threads.iter().take(top).map(|x| ("thread", x)))
-                .map(|(k, x)| {
-                    vec![
-                        k.to_string(),
-                        x.thread.clone(),
-                        x.comm.clone(),
-                        x.role.clone(),
-                        x.threads.to_string(),
-                        x.reads.to_string(),
-                        x.bytes.to_string(),
-                        format!("{:.3}", x.mean_latency_us),
-                        csv_us(x.p50_latency_us),
-                        csv_us(x.p99_latency_us),
-                        x.files.to_string(),
-                        x.apis.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" "),
-                    ]
-                })
-                .collect();
-            output::print(&csv_out(&header, body)?)?;
-        }
+        TableFormat::Csv => output::print(&mysql_io_output::csv(&[&roles, &threads])),
         TableFormat::Table => {
-            let roles = r
-                .roles
-                .iter()
-                .take(top)
-                .map(|x| {
-                    let mut row =
-                        vec![tail(&x.role, 28), x.threads.to_string(), thousands(x.reads), bytes(x.bytes)];
-                    row.extend(latency_cells(x.mean_latency_us, x.p50_latency_us, x.p99_latency_us));
-                    row.extend([x.files.to_string(), apis(&x.apis)]);
-                    row
-                })
-                .collect();
-            let mut out =
-                table(&["role", "threads", "reads", "read", "mean", "p50", "p99", "files", "api"], roles);
-            let threads = r
-                .threads
-                .iter()
-                .take(top)
-                .map(|x| {
-                    // The tid alone (JSON has `tid N`): the latency columns need the room.
-                    let tid = x.thread.trim_start_matches("tid ");
-                    let mut row = vec![
-                        format!("{tid} {}", tail(&x.comm, 16)),
-                        tail(&x.role, 20),
-                        thousands(x.reads),
-                        bytes(x.bytes),
-                    ];
-                    row.extend(latency_cells(x.mean_latency_us, x.p50_latency_us, x.p99_latency_us));
-                    row.extend([x.files.to_string(), apis(&x.apis)]);
-                    row
-                })
-                .collect();
+            let mut out = roles.text();
             out.push('\n');
-            out.push_str(&table(
-                &["thread", "role", "reads", "read", "mean", "p50", "p99", "files", "api"],
-                threads,
-            ));
-            if r.threads.len() > top {
-                let _ = writeln!(out, "({} more threads; --top N shows more)", r.threads.len() - top);
-            }
-            out.push_str(LATENCY_NOTE);
-            output::print(&out)?;
+            out.push_str(&threads.text());
+            more(&mut out, r.threads.len(), r.threads.len().min(top), " threads");
+            out.push_str(views::LATENCY_NOTE);
+            output::print(&out)
         }
     }
-    Ok(())
 }
 
 fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
-    let rows: Vec<&readahead::RaRow> = r.files.iter().take(c.top()).collect();
+    let top = c.top();
     match c.format {
         TableFormat::Json => {
             let mut shown = r.clone();
-            shown.files.truncate(c.top());
-            output::print(&(serde_json::to_string_pretty(&shown)? + "\n"))?;
+            shown.files.truncate(top);
+            json(&shown)
         }
-        TableFormat::Csv => {
-            let header = [
-                "file",
-                "sync_triggers",
-                "async_triggers",
-                "windows",
-                "window_pages",
-                "pages_read",
-                "read_ios",
-                "pages_read_ahead",
-                "used",
-                "evicted_unused",
-                "unused_at_end",
-                "wasted",
-                "pages_requested",
-                "demand_inserts",
-                "hit_ratio",
-                "direct",
-            ];
-            let body = rows
-                .iter()
-                .chain(std::iter::once(&&r.total))
-                .map(|x| {
-                    vec![
-                        x.file.clone(),
-                        x.sync_triggers.to_string(),
-                        x.async_triggers.to_string(),
-                        x.windows.to_string(),
-                        x.window_pages.to_string(),
-                        x.pages_read.to_string(),
-                        x.read_ios.to_string(),
-                        x.pages_read_ahead.to_string(),
-                        x.used.to_string(),
-                        x.evicted_unused.to_string(),
-                        x.unused_at_end.to_string(),
-                        x.wasted.to_string(),
-                        x.pages_requested.to_string(),
-                        x.demand_inserts.to_string(),
-                        format!("{:.6}", x.hit_ratio),
-                        x.direct.to_string(),
-                    ]
-                })
-                .collect();
-            output::print(&csv_out(&header, body)?)?;
-        }
+        TableFormat::Csv => output::print(&r.table(top).csv()),
         TableFormat::Table => {
-            let body = rows
-                .iter()
-                .chain(std::iter::once(&&r.total))
-                .map(|x| {
-                    let ahead = x.pages_read_ahead.max(1) as f64;
-                    vec![
-                        tail(&x.file, 34),
-                        thousands(x.windows),
-                        thousands(x.pages_read_ahead),
-                        format!("{} ({})", thousands(x.used), pct(x.used as f64 / ahead)),
-                        format!("{} ({})", thousands(x.wasted), pct(x.wasted as f64 / ahead)),
-                        if x.direct { "O_DIRECT".into() } else { pct(x.hit_ratio) },
-                    ]
-                })
-                .collect();
-            let mut out = table(&["file", "windows", "read ahead", "used", "wasted", "hits"], body);
-            if r.files.len() > rows.len() {
-                let _ = writeln!(out, "({} more; --top N shows more)", r.files.len() - rows.len());
-            }
-            let _ = writeln!(
-                out,
-                "pages of 4 KiB; wasted = evicted before use + never used before the trace ends"
-            );
+            let mut out = r.table(top).text();
+            more(&mut out, r.files.len(), r.files.len().min(top), "");
+            out.push_str(views::READAHEAD_NOTE);
             // InnoDB's own view: its read-ahead is of 16 KiB pages into the buffer pool, the
             // kernel's of 4 KiB pages into the page cache.
             for d in &r.server_status {
                 let _ = writeln!(out, "{}", output::status_line(d));
             }
-            output::print(&out)?;
+            output::print(&out)
         }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latency_cells_show_a_decimal_below_10_us_and_a_dash_when_unknown() {
-        assert_eq!(latency_cells(19.36, Some(11.39), Some(141.31)), ["19", "11", "141"]);
-        assert_eq!(latency_cells(5.27, Some(3.23), Some(21.39)), ["5.3", "3.2", "21"]);
-        // No completed read: the mean is 0 only because there is nothing to average.
-        assert_eq!(latency_cells(0.0, None, None), ["-", "-", "-"]);
-        assert_eq!((csv_us(Some(11.391)), csv_us(None)), ("11.391".to_string(), String::new()));
     }
 }
 

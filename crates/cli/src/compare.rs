@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mysql_io_format::Trace;
-use mysql_io_sim::versus::{self, Comparison, Side};
+use mysql_io_sim::versus::{self, Comparison};
 use mysql_io_sim::{Mode, Options, SimReport};
 
-use crate::analyze::{open, parse, progress, table};
-use crate::output::{self, thousands};
+use crate::analyze::{open, parse, progress};
+use crate::output;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -72,13 +72,6 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn pct(a: u64, b: u64) -> String {
-    if a == 0 {
-        return String::new();
-    }
-    format!("{:+.1}%", 100.0 * (b as f64 - a as f64) / a as f64)
-}
-
 fn text(c: &Comparison, top: usize) -> String {
     let mut s = format!(
         "A: {} (read_ahead_kb {})\nB: {} (read_ahead_kb {}); predicted: simulate of A at {} KiB (free mode)\n\n",
@@ -88,93 +81,8 @@ fn text(c: &Comparison, top: usize) -> String {
         c.b_ra_kb,
         c.b_ra_kb
     );
-    let (a, b, p) = (
-        c.total.a.clone().unwrap_or_default(),
-        c.total.b.clone().unwrap_or_default(),
-        c.total.predicted_b.clone(),
-    );
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut row = |name: &str, a: u64, b: u64, p: Option<u64>| {
-        rows.push(vec![
-            name.to_string(),
-            thousands(a),
-            thousands(b),
-            pct(a, b),
-            p.map_or_else(String::new, thousands),
-            p.map_or_else(String::new, |p| pct(p, b)),
-        ]);
-    };
-    row("reads", a.reads, b.reads, None);
-    row("pages read", a.pages_read, b.pages_read, p.as_ref().map(|p| p.pages_read));
-    row("device requests", a.read_ios, b.read_ios, p.as_ref().map(|p| p.read_ios));
-    row("readahead used", a.used, b.used, p.as_ref().map(|p| p.used));
-    row("readahead wasted", a.wasted, b.wasted, p.as_ref().map(|p| p.wasted));
-    let f = |x: f64| format!("{:.1}%", 100.0 * x);
-    let blank = String::new;
-    rows.push(vec![
-        "hit ratio".into(),
-        f(a.hit_ratio),
-        f(b.hit_ratio),
-        blank(),
-        p.as_ref().map_or_else(blank, |p| f(p.hit_ratio)),
-        blank(),
-    ]);
-    let us = |x: Option<f64>| x.map_or_else(|| "-".into(), |v| format!("{v:.0} us"));
-    rows.push(vec![
-        "latency p50".into(),
-        us(a.latency_p50_us),
-        us(b.latency_p50_us),
-        blank(),
-        blank(),
-        blank(),
-    ]);
-    rows.push(vec![
-        "latency p99".into(),
-        us(a.latency_p99_us),
-        us(b.latency_p99_us),
-        blank(),
-        blank(),
-        blank(),
-    ]);
-    let t = table(&["total", "A", "B", "B vs A", "predicted B", "B vs predicted"], rows);
-    s += &format!("{t}\n\n");
-    let n =
-        |s: &Option<Side>, g: fn(&Side) -> u64| s.as_ref().map_or_else(|| "-".into(), |s| thousands(g(s)));
-    let h =
-        |s: &Option<Side>| s.as_ref().map_or_else(|| "-".into(), |s| format!("{:.1}%", 100.0 * s.hit_ratio));
-    let rows = c
-        .files
-        .iter()
-        .take(top)
-        .map(|r| {
-            vec![
-                output::tail(&r.file, 40),
-                n(&r.a, |s| s.pages_read),
-                n(&r.b, |s| s.pages_read),
-                n(&r.predicted_b, |s| s.pages_read),
-                n(&r.a, |s| s.read_ios),
-                n(&r.b, |s| s.read_ios),
-                n(&r.predicted_b, |s| s.read_ios),
-                h(&r.a),
-                h(&r.b),
-            ]
-        })
-        .collect();
-    let t = table(
-        &[
-            "file",
-            "pages A",
-            "pages B",
-            "predicted",
-            "requests A",
-            "requests B",
-            "predicted",
-            "hit A",
-            "hit B",
-        ],
-        rows,
-    );
-    s += &format!("{t}\n");
+    s += &format!("{}\n\n", c.totals_table().text());
+    s += &format!("{}\n", c.files_table(top).text());
     if c.files.len() > top {
         s += &format!("({} more files: --top N, or --json)\n", c.files.len() - top);
     }

@@ -33,23 +33,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-/// Shortens `s` to at most `max` characters, keeping its end (paths end with what matters).
-#[cfg_attr(not(feature = "analysis"), allow(dead_code))] // used by the analyses
-pub(crate) fn tail(s: &str, max: usize) -> String {
-    let n = s.chars().count();
-    if n <= max {
-        s.to_string()
-    } else {
-        let keep: String = s.chars().skip(n - (max - 1)).collect();
-        format!("…{keep}")
-    }
-}
-
-/// `0.4321` as `43.2%`.
-#[cfg_attr(not(feature = "analysis"), allow(dead_code))] // used by the analyses
-pub(crate) fn pct(r: f64) -> String {
-    format!("{:.1}%", r * 100.0)
-}
+pub(crate) use mysql_io_output::{bytes, pct, thousands};
 
 /// True when `e` comes from writing to a closed pipe.
 pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -64,35 +48,6 @@ pub(crate) fn print(s: &str) -> anyhow::Result<()> {
     out.write_all(s.as_bytes())?;
     out.flush()?;
     Ok(())
-}
-
-/// `1234567` as `1,234,567`.
-pub(crate) fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Bytes in binary units, e.g. `12.3 MiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 /// A server's counters over the recording: `server     1234 SHOW GLOBAL STATUS, over 21.9 s:`

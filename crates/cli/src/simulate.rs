@@ -8,10 +8,10 @@ use anyhow::Context as _;
 
 use mysql_io_analyzer::Filter;
 use mysql_io_format::Trace;
-use mysql_io_sim::{DeviceVerdict, Figures, Mode, Options, SimReport, Variant};
+use mysql_io_sim::{DeviceVerdict, Mode, Options, SimReport, Variant};
 
-use crate::analyze::{csv_out, open, parse, progress, table, warn};
-use crate::output::{self, pct, tail, thousands, TableFormat};
+use crate::analyze::{open, parse, progress, warn};
+use crate::output::{self, pct, thousands, TableFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ModeArg {
@@ -143,7 +143,7 @@ pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let (report, warnings) = simulate_trace(&trace, &how)?;
     match a.format {
         TableFormat::Json => output::print(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        TableFormat::Csv => output::print(&csv(&report)?)?,
+        TableFormat::Csv => output::print(&report.rows_table().csv())?,
         TableFormat::Table => output::print(&text(&report, a.top))?,
     }
     if let Some(path) = &a.decisions {
@@ -152,61 +152,6 @@ pub(crate) fn run(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     warn(&warnings);
     Ok(ExitCode::SUCCESS)
-}
-
-const COLUMNS: [&str; 14] = [
-    "row",
-    "ra_kb",
-    "file",
-    "reads",
-    "pages_read",
-    "bytes_read",
-    "read_ios",
-    "pages_requested",
-    "demand_inserts",
-    "hit_ratio",
-    "pages_read_ahead",
-    "used",
-    "wasted",
-    "triggers",
-];
-
-fn csv_row(row: &str, f: &Figures) -> Vec<String> {
-    vec![
-        row.to_string(),
-        f.ra_kb.to_string(),
-        f.file.clone(),
-        f.reads.to_string(),
-        f.pages_read.to_string(),
-        f.bytes_read.to_string(),
-        f.read_ios.to_string(),
-        f.pages_requested.to_string(),
-        f.demand_inserts.to_string(),
-        format!("{:.6}", f.hit_ratio),
-        f.pages_read_ahead.to_string(),
-        f.used.to_string(),
-        f.wasted.to_string(),
-        (f.sync_triggers + f.async_triggers).to_string(),
-    ]
-}
-
-fn csv(r: &SimReport) -> anyhow::Result<String> {
-    let mut rows = Vec::new();
-    for (name, s) in [("recorded", &r.recorded), ("model_at_recorded", &r.model_at_recorded)]
-        .into_iter()
-        .chain(r.settings.iter().map(|s| ("simulated", s)))
-    {
-        rows.extend(s.files.iter().chain(std::iter::once(&s.total)).map(|f| csv_row(name, f)));
-    }
-    csv_out(&COLUMNS, rows)
-}
-
-fn kb(k: u64) -> String {
-    if k == 0 {
-        "mixed".into()
-    } else {
-        format!("{k} KiB")
-    }
 }
 
 fn text(r: &SimReport, top: usize) -> String {
@@ -222,27 +167,7 @@ fn text(r: &SimReport, top: usize) -> String {
         (Mode::Free, Some(p)) => format!("its own page cache of {} MiB", p / 256),
     };
     let _ = writeln!(out, "model: {model}, {cache}\n");
-    let row = |name: String, f: &Figures| {
-        vec![
-            name,
-            thousands(f.reads),
-            thousands(f.pages_read),
-            thousands(f.read_ios),
-            thousands(f.demand_inserts),
-            pct(f.hit_ratio),
-            thousands(f.pages_read_ahead),
-            thousands(f.wasted),
-        ]
-    };
-    let mut rows = vec![
-        row(format!("kernel at {}", kb(r.recorded.ra_kb)), &r.recorded.total),
-        row(format!("model at {}", kb(r.model_at_recorded.ra_kb)), &r.model_at_recorded.total),
-    ];
-    rows.extend(r.settings.iter().map(|s| row(format!("model at {}", kb_plain(s.ra_kb)), &s.total)));
-    out.push_str(&table(
-        &["all files", "reads", "pages read", "requests", "waited", "hits", "read ahead", "wasted"],
-        rows,
-    ));
+    out.push_str(&r.totals_table().text());
     let _ = writeln!(
         out,
         "pages of 4 KiB read from disk; requests = device reads (runs split at max_sectors_kb);\n\
@@ -263,26 +188,7 @@ fn text(r: &SimReport, top: usize) -> String {
     }
     // Pages read per file and setting.
     if !r.recorded.files.is_empty() {
-        let mut header: Vec<String> = vec!["pages read from disk".into(), "kernel".into(), "model".into()];
-        header.extend(r.settings.iter().map(|s| kb_plain(s.ra_kb)));
-        let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
-        // Many settings: numbers in 4 significant digits, so the table keeps within 100 columns.
-        let wide = hdr.len() <= 7;
-        let num = |n: u64| if wide { thousands(n) } else { compact(n) };
-        let cell = if wide { 12 } else { 9 };
-        let width = 100usize.saturating_sub(cell * (hdr.len() - 1)).max(20);
-        let rows: Vec<Vec<String>> = (0..r.recorded.files.len().min(top))
-            .map(|i| {
-                let mut v = vec![
-                    tail(&r.recorded.files[i].file, width),
-                    num(r.recorded.files[i].pages_read),
-                    num(r.model_at_recorded.files[i].pages_read),
-                ];
-                v.extend(r.settings.iter().map(|s| num(s.files[i].pages_read)));
-                v
-            })
-            .collect();
-        out.push_str(&table(&hdr, rows));
+        out.push_str(&r.pages_table(top).text());
         if r.recorded.files.len() > top {
             let _ = writeln!(out, "({} more files; --top N shows more)", r.recorded.files.len() - top);
         }
@@ -314,27 +220,7 @@ fn verdict(d: &DeviceVerdict) -> String {
         }
     }
     if d.recommended_ra_kb.is_some() && d.sweep.len() > 1 && d.sweep.iter().any(|p| p.pages_read > 0) {
-        let rows = d
-            .sweep
-            .iter()
-            .map(|p| {
-                let mark = match (p.ra_kb == d.current_ra_kb, Some(p.ra_kb) == d.recommended_ra_kb) {
-                    (true, true) => " (now, best)",
-                    (true, false) => " (now)",
-                    (false, true) => " (best)",
-                    _ => "",
-                };
-                vec![
-                    format!("{}{mark}", kb_plain(p.ra_kb)),
-                    thousands(p.pages_read),
-                    thousands(p.read_ios),
-                    thousands(p.waited),
-                    thousands(p.wasted),
-                    pct(p.hit_ratio()),
-                ]
-            })
-            .collect();
-        let t = table(&["read_ahead_kb", "pages read", "requests", "waited", "wasted", "hits"], rows);
+        let t = d.sweep_table().text();
         let _ = writeln!(out, "  the model on {} at each setting:", d.device);
         for l in t.lines() {
             let _ = writeln!(out, "  {l}");
@@ -342,20 +228,6 @@ fn verdict(d: &DeviceVerdict) -> String {
     }
     out.push('\n');
     out
-}
-
-fn kb_plain(k: u64) -> String {
-    format!("{k} KiB")
-}
-
-/// `1234567` as `1.235M`: four significant digits.
-fn compact(n: u64) -> String {
-    match n {
-        0..=99_999 => n.to_string(),
-        100_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
-        1_000_000..=999_999_999 => format!("{:.2}M", n as f64 / 1e6),
-        _ => format!("{:.2}G", n as f64 / 1e9),
-    }
 }
 
 fn signed(x: f64) -> String {

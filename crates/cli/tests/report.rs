@@ -5,6 +5,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod page;
+use page::{row_cells, thousands};
+
 const TRACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/mariadb-sysbench.mio");
 
 fn mysql_io(args: &[&str]) -> std::process::Output {
@@ -121,26 +124,6 @@ fn the_page_renders_in_chromium() {
     }
 }
 
-/// `1234567` as the page writes it, `1,234,567`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The cells of the page's row `<tr data-figure="NAME">`, its label first.
-fn figure_row(html: &str, name: &str) -> Vec<String> {
-    let at = html.find(&format!("<tr data-figure=\"{name}\">")).unwrap_or_else(|| panic!("no row {name}"));
-    let row = &html[at..at + html[at..].find("</tr>").expect("end of row")];
-    row.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap_or_default().to_string()).collect()
-}
-
 /// `report A --compare B` on two synthetic traces of the same files (two seeds): the section's
 /// totals and files are what `mysql-io compare A B` computes on its own (which simulates A at
 /// B's setting alone, where the report simulates it within its sweep).
@@ -177,7 +160,7 @@ fn compare_puts_the_other_trace_beside_with_compares_figures() {
         ("readahead used", "used", true),
         ("readahead wasted", "wasted", true),
     ] {
-        let row = figure_row(section, name);
+        let row = row_cells(section, name);
         assert_eq!(row[1], n(&total["a"][key]), "{name}: A");
         assert_eq!(row[2], n(&total["b"][key]), "{name}: B");
         if predicted {
@@ -186,20 +169,16 @@ fn compare_puts_the_other_trace_beside_with_compares_figures() {
     }
     // The two traces differ, so B vs A says by how much.
     assert_ne!(total["a"]["pages_read"], total["b"]["pages_read"]);
-    assert!(figure_row(section, "pages read")[3].ends_with('%'));
+    assert!(row_cells(section, "pages read")[3].ends_with('%'));
     // Every file of both, with compare's figures.
     let files = c["files"].as_array().expect("files");
     assert_eq!(files.len(), 8, "synth's eight tablespaces");
     for f in files {
         let name = f["file"].as_str().expect("file");
-        let at =
-            section.find(&format!("<td title=\"{name}\">")).unwrap_or_else(|| panic!("no row for {name}"));
-        let row = &section[at..at + section[at..].find("</tr>").expect("end")];
-        let cells: Vec<&str> =
-            row.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap_or("")).collect();
-        assert_eq!(cells[0], n(&f["a"]["pages_read"]), "{name}");
-        assert_eq!(cells[1], n(&f["b"]["pages_read"]), "{name}");
-        assert_eq!(cells[2], n(&f["predicted_b"]["pages_read"]), "{name}");
-        assert_eq!(cells[4], n(&f["b"]["read_ios"]), "{name}");
+        let cells = row_cells(section, name);
+        assert_eq!(cells[1], n(&f["a"]["pages_read"]), "{name}");
+        assert_eq!(cells[2], n(&f["b"]["pages_read"]), "{name}");
+        assert_eq!(cells[3], n(&f["predicted_b"]["pages_read"]), "{name}");
+        assert_eq!(cells[5], n(&f["b"]["read_ios"]), "{name}");
     }
 }

@@ -13,8 +13,11 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use page::{row_cells, thousands};
 use serde_json::Value;
 use support::{helper, require_root, text, LoopFs};
+
+mod page;
 
 fn mysql_io(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mysql-io")).args(args).output().expect("run mysql-io")
@@ -39,26 +42,6 @@ fn record(fs: &LoopFs, files: &[PathBuf], ra_kb: u32, trace: &Path) {
         .output()
         .expect("run mysql-io record");
     assert!(out.status.success(), "record at {ra_kb} KiB failed: {}", text(&out.stderr));
-}
-
-/// `1234567` as the page writes it.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The cells of the row that starts at `marker` in `html`.
-fn cells<'a>(html: &'a str, marker: &str) -> Vec<&'a str> {
-    let at = html.find(marker).unwrap_or_else(|| panic!("no row {marker}"));
-    let row = &html[at..at + html[at..].find("</tr>").expect("end of row")];
-    row.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap_or("")).collect()
 }
 
 fn num(v: &Value) -> u64 {
@@ -110,17 +93,17 @@ fn root_compare_shows_what_the_kernel_did_at_another_setting() {
 
     // The page shows exactly those figures, and the prediction, which is close to B.
     for (f, name) in [(scan, "a"), (random, "b")] {
-        let row = cells(section, &format!("<td title=\"{}\">", f["file"].as_str().expect("path")));
-        assert_eq!(row[0], thousands(num(&f["a"]["pages_read"])), "{name}: pages A");
-        assert_eq!(row[1], thousands(num(&f["b"]["pages_read"])), "{name}: pages B");
-        assert_eq!(row[2], thousands(num(&f["predicted_b"]["pages_read"])), "{name}: predicted pages");
-        assert_eq!(row[3], thousands(num(&f["a"]["read_ios"])), "{name}: requests A");
-        assert_eq!(row[4], thousands(num(&f["b"]["read_ios"])), "{name}: requests B");
-        assert_eq!(row[5], thousands(num(&f["predicted_b"]["read_ios"])), "{name}: predicted requests");
+        let row = row_cells(section, f["file"].as_str().expect("path"));
+        assert_eq!(row[1], thousands(num(&f["a"]["pages_read"])), "{name}: pages A");
+        assert_eq!(row[2], thousands(num(&f["b"]["pages_read"])), "{name}: pages B");
+        assert_eq!(row[3], thousands(num(&f["predicted_b"]["pages_read"])), "{name}: predicted pages");
+        assert_eq!(row[4], thousands(num(&f["a"]["read_ios"])), "{name}: requests A");
+        assert_eq!(row[5], thousands(num(&f["b"]["read_ios"])), "{name}: requests B");
+        assert_eq!(row[6], thousands(num(&f["predicted_b"]["read_ios"])), "{name}: predicted requests");
     }
     let total = &c["total"];
     for (figure, key) in [("pages read", "pages_read"), ("device requests", "read_ios")] {
-        let row = cells(section, &format!("<tr data-figure=\"{figure}\">"));
+        let row = row_cells(section, figure);
         let (a, b, p) = (num(&total["a"][key]), num(&total["b"][key]), num(&total["predicted_b"][key]));
         // The label, A, B, B vs A, predicted B.
         assert_eq!(row[1], thousands(a), "{figure}: A");

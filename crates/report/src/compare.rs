@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use mysql_io_sim::verdict::{short_path, thousands};
 use mysql_io_sim::versus::{Comparison, Side};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -16,14 +15,6 @@ const FILES: usize = 15;
 const A_COLOR: RGBColor = RGBColor(90, 90, 90);
 const B_COLOR: RGBColor = RGBColor(40, 110, 200);
 const P_COLOR: RGBColor = RGBColor(150, 190, 240);
-
-/// `+12.3%` from `a` to `b`; empty when `a` is 0.
-fn change(a: u64, b: u64) -> String {
-    if a == 0 {
-        return String::new();
-    }
-    format!("{:+.1}%", 100.0 * (b as f64 - a as f64) / a as f64)
-}
 
 /// The section: the two traces named, the totals plotted and tabled, the files tabled.
 pub(crate) fn section(out: &mut String, c: &Comparison) -> Result<(), PlotError> {
@@ -44,79 +35,9 @@ pub(crate) fn section(out: &mut String, c: &Comparison) -> Result<(), PlotError>
     let p = c.total.predicted_b.clone();
     out.push_str(&totals_svg(&a, &b, p.as_ref())?);
 
-    let _ = writeln!(
-        out,
-        "<table class=\"compare-total\"><tr><th>total</th><th>A</th><th>B</th><th>B vs A</th>\
-         <th>predicted B</th><th>B vs predicted</th></tr>"
-    );
-    type Get = fn(&Side) -> u64;
-    let counts: [(&str, Get, bool); 5] = [
-        ("reads", |s| s.reads, false),
-        ("pages read", |s| s.pages_read, true),
-        ("device requests", |s| s.read_ios, true),
-        ("readahead used", |s| s.used, true),
-        ("readahead wasted", |s| s.wasted, true),
-    ];
-    for (name, get, predicted) in counts {
-        let pv = p.as_ref().filter(|_| predicted).map(get);
-        let _ = writeln!(
-            out,
-            "<tr data-figure=\"{name}\"><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            thousands(get(&a)),
-            thousands(get(&b)),
-            change(get(&a), get(&b)),
-            pv.map_or_else(String::new, thousands),
-            pv.map_or_else(String::new, |v| change(v, get(&b))),
-        );
-    }
-    let ratio = |x: f64| format!("{:.1}%", 100.0 * x);
-    let _ = writeln!(
-        out,
-        "<tr data-figure=\"hit ratio\"><td>hit ratio</td><td>{}</td><td>{}</td><td></td><td>{}</td><td></td></tr>",
-        ratio(a.hit_ratio),
-        ratio(b.hit_ratio),
-        p.as_ref().map_or_else(String::new, |p| ratio(p.hit_ratio)),
-    );
-    let us = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.0} us"));
-    for (name, get) in [
-        ("latency p50", (|s: &Side| s.latency_p50_us) as fn(&Side) -> Option<f64>),
-        ("latency p99", |s: &Side| s.latency_p99_us),
-    ] {
-        let _ = writeln!(
-            out,
-            "<tr data-figure=\"{name}\"><td>{name}</td><td>{}</td><td>{}</td><td></td><td></td><td></td></tr>",
-            us(get(&a)),
-            us(get(&b))
-        );
-    }
-    let _ = writeln!(out, "</table>");
-
-    let _ = writeln!(
-        out,
-        "<table class=\"compare-files\"><tr><th>file</th><th>pages A</th><th>pages B</th><th>predicted</th>\
-         <th>requests A</th><th>requests B</th><th>predicted</th><th>hit A</th><th>hit B</th></tr>"
-    );
-    let n =
-        |s: &Option<Side>, g: fn(&Side) -> u64| s.as_ref().map_or_else(|| "-".into(), |s| thousands(g(s)));
-    let h = |s: &Option<Side>| s.as_ref().map_or_else(|| "-".into(), |s| ratio(s.hit_ratio));
-    for r in c.files.iter().take(FILES) {
-        let _ = writeln!(
-            out,
-            "<tr><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td></tr>",
-            esc(&r.file),
-            esc(short_path(&r.file)),
-            n(&r.a, |s| s.pages_read),
-            n(&r.b, |s| s.pages_read),
-            n(&r.predicted_b, |s| s.pages_read),
-            n(&r.a, |s| s.read_ios),
-            n(&r.b, |s| s.read_ios),
-            n(&r.predicted_b, |s| s.read_ios),
-            h(&r.a),
-            h(&r.b),
-        );
-    }
-    let _ = writeln!(out, "</table>");
+    // The tables `mysql-io compare` prints.
+    out.push_str(&c.totals_table().html("compare-total"));
+    out.push_str(&c.files_table(FILES).html("compare-files"));
     if c.files.len() > FILES {
         let _ = writeln!(
             out,

@@ -16,6 +16,7 @@ mod compare;
 
 use std::fmt::Write as _;
 
+use mysql_io_output::escape_html as esc;
 use mysql_io_sim::verdict::{short_path, thousands};
 use mysql_io_sim::versus::Comparison;
 use mysql_io_sim::{DeviceVerdict, Point, SimReport};
@@ -148,7 +149,7 @@ h1{font-size:1.4em}h2{font-size:1.2em;border-bottom:1px solid #ccc}h3{font-size:
 .meta{color:#555}.decision{font-size:1.1em;font-weight:bold}\
 pre{background:#f4f4f4;padding:.6em;overflow-x:auto}\
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.15em .6em;text-align:right}\
-td:first-child,th:first-child{text-align:left}tr.now{font-weight:bold}tr.best{background:#e6f4e6}\
+td:first-child,th:first-child{text-align:left}td.n{text-align:right}\
 footer{color:#777;margin-top:2em;font-size:.9em}";
 
 fn model_name(sim: &SimReport) -> &'static str {
@@ -193,31 +194,8 @@ fn device_section(out: &mut String, d: &DeviceVerdict) -> Result<(), PlotError> 
             esc(&d.device)
         );
         out.push_str(&sweep_svg(d)?);
-        let _ = writeln!(
-            out,
-            "<table class=\"sweep\"><tr><th>read_ahead_kb</th><th>pages read</th><th>requests</th>\
-             <th>pages waited for</th><th>wasted</th><th>hits</th></tr>"
-        );
-        for p in &d.sweep {
-            let class = if Some(p.ra_kb) == d.recommended_ra_kb {
-                " class=\"best\""
-            } else if p.ra_kb == d.current_ra_kb {
-                " class=\"now\""
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                out,
-                "<tr{class}><td>{} KiB</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td></tr>",
-                p.ra_kb,
-                thousands(p.pages_read),
-                thousands(p.read_ios),
-                thousands(p.waited),
-                thousands(p.wasted),
-                p.hit_ratio() * 100.0
-            );
-        }
-        let _ = writeln!(out, "</table>");
+        // The table `mysql-io simulate` prints under the device's verdict.
+        out.push_str(&d.sweep_table().html("sweep"));
     }
     let _ = writeln!(out, "</article>");
     Ok(())
@@ -348,21 +326,6 @@ fn used_wasted_svg(bars: &[(String, u64, u64)]) -> Result<String, PlotError> {
         root.present().map_err(plot_err)?;
     }
     Ok(format!("<figure class=\"plot used-wasted\">{svg}</figure>\n"))
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn compact(n: u64) -> String {

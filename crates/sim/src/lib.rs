@@ -14,6 +14,7 @@ pub mod input;
 pub mod model;
 pub mod report;
 pub mod run;
+pub mod tables;
 pub mod verdict;
 pub mod versus;
 

@@ -404,18 +404,7 @@ fn commands(device: &str, settings_of: &str, kb: u64) -> Apply {
     }
 }
 
-/// `1234567` as `1,234,567`.
-pub fn thousands(x: u64) -> String {
-    let s = x.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use mysql_io_output::thousands;
 
 /// `old -> new (+x%)`.
 fn change(old: u64, new: u64) -> String {
