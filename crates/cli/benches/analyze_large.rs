@@ -1,5 +1,5 @@
-//! Analysis speed and memory on a large generated trace: each `mysql-io analyze` runs as its own
-//! process, timed, with its peak resident memory read from wait4(2).
+//! Analysis speed and memory on a large generated trace: each `mysql-io analyze`, and `report`,
+//! runs as its own process, timed, with its peak resident memory read from wait4(2).
 //!
 //! Run: `cargo bench --profile release -p mysql-io --bench analyze_large` (options after `--`:
 //! `--events N`, default 100M; `--trace PATH`, default a cached file in the temp dir, made with
@@ -78,4 +78,16 @@ fn main() {
             + if args.contains(&"thread") { " --by thread" } else { "" };
         println!("  {name:32} {secs:7.2}   {:10.1}   {mib:7.0} MiB", events as f64 / secs / 1e6);
     }
+    // The report: the free-mode simulation at the default sweep (eight settings and the
+    // recorded one) and the page; its size is what a user mails around (target: 5 MB).
+    let page = std::env::temp_dir().join(format!("mysql-io-bench-{events}.html"));
+    let (secs, mib) = measure(&["report", path, "-o", page.to_str().expect("utf-8 path")]);
+    let html = std::fs::metadata(&page).expect("the report").len();
+    let _ = std::fs::remove_file(&page);
+    println!(
+        "  {:32} {secs:7.2}   {:10.1}   {mib:7.0} MiB   page {:.0} KiB",
+        "report",
+        events as f64 / secs / 1e6,
+        html as f64 / 1024.0
+    );
 }
