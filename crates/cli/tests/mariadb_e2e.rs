@@ -1,7 +1,8 @@
 //! End to end on a real MariaDB (root): a throwaway server (`scripts/mariadb-sandbox`: its own
 //! loop-mounted ext4, socket, no network), sysbench tables larger than its buffer pool, a
 //! recording of `oltp_read_only` plus a full table scan, and what `info`, `analyze` and
-//! `simulate` then say, checked against what the server itself counted. Test names start with
+//! `simulate` then say, checked against what the server itself counted, and its report in a
+//! browser. Test names start with
 //! `root_`; they fail (never skip) without root, MariaDB or sysbench (scripts/test installs them).
 
 // The recorder's tests: the analysis-only build (`--no-default-features --features analysis`)
@@ -10,6 +11,8 @@
 
 #[path = "../../recorder/tests/support/mod.rs"]
 mod support;
+
+mod page;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -141,6 +144,29 @@ fn root_mariadb_buffered_reads_end_to_end() {
     assert!(sentences.iter().any(|s| s.contains("the host had")), "{sentences:?}");
     let name = d["device"].as_str().expect("device");
     assert!(table.contains(&format!("\n{name}")), "{table}");
+
+    // The report of this recording, opened in a browser: the verdict for the datadir's device
+    // with its read_ahead_kb command, every plot with points, nothing fetched. The screenshot is
+    // kept in target/test-reports/report-mariadb-e2e.png.
+    let reports = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-reports");
+    std::fs::create_dir_all(&reports).expect("test-reports dir");
+    let page = reports.join("report-mariadb-e2e.html");
+    run(mysql_io().args(["report", t, "-o"]).arg(&page));
+    let dom = page::in_chromium(&page, &reports.join("report-mariadb-e2e.png"));
+    assert!(dom.contains("<section id=\"verdict\">"), "no verdict in the DOM");
+    assert!(dom.contains(&format!("data-device=\"{name}\"")), "no verdict for {name}");
+    assert!(dom.contains("/queue/read_ahead_kb"), "no read_ahead_kb command");
+    let mut plots = 0;
+    for (at, _) in dom.match_indices("<figure class=\"plot") {
+        let fig = &dom[at..at + dom[at..].find("</figure>").expect("end of figure")];
+        assert!(
+            fig.contains("<svg")
+                && (fig.contains("<circle") || fig.contains("<rect") || fig.contains("<path"))
+        );
+        plots += 1;
+    }
+    assert!(plots >= 2, "{plots} plots");
+    page::assert_self_contained(&std::fs::read_to_string(&page).expect("the page"));
 }
 
 #[test]
