@@ -18,8 +18,11 @@ Examples:
 
 One HTML file, readable offline (no script, nothing fetched): the verdict per block device first
 (the read_ahead_kb to use, the predicted change, how far to trust it, the commands that apply
-it), then the sweep behind it and the readahead the kernel did per file. The figures are those
-of `mysql-io simulate` in free mode (docs/simulate.md).")]
+it), then the sweep behind it and the readahead the kernel did per file, then the reads
+themselves: offset against time for the files read most (coloured by thread role, with the
+kernel's readahead windows), read latency and reads per second per thread role, and the lengths
+of sequential runs. The verdict's figures are those of `mysql-io simulate` in free mode
+(docs/simulate.md), the others those of `mysql-io analyze` (docs/analysis.md).")]
 pub(crate) struct ReportArgs {
     /// The trace file (.mio).
     trace: PathBuf,
@@ -63,7 +66,8 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
         seconds: span as f64 / 1e9,
         events: trace.event_count(),
     };
-    let page = mysql_io_report::html(&meta, &sim, &warnings)?;
+    let evidence = mysql_io_report::gather(&trace);
+    let page = mysql_io_report::html(&meta, &sim, &warnings, &evidence)?;
     std::fs::write(&output, &page)
         .with_context(|| format!("cannot write the report to {}", output.display()))?;
     say!("mysql-io: report written to {} ({})", output.display(), bytes(page.len() as u64));
