@@ -478,3 +478,99 @@ fn trigger_index(t: Trigger) -> usize {
         Trigger::Other => 2,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mysql_io_format::synth::SyntheticStream;
+    use mysql_io_format::{Metadata, Trace, Writer, WriterOptions};
+
+    use super::*;
+
+    /// A synthetic trace in small chunks (so reads complete in later chunks than they start).
+    fn synthetic(events: usize) -> Vec<u8> {
+        let opts = WriterOptions { chunk_bytes: 16 << 10, ..WriterOptions::default() };
+        let mut w = Writer::new(Vec::new(), &SyntheticStream::header(), opts).expect("writer");
+        for f in SyntheticStream::files() {
+            w.write_metadata(&Metadata::File(f)).expect("file");
+        }
+        for t in SyntheticStream::threads() {
+            w.write_metadata(&Metadata::Thread(t)).expect("thread");
+        }
+        for ev in SyntheticStream::new(7, 20_000).take(events) {
+            w.push(&ev).expect("event");
+        }
+        w.into_inner().expect("finish")
+    }
+
+    /// The gathered figures against the trace's reads taken whole (`mysql_io_reads::collect`)
+    /// and counted here another way: per role, per file, latencies, and runs by a plain sort.
+    #[test]
+    fn the_evidence_adds_up_to_the_reads() {
+        let data = synthetic(200_000);
+        let trace = Trace::parse(&data).expect("trace");
+        assert!(trace.chunks().len() > 10, "{} chunks", trace.chunks().len());
+        let ev = gather(&trace);
+        let (reads, finished, damaged) = mysql_io_reads::collect(&trace);
+        assert!(damaged.is_empty() && ev.damaged.is_empty());
+        assert!(reads.len() > 1000, "{} reads", reads.len());
+        assert_eq!(ev.reads, reads.len() as u64);
+
+        let threads = names::threads(&trace);
+        let mut per_role: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for r in &reads {
+            let e = per_role.entry(names::role_of(&threads, r.tid)).or_default();
+            e.0 += 1;
+            e.1 += u64::from(r.end_ts.is_some());
+        }
+        assert_eq!(ev.roles.len(), per_role.len());
+        for role in &ev.roles {
+            let (n, timed) = per_role[&role.role];
+            assert_eq!((role.reads, role.latency.len()), (n, timed), "{}", role.role);
+            assert_eq!(role.per_bin.iter().sum::<u64>(), n, "{}: reads per bin", role.role);
+        }
+        assert!(ev.roles.windows(2).all(|w| w[0].reads >= w[1].reads));
+
+        // Each file's cells hold its reads; no cell is outside the grid.
+        assert!(!ev.files.is_empty());
+        for f in &ev.files {
+            let id = finished.files.iter().position(|k| {
+                *k != FileKey::UNRESOLVED && {
+                    let p = trace.files().iter().find(|i| i.dev == k.dev && i.ino == k.ino);
+                    p.is_some_and(|p| p.path == f.path)
+                }
+            });
+            let id = id.expect("the file") as u32;
+            let n = reads.iter().filter(|r| r.file == id).count() as u64;
+            assert_eq!(f.reads, n, "{}", f.path);
+            assert_eq!(f.cells.iter().map(|c| c.reads).sum::<u64>(), n, "{}: cells", f.path);
+            assert!(f.cells.iter().all(|c| c.t < TIME_BINS && c.o < OFFSET_BINS));
+            assert_eq!(f.by_trigger.iter().sum::<u64>(), f.windows);
+            assert!(f.drawn.len() <= MAX_WINDOWS && f.drawn.len() as u64 <= f.windows);
+        }
+        assert!(ev.files.iter().any(|f| f.windows > 0), "the synthetic stream reads ahead");
+
+        // Runs, counted by sorting the reads by (stream, start, seq) and cutting where a read does
+        // not start where the one before on its stream ended (or the file changes).
+        let mut sorted: Vec<&mysql_io_reads::Read> = reads.iter().collect();
+        sorted.sort_by_key(|r| (r.stream, r.start_ts, r.seq));
+        let mut runs = [0u64; RUN_BUCKETS.len()];
+        let mut n = 0u64;
+        let mut prev: Option<(u32, u32, i64)> = None;
+        for r in sorted {
+            let len = match r.result {
+                Some(x) if x >= 0 => x,
+                _ => r.count as i64,
+            };
+            let continues = prev == Some((r.stream, r.file, r.pos));
+            if !continues && n > 0 {
+                runs[run_bucket(n)] += 1;
+                n = 0;
+            }
+            n += 1;
+            prev = Some((r.stream, r.file, r.pos + len));
+        }
+        runs[run_bucket(n)] += 1;
+        assert_eq!(ev.runs, runs);
+        assert!(runs[1..].iter().sum::<u64>() > 0, "some runs are longer than one read");
+    }
+}
