@@ -332,22 +332,10 @@ pub fn load_with(
     let (reads, files) = b.frame()?;
 
     // Threads: the last name recorded for each tid.
-    let mut threads: BTreeMap<u32, ThreadEntry> = BTreeMap::new();
-    let mut infos: Vec<&mysql_io_format::ThreadInfo> = trace.threads().iter().collect();
-    infos.sort_by_key(|t| t.ts);
-    for t in infos {
-        let e = threads.entry(t.tid).or_insert_with(|| ThreadEntry {
-            pid: t.pid,
-            tid: t.tid,
-            comm: String::new(),
-            role: String::new(),
-        });
-        e.comm = t.comm.clone();
-        // A server role, once known, outlives later renames.
-        if !t.role.is_empty() || e.role.is_empty() {
-            e.role = names::role(&t.comm, &t.role);
-        }
-    }
+    let threads: BTreeMap<u32, ThreadEntry> = names::threads(trace)
+        .into_iter()
+        .map(|(tid, t)| (tid, ThreadEntry { pid: t.pid, tid, comm: t.comm, role: t.role }))
+        .collect();
 
     let summary = TraceSummary::of(trace);
     if summary.lost > 0 {
@@ -445,7 +433,7 @@ impl Filter {
 impl Dataset {
     /// Role of a thread (its comm's role when the trace names it, else "tid N").
     pub fn role_of(&self, tid: u32) -> String {
-        self.threads.get(&tid).map_or_else(|| format!("tid {tid}"), |t| t.role.clone())
+        self.threads.get(&tid).map_or_else(|| names::unnamed_role(tid), |t| t.role.clone())
     }
 
     /// Name of a thread.

@@ -8,14 +8,15 @@
 pub mod dataset;
 pub mod export;
 pub mod fleet;
-pub mod latency;
-pub mod names;
 pub mod readahead;
 pub mod seq;
 pub mod tables;
 pub mod views;
 
 pub use dataset::{load, load_with, Dataset, Filter};
+/// Latency histograms and the names reads are grouped by live with the definition of a read
+/// (`crates/reads`, no polars), so the report can use them too.
+pub use mysql_io_reads::{latency, names};
 
 /// A progress callback: `(chunks done, chunks in all)`; it may be called from several threads.
 pub type Progress<'a> = dyn Fn(usize, usize) + Sync + 'a;

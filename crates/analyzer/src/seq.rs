@@ -10,8 +10,10 @@
 //!
 //! The jump distance is `offset - prev_end`; a run is a maximal sequence of consecutive reads on
 //! one description, each sequential to the one before, within one group. Ratios are computed per
-//! description and summed into the chosen groups.
+//! description and summed into the chosen groups. The walk and the buckets are
+//! `mysql_io_reads::sequence`, which the report's run lengths use too.
 
+use mysql_io_reads::sequence::{jump_bucket, run_bucket, stream_order, Walk};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -48,59 +50,7 @@ impl GroupBy {
     }
 }
 
-/// Near-sequential window after the previous read's end.
-pub const NEAR_BYTES: i64 = 64 << 10;
-
-/// Jump-distance buckets (bytes from the previous read's end), in order.
-pub const JUMP_BUCKETS: [&str; 12] = [
-    "first",
-    "<-16M",
-    "-16M..-1M",
-    "-1M..-64K",
-    "-64K..-4K",
-    "-4K..0",
-    "0",
-    "0..4K",
-    "4K..64K",
-    "64K..1M",
-    "1M..16M",
-    ">16M",
-];
-
-/// Run-length buckets (reads in a run), in order.
-pub const RUN_BUCKETS: [&str; 8] = ["1", "2", "3-4", "5-8", "9-16", "17-32", "33-64", ">64"];
-
-fn jump_bucket(d: Option<i64>) -> u8 {
-    const K: i64 = 1 << 10;
-    const M: i64 = 1 << 20;
-    match d {
-        None => 0,
-        Some(d) if d < -16 * M => 1,
-        Some(d) if d < -M => 2,
-        Some(d) if d < -64 * K => 3,
-        Some(d) if d < -4 * K => 4,
-        Some(d) if d < 0 => 5,
-        Some(0) => 6,
-        Some(d) if d <= 4 * K => 7,
-        Some(d) if d <= 64 * K => 8,
-        Some(d) if d <= M => 9,
-        Some(d) if d <= 16 * M => 10,
-        Some(_) => 11,
-    }
-}
-
-fn run_bucket(n: u64) -> usize {
-    match n {
-        0 | 1 => 0,
-        2 => 1,
-        3..=4 => 2,
-        5..=8 => 3,
-        9..=16 => 4,
-        17..=32 => 5,
-        33..=64 => 6,
-        _ => 7,
-    }
-}
+pub use mysql_io_reads::sequence::{JUMP_BUCKETS, NEAR_BYTES, RUN_BUCKETS};
 
 /// A histogram bucket.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -206,33 +156,6 @@ fn group_ids(ds: &Dataset, by: GroupBy) -> Result<(Vec<u32>, Vec<String>), Analy
     Ok((out, labels))
 }
 
-/// Row indices of the reads ordered by (stream, start time), ties in row order. Rows come in
-/// file order, which is nearly time order: a stable bucket pass by stream, then a check (and a
-/// sort where needed) of each stream's times.
-fn stream_order(stream: &[u32], ts: &[u64]) -> Vec<u32> {
-    let streams = stream.iter().copied().max().map_or(0, |m| m as usize + 1);
-    let mut start = vec![0u32; streams + 1];
-    for &s in stream {
-        start[s as usize + 1] += 1;
-    }
-    for i in 1..start.len() {
-        start[i] += start[i - 1];
-    }
-    let mut next = start.clone();
-    let mut order = vec![0u32; stream.len()];
-    for (row, &s) in stream.iter().enumerate() {
-        order[next[s as usize] as usize] = row as u32;
-        next[s as usize] += 1;
-    }
-    for w in start.windows(2) {
-        let seg = &mut order[w[0] as usize..w[1] as usize];
-        if seg.windows(2).any(|p| ts[p[0] as usize] > ts[p[1] as usize]) {
-            seg.sort_by_key(|&r| ts[r as usize]);
-        }
-    }
-    order
-}
-
 /// Analyzes the sequentiality of the reads of `ds`, grouped `by`.
 pub fn sequentiality(ds: &Dataset, by: GroupBy) -> Result<SeqReport, AnalyzeError> {
     let (groups, labels) = group_ids(ds, by)?;
@@ -247,8 +170,7 @@ pub fn sequentiality(ds: &Dataset, by: GroupBy) -> Result<SeqReport, AnalyzeErro
     // One ordered pass: each read is compared with the one before it on its description.
     let mut acc: Vec<Acc> =
         vec![Acc::default(); labels.len().max(groups.iter().max().map_or(0, |&g| g as usize + 1))];
-    let mut prev: Option<(u32, i64, i64)> = None; // stream, offset, end
-    let mut run: Option<(u32, u64)> = None; // group, reads
+    let mut walk = Walk::new();
     for &row in &order {
         let i = row as usize;
         let (s, p, c, g) = (stream[i], pos[i], i64::from(count[i]), groups[i]);
@@ -256,35 +178,25 @@ pub fn sequentiality(ds: &Dataset, by: GroupBy) -> Result<SeqReport, AnalyzeErro
             true if ret[i] >= 0 => i64::from(ret[i]),
             _ => c,
         };
+        let (step, ended) = walk.step(s, p, len, g);
+        if let Some((rg, n)) = ended {
+            acc[rg as usize].runs[run_bucket(n)] += 1;
+        }
         let a = &mut acc[g as usize];
-        let d = match prev {
-            Some((ps, poff, pend)) if ps == s => {
-                let d = p.wrapping_sub(pend);
-                let near = (0..=NEAR_BYTES).contains(&d);
-                a.seq += u64::from(d == 0);
-                a.near += u64::from(near);
-                a.reverse += u64::from(!near && p.wrapping_add(len) == poff);
-                Some(d)
-            }
-            _ => None,
-        };
-        a.jumps[jump_bucket(d) as usize] += 1;
+        if step.jump.is_some() {
+            let near = step.near();
+            a.seq += u64::from(step.sequential());
+            a.near += u64::from(near);
+            a.reverse += u64::from(!near && step.reverse);
+        }
+        a.jumps[jump_bucket(step.jump)] += 1;
         a.reads += 1;
         a.bytes += len.max(0) as u64;
         if c > 0 {
             a.pages += ((p as u64).wrapping_add(c as u64).div_ceil(4096)).saturating_sub(p as u64 / 4096);
         }
-        run = match run {
-            Some((rg, n)) if d == Some(0) && rg == g => Some((g, n + 1)),
-            Some((rg, n)) => {
-                acc[rg as usize].runs[run_bucket(n)] += 1;
-                Some((g, 1))
-            }
-            None => Some((g, 1)),
-        };
-        prev = Some((s, p, p.wrapping_add(len)));
     }
-    if let Some((rg, n)) = run {
+    if let Some((rg, n)) = walk.finish() {
         acc[rg as usize].runs[run_bucket(n)] += 1;
     }
 
@@ -358,21 +270,5 @@ impl Acc {
                 .map(|(&bucket, count)| Bucket { bucket, count })
                 .collect(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_line_up_with_the_near_window() {
-        assert_eq!(JUMP_BUCKETS[jump_bucket(Some(0)) as usize], "0");
-        assert_eq!(JUMP_BUCKETS[jump_bucket(Some(NEAR_BYTES)) as usize], "4K..64K");
-        assert_eq!(JUMP_BUCKETS[jump_bucket(Some(NEAR_BYTES + 1)) as usize], "64K..1M");
-        assert_eq!(JUMP_BUCKETS[jump_bucket(Some(-1)) as usize], "-4K..0");
-        assert_eq!(JUMP_BUCKETS[jump_bucket(None) as usize], "first");
-        assert_eq!(RUN_BUCKETS[run_bucket(64)], "33-64");
-        assert_eq!(RUN_BUCKETS[run_bucket(65)], ">64");
     }
 }

@@ -21,9 +21,13 @@ Examples:
 
 One HTML file, readable offline (no script, nothing fetched): the verdict per block device first
 (the read_ahead_kb to use, the predicted change, how far to trust it, the commands that apply
-it), then the sweep behind it and the readahead the kernel did per file. The figures are those
-of `mysql-io simulate` in free mode (docs/simulate.md). With --compare, a section first puts
-the trace beside another trace of the same files, as `mysql-io compare` does.")]
+it), then the sweep behind it and the readahead the kernel did per file, then the reads
+themselves: offset against time for the files read most (coloured by thread role, with the
+kernel's readahead windows), read latency and reads per second per thread role, and the lengths
+of sequential runs. The verdict's figures are those of `mysql-io simulate` in free mode
+(docs/simulate.md), the others those of `mysql-io analyze` (docs/analysis.md). With --compare,
+a section first puts the trace beside another trace of the same files, as `mysql-io compare`
+does.")]
 pub(crate) struct ReportArgs {
     /// The trace file (.mio).
     trace: PathBuf,
@@ -96,7 +100,8 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    let page = mysql_io_report::html(&meta, &sim, &warnings, comparison.as_ref())?;
+    let evidence = mysql_io_report::gather(&trace);
+    let page = mysql_io_report::html(&meta, &sim, &warnings, comparison.as_ref(), &evidence)?;
     std::fs::write(&output, &page)
         .with_context(|| format!("cannot write the report to {}", output.display()))?;
     say!("mysql-io: report written to {} ({})", output.display(), bytes(page.len() as u64));

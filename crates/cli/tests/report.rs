@@ -52,13 +52,180 @@ fn the_page_carries_the_verdict_and_its_plots_and_fetches_nothing() {
     // The kernel's readahead per file: a used and a never-used bar per file shown.
     let files = &html[html.find("<figure class=\"plot used-wasted\">").expect("a used/wasted plot")..];
     assert!(files.contains("sbtest1.ibd"));
-    // Self-contained: no script, nothing loaded from elsewhere (the SVG namespace is a name,
-    // not a request).
-    for bad in ["<script", "<link", "<img", "src=", "@import", "url("] {
-        assert!(!html.contains(bad), "the page contains {bad}");
+    page::assert_self_contained(&html);
+}
+
+/// The value of attribute `name` in the first tag of `s` that has it.
+fn attr<'a>(s: &'a str, name: &str) -> &'a str {
+    let key = format!(" {name}=\"");
+    let at = s.find(&key).unwrap_or_else(|| panic!("no {name} in {}", &s[..s.len().min(200)])) + key.len();
+    &s[at..at + s[at..].find('"').expect("closing quote")]
+}
+
+/// The element that starts at `open` in `html` up to its `close`, for each occurrence.
+fn elements<'a>(html: &'a str, open: &str, close: &str) -> Vec<&'a str> {
+    html.match_indices(open)
+        .map(|(at, _)| &html[at..at + html[at..].find(close).expect("closing tag") + close.len()])
+        .collect()
+}
+
+fn analyze(what: &[&str]) -> Value {
+    let mut args = vec!["analyze"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&[TRACE, "--format", "json"]);
+    let out = mysql_io(&args);
+    assert!(out.status.success(), "analyze failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// The evidence plots are on the page with their points, and their figures are those of
+/// `analyze`: reads and latency percentiles per role (`analyze threads`), readahead windows per
+/// file (`analyze readahead`), sequential runs in all and per file (`analyze sequentiality`).
+#[test]
+fn the_evidence_agrees_with_analyze() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("r.html");
+    let out = mysql_io(&["report", TRACE, "-o", page.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "report failed: {}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert!(html.len() < 400 << 10, "the page is {} bytes", html.len());
+
+    // Roles: one row each, the reads and p50/p99 of analyze threads; p95 between them.
+    let threads = analyze(&["threads"]);
+    let roles = threads["roles"].as_array().expect("roles");
+    assert!(!roles.is_empty());
+    let latency = &html[html.find("<section id=\"latency\">").expect("a latency section")..];
+    let rows = elements(latency, "<tr data-role=", "</tr>");
+    assert_eq!(rows.len(), roles.len(), "one row per role");
+    let mut timed_roles = 0;
+    for r in roles {
+        let name = r["role"].as_str().expect("role");
+        let row = rows
+            .iter()
+            .find(|row| attr(row, "data-role") == name)
+            .unwrap_or_else(|| panic!("no row for role {name}"));
+        assert_eq!(
+            attr(row, "data-reads").parse::<u64>().expect("reads"),
+            r["reads"].as_u64().expect("reads")
+        );
+        let ns = |p: &str| attr(row, &format!("data-{p}-ns")).parse::<u64>().ok();
+        for (p, field) in [("p50", "p50_latency_us"), ("p99", "p99_latency_us")] {
+            assert_eq!(ns(p).map(|v| v as f64 / 1000.0), r[field].as_f64(), "{name} {p}");
+        }
+        if let (Some(p50), Some(p95), Some(p99)) = (ns("p50"), ns("p95"), ns("p99")) {
+            assert!(p50 <= p95 && p95 <= p99, "{name}: {p50} {p95} {p99}");
+            timed_roles += 1;
+        }
     }
-    let without_ns = html.replace("http://www.w3.org/2000/svg", "");
-    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+    assert!(timed_roles > 0, "no role has latencies");
+    // The distribution: a curve and three dots (p50, p95, p99) per role with latencies.
+    let cdf = elements(latency, "<figure class=\"plot latency-cdf\">", "</figure>");
+    assert_eq!(cdf.len(), 1);
+    assert_eq!(cdf[0].matches("<circle").count(), 3 * timed_roles.min(7));
+    assert!(cdf[0].matches("<polyline").count() >= timed_roles.min(7));
+
+    // Reads per second: a line per role, a point per bin.
+    let rate = elements(&html, "<figure class=\"plot reads-per-second\"", "</figure>");
+    assert_eq!(rate.len(), 1);
+    let bins: usize = attr(rate[0], "data-bins").parse().expect("bins");
+    let plotted: usize = attr(rate[0], "data-roles").parse().expect("roles");
+    assert_eq!(plotted, roles.len().min(7));
+    assert!(bins >= 10, "{bins} bins for a recording of more than 10 s");
+    let lines: Vec<usize> = elements(rate[0], "<polyline", "/>")
+        .iter()
+        .map(|l| attr(l, "points").split_whitespace().count())
+        .filter(|&n| n == bins)
+        .collect();
+    assert_eq!(lines.len(), plotted, "one line of {bins} points per role");
+
+    // Offset against time: the files with most reads (analyze files), each with cells, and the
+    // readahead windows analyze readahead counts for it.
+    let files = analyze(&["files"]);
+    // Reads of files the recorder could not resolve have no offsets to draw.
+    let files: Vec<&Value> = files["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| !f["file"].as_str().expect("file").starts_with("(io_uring registered file"))
+        .collect();
+    let ra = analyze(&["readahead"]);
+    let ra = ra["files"].as_array().expect("files");
+    let plots = elements(&html, "<figure class=\"plot offset-time\"", "</figure>");
+    assert!(!plots.is_empty() && plots.len() <= 6, "{} offset plots", plots.len());
+    let mut windows_drawn = 0;
+    for (i, fig) in plots.iter().enumerate() {
+        let path = attr(fig, "data-file");
+        assert_eq!(
+            path,
+            files[i]["file"].as_str().expect("file"),
+            "plot {i} is not the file with most reads but {i}"
+        );
+        let reads: u64 = attr(fig, "data-reads").parse().expect("reads");
+        assert_eq!(reads, files[i]["reads"].as_u64().expect("reads"), "{path}");
+        let cells: usize = attr(fig, "data-cells").parse().expect("cells");
+        assert!(cells > 0 && cells <= 100 * 40, "{path}: {cells} cells");
+        // Cells and windows are drawn as one path per colour, a subpath each.
+        let subpaths = |class: &str| -> usize {
+            elements(fig, &format!("<path class=\"{class}\""), "/>")
+                .iter()
+                .map(|p| {
+                    let n: usize = attr(p, "data-n").parse().expect("data-n");
+                    assert_eq!(attr(p, "d").matches('M').count(), n, "{path}: {p}");
+                    n
+                })
+                .sum()
+        };
+        assert_eq!(subpaths("cells"), cells, "{path}: cells drawn");
+        let windows: u64 = attr(fig, "data-windows").parse().expect("windows");
+        let kernel =
+            ra.iter().find(|r| r["file"] == path).map_or(0, |r| r["windows"].as_u64().expect("windows"));
+        assert_eq!(windows, kernel, "{path}: readahead windows");
+        let drawn: usize = attr(fig, "data-windows-drawn").parse().expect("drawn");
+        assert!(drawn as u64 <= windows && (windows == 0 || drawn > 0));
+        assert_eq!(subpaths("windows"), drawn, "{path}: windows drawn");
+        windows_drawn += drawn;
+    }
+    assert!(windows_drawn > 0, "no readahead window drawn");
+    assert!(plots[0].contains("sbtest"), "the file read most is a table");
+
+    // Sequential runs: in all and per file, as analyze sequentiality counts them.
+    let seq = analyze(&["sequentiality"]);
+    let runs = &html[html.find("<section id=\"runs\">").expect("a runs section")..];
+    let bars = elements(runs, "<figure class=\"plot run-lengths\">", "</figure>");
+    assert_eq!(bars.len(), 1);
+    let row_counts = |row: &str| -> Vec<(String, u64)> {
+        elements(row, "<td data-bucket=", "</td>")
+            .iter()
+            .map(|td| {
+                let n = td[td.find('>').expect(">") + 1..td.len() - 5].replace(',', "");
+                (attr(td, "data-bucket").replace("&gt;", ">"), n.parse().expect("count"))
+            })
+            .collect()
+    };
+    let expect = |hist: &Value| -> Vec<(String, u64)> {
+        hist.as_array()
+            .expect("histogram")
+            .iter()
+            .map(|b| (b["bucket"].as_str().expect("bucket").to_string(), b["count"].as_u64().expect("count")))
+            .collect()
+    };
+    let rows = elements(runs, "<tr data-file=", "</tr>");
+    assert_eq!(rows.len(), 1 + plots.len());
+    let total = row_counts(rows[0]);
+    assert_eq!(total, expect(&seq["total"]["run_length_histogram"]), "runs of all files");
+    assert!(total.iter().map(|(_, n)| n).sum::<u64>() > 0);
+    for row in &rows[1..] {
+        let path = attr(row, "data-file");
+        let group = seq["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|g| g["group"] == path)
+            .unwrap_or_else(|| panic!("analyze sequentiality has no {path}"));
+        assert_eq!(row_counts(row), expect(&group["run_length_histogram"]), "runs of {path}");
+    }
+    // A bar per bucket (the background and plot area are rectangles too).
+    assert!(bars[0].matches("<rect").count() >= total.len());
 }
 
 #[test]
@@ -88,39 +255,28 @@ fn the_page_renders_in_chromium() {
     let page = reports.join("report-mariadb-sysbench.html");
     let out = mysql_io(&["report", TRACE, "-o", page.to_str().expect("utf-8")]);
     assert!(out.status.success(), "report failed: {}", String::from_utf8_lossy(&out.stderr));
-    let chromium = std::env::var("MYSQL_IO_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let url = format!("file://{}", page.canonicalize().expect("page path").display());
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = |extra: &[&str]| {
-        Command::new(&chromium)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,2400"])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(&url)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("{chromium} cannot run ({e}): scripts/test installs it (apt-get install chromium)")
-            })
-    };
-    let shot = reports.join("report-mariadb-sysbench.png");
-    let _ = std::fs::remove_file(&shot);
-    let out = browser(&[&format!("--screenshot={}", shot.display())]);
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
-    let png = std::fs::read(&shot).expect("the screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a screenshot of {} bytes", png.len());
-    let out = browser(&["--dump-dom"]);
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = page::in_chromium(&page, &reports.join("report-mariadb-sysbench.png"));
     assert!(dom.contains("<section id=\"verdict\">"), "no verdict in the DOM");
     assert!(dom.contains("data-device=\"loop2\"") && dom.contains("/sys/block/loop2/queue/read_ahead_kb"));
-    for plot in ["plot sweep", "plot used-wasted"] {
+    for plot in [
+        "plot sweep",
+        "plot used-wasted",
+        "plot offset-time",
+        "plot latency-cdf",
+        "plot reads-per-second",
+        "plot run-lengths",
+    ] {
         let at =
-            dom.find(&format!("<figure class=\"{plot}\">")).unwrap_or_else(|| panic!("no {plot} in the DOM"));
+            dom.find(&format!("<figure class=\"{plot}\"")).unwrap_or_else(|| panic!("no {plot} in the DOM"));
         let fig = &dom[at..at + dom[at..].find("</figure>").expect("end of figure")];
         assert!(
-            fig.contains("<svg") && (fig.contains("<circle") || fig.contains("<rect")),
+            fig.contains("<svg")
+                && (fig.contains("<circle") || fig.contains("<rect") || fig.contains("<polyline")),
             "{plot} has no points"
         );
+    }
+    for section in ["offsets", "latency", "rate", "runs"] {
+        assert!(dom.contains(&format!("<section id=\"{section}\">")), "no {section} section in the DOM");
     }
 }
 

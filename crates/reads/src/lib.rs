@@ -40,6 +40,10 @@
 //! new start with the same key supersedes it; a completion without a waiting start is counted
 //! and dropped.
 
+pub mod latency;
+pub mod names;
+pub mod sequence;
+
 use mysql_io_format::{ChunkColumns, EventKind, FadviseAdvice, Trace, O_DIRECT};
 use rustc_hash::FxHashMap;
 

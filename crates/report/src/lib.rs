@@ -2,21 +2,29 @@
 //!
 //! The page is self-contained: styles inline, plots as inline SVG drawn with `plotters`, no
 //! script, no font, no image or link it would have to fetch, so it opens offline on a laptop
-//! and can be mailed around. It is built from what `simulate` computes (one definition of every
-//! figure, `crates/sim`): the verdict per block device first, then the sweep behind it, then
-//! the readahead the kernel did per file and the model's agreement with it.
+//! and can be mailed around. The verdict per block device comes first, then the sweep behind
+//! it, the readahead the kernel did per file and the model's agreement with it: all from what
+//! `simulate` computes (one definition of every figure, `crates/sim`). Then the reads
+//! themselves ([`evidence`], one pass over the trace with `crates/reads`' definition of a read,
+//! drawn by `plots`): offset against time for the files with most reads, coloured by thread
+//! role, with the kernel's readahead windows (sync and async apart); read latency per role as
+//! a distribution with p50/p95/p99 (the histograms `analyze threads` uses); reads per second per
+//! role; and the lengths of sequential runs as `analyze sequentiality` counts them (the same
+//! walk, `mysql_io_reads::sequence`). Every plot has a bounded number of elements, so the page
+//! stays small whatever the trace's length.
 //!
 //! With `--compare`, a section before the verdict puts the trace beside another trace of the
-//! same files ([`mysql_io_sim::versus`]).
-//!
-//! What it does not draw yet (issue 16): offset against time per file, latency distributions
-//! and reads per second per thread role, sequential-run lengths.
+//! same files ([`mysql_io_sim::versus`]), with the tables `mysql-io compare` prints.
 
 mod compare;
+pub mod evidence;
+mod plots;
 
 use std::fmt::Write as _;
 
+pub use evidence::{gather, Evidence};
 use mysql_io_output::escape_html as esc;
+use mysql_io_reads::sequence::RUN_BUCKETS;
 use mysql_io_sim::verdict::{short_path, thousands};
 use mysql_io_sim::versus::Comparison;
 use mysql_io_sim::{DeviceVerdict, Point, SimReport};
@@ -50,17 +58,19 @@ impl std::fmt::Display for PlotError {
 
 impl std::error::Error for PlotError {}
 
-fn plot_err<E: std::fmt::Debug>(e: E) -> PlotError {
+pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> PlotError {
     PlotError(format!("{e:?}"))
 }
 
 /// The page for `sim` (a free-mode simulation of the trace described by `meta`), with the
-/// warnings the commands would print, and the trace beside another one when `compare` is given.
+/// warnings the commands would print, the trace beside another one when `compare` is given,
+/// and the `evidence` gathered from the same trace ([`gather`]).
 pub fn html(
     meta: &Meta,
     sim: &SimReport,
     warnings: &[String],
     compare: Option<&Comparison>,
+    evidence: &Evidence,
 ) -> Result<String, PlotError> {
     let mut out = String::with_capacity(64 << 10);
     let title = format!("mysql-io report: {}", meta.trace);
@@ -114,6 +124,8 @@ pub fn html(
     }
     let _ = writeln!(out, "</section>");
 
+    evidence_sections(&mut out, evidence)?;
+
     // The model against the kernel.
     if let Some(e) = sim.model_error.last() {
         let _ = writeln!(
@@ -144,13 +156,199 @@ pub fn html(
     Ok(out)
 }
 
+/// Offset against time per file, latency and reads per second per role, sequential runs.
+fn evidence_sections(out: &mut String, ev: &Evidence) -> Result<(), PlotError> {
+    let legend = |out: &mut String| {
+        let _ = write!(out, "<p class=\"legend\">");
+        for (i, r) in ev.roles.iter().enumerate().take(plots::PLOTTED_ROLES) {
+            let _ = write!(out, "{} ", swatch(plots::role_color(i), &r.role));
+        }
+        if ev.roles.len() > plots::PLOTTED_ROLES {
+            let _ = write!(
+                out,
+                "{} ",
+                swatch(
+                    plots::role_color(plots::PLOTTED_ROLES),
+                    &format!("{} other roles", ev.roles.len() - plots::PLOTTED_ROLES)
+                )
+            );
+        }
+        let _ = writeln!(out, "</p>");
+    };
+
+    // Offset against time.
+    let _ = writeln!(out, "<section id=\"offsets\"><h2>Where each file was read, over time</h2>");
+    if ev.files.is_empty() {
+        let _ = writeln!(out, "<p>No reads of a known file.</p>");
+    } else {
+        let _ = writeln!(
+            out,
+            "<p>The {} files with most reads: each cell is a slice of time and of the file holding reads that \
+             started there, in the colour of the thread role with most of them (fainter: fewer reads). \
+             The kernel's readahead windows are vertical bars over the bytes each one read ahead: {}, {} and {}.</p>",
+            ev.files.len(),
+            swatch(plots::trigger_color(evidence::Trigger::Sync), "sync (a read missed)"),
+            swatch(plots::trigger_color(evidence::Trigger::Async), "async (a read reached a marked page)"),
+            swatch(plots::trigger_color(evidence::Trigger::Other), "no trigger seen (forced, or the trigger in the chunk before)"),
+        );
+        legend(out);
+        for f in &ev.files {
+            let shown = if f.drawn.len() as u64 == f.windows {
+                String::new()
+            } else {
+                format!(", {} drawn", thousands(f.drawn.len() as u64))
+            };
+            let _ = writeln!(
+                out,
+                "<h3>{}</h3><p>{} reads; {} readahead windows ({} sync, {} async, {} without a trigger{shown}); offsets 0 to {}.</p>",
+                esc(short_path(&f.path)),
+                thousands(f.reads),
+                thousands(f.windows),
+                thousands(f.by_trigger[0]),
+                thousands(f.by_trigger[1]),
+                thousands(f.by_trigger[2]),
+                bytes(f.extent),
+            );
+            let _ = writeln!(
+                out,
+                "<figure class=\"plot offset-time\" data-file=\"{}\" data-reads=\"{}\" data-cells=\"{}\" data-windows=\"{}\" data-windows-drawn=\"{}\">{}</figure>",
+                esc(&f.path),
+                f.reads,
+                f.cells.len(),
+                f.windows,
+                f.drawn.len(),
+                plots::offset_time_svg(ev, f)?
+            );
+        }
+    }
+    let _ = writeln!(out, "</section>");
+
+    // Latency per role.
+    let _ = writeln!(out, "<section id=\"latency\"><h2>Read latency per thread role</h2>");
+    if ev.roles.is_empty() {
+        let _ = writeln!(out, "<p>No reads.</p>");
+    } else {
+        let _ = writeln!(
+            out,
+            "<p>Share of each role's reads that took at most a given time, from entry to return as the probes timed \
+             them (reads whose return was not recorded are left out); dots at the median, p95 and p99. Percentiles \
+             are within 1.6% of the exact values (docs/analysis.md).</p>"
+        );
+        legend(out);
+        let _ =
+            writeln!(out, "<figure class=\"plot latency-cdf\">{}</figure>", plots::latency_svg(&ev.roles)?);
+        let _ = writeln!(
+            out,
+            "<table class=\"roles\"><tr><th>role</th><th>threads</th><th>reads</th><th>timed</th><th>p50</th><th>p95</th><th>p99</th></tr>"
+        );
+        for r in &ev.roles {
+            let p = |q: u32| r.latency.percentile(q);
+            let attr = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
+            let cell = |v: Option<u64>| {
+                v.map_or_else(|| "-".to_string(), |v| format!("{:.1} µs", v as f64 / 1000.0))
+            };
+            let _ = writeln!(
+                out,
+                "<tr data-role=\"{}\" data-reads=\"{}\" data-p50-ns=\"{}\" data-p95-ns=\"{}\" data-p99-ns=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.role),
+                r.reads,
+                attr(p(50)),
+                attr(p(95)),
+                attr(p(99)),
+                esc(&r.role),
+                r.threads,
+                thousands(r.reads),
+                thousands(r.latency.len()),
+                cell(p(50)),
+                cell(p(95)),
+                cell(p(99)),
+            );
+        }
+        let _ = writeln!(out, "</table>");
+    }
+    let _ = writeln!(out, "</section>");
+
+    // Reads per second per role.
+    let _ = writeln!(out, "<section id=\"rate\"><h2>Reads per second per thread role</h2>");
+    if ev.roles.is_empty() {
+        let _ = writeln!(out, "<p>No reads.</p>");
+    } else {
+        let width = ev.rate_bin_ns / 1_000_000_000;
+        let _ = writeln!(
+            out,
+            "<p>Reads started per second, averaged over {} {} at a time.</p>",
+            width,
+            if width == 1 { "second" } else { "seconds" }
+        );
+        legend(out);
+        let _ = writeln!(
+            out,
+            "<figure class=\"plot reads-per-second\" data-bins=\"{}\" data-bin-seconds=\"{width}\" data-roles=\"{}\">{}</figure>",
+            ev.roles.first().map_or(0, |r| r.per_bin.len()),
+            ev.roles.len().min(plots::PLOTTED_ROLES),
+            plots::rate_svg(ev)?
+        );
+    }
+    let _ = writeln!(out, "</section>");
+
+    // Sequential runs.
+    let _ = writeln!(out, "<section id=\"runs\"><h2>Sequential runs</h2>");
+    let _ = writeln!(
+        out,
+        "<p>A run is a maximal sequence of reads on one open file description, in time order, each starting where \
+         the one before ended (as <code>analyze sequentiality</code> counts them, per file). Long runs are what \
+         readahead helps; runs of one read are random reads. {} reads in {} runs.</p>",
+        thousands(ev.reads),
+        thousands(ev.runs.iter().sum())
+    );
+    let _ = writeln!(
+        out,
+        "<figure class=\"plot run-lengths\">{}</figure>",
+        plots::runs_svg(&ev.runs, &RUN_BUCKETS)?
+    );
+    let _ = write!(out, "<table class=\"runs\"><tr><th>reads in the run</th>");
+    for b in RUN_BUCKETS {
+        let _ = write!(out, "<th>{b}</th>");
+    }
+    let _ = writeln!(out, "</tr>");
+    let rows = std::iter::once(("all files".to_string(), String::new(), &ev.runs))
+        .chain(ev.files.iter().map(|f| (short_path(&f.path).to_string(), f.path.clone(), &f.runs)));
+    for (label, path, runs) in rows {
+        let _ = write!(out, "<tr data-file=\"{}\"><td>{}</td>", esc(&path), esc(&label));
+        for (b, n) in RUN_BUCKETS.iter().zip(runs.iter()) {
+            let _ = write!(out, "<td data-bucket=\"{}\">{}</td>", esc(b), thousands(*n));
+        }
+        let _ = writeln!(out, "</tr>");
+    }
+    let _ = writeln!(out, "</table></section>");
+    Ok(())
+}
+
+/// A coloured square and its label.
+fn swatch(c: RGBColor, label: &str) -> String {
+    format!("<span class=\"swatch\" style=\"background:{}\"></span>{}", plots::hex(c), esc(label))
+}
+
+/// Bytes in a short unit.
+fn bytes(b: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = b as f64;
+    match f {
+        f if f >= K * K * K => format!("{:.1} GiB", f / (K * K * K)),
+        f if f >= K * K => format!("{:.1} MiB", f / (K * K)),
+        f if f >= K => format!("{:.1} KiB", f / K),
+        _ => format!("{b} bytes"),
+    }
+}
+
 const STYLE: &str = "body{font-family:sans-serif;max-width:70em;margin:1em auto;padding:0 1em;color:#222}\
 h1{font-size:1.4em}h2{font-size:1.2em;border-bottom:1px solid #ccc}h3{font-size:1.05em}\
 .meta{color:#555}.decision{font-size:1.1em;font-weight:bold}\
 pre{background:#f4f4f4;padding:.6em;overflow-x:auto}\
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.15em .6em;text-align:right}\
 td:first-child,th:first-child{text-align:left}td.n{text-align:right}\
-footer{color:#777;margin-top:2em;font-size:.9em}";
+footer{color:#777;margin-top:2em;font-size:.9em}\
+.swatch{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}";
 
 fn model_name(sim: &SimReport) -> &'static str {
     match (sim.variant, sim.ra_order) {
@@ -328,7 +526,7 @@ fn used_wasted_svg(bars: &[(String, u64, u64)]) -> Result<String, PlotError> {
     Ok(format!("<figure class=\"plot used-wasted\">{svg}</figure>\n"))
 }
 
-fn compact(n: u64) -> String {
+pub(crate) fn compact(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
         10_000..=999_999 => format!("{:.0}k", n as f64 / 1e3),

@@ -104,6 +104,16 @@ impl LatencyHistogram {
         self.n == 0
     }
 
+    /// The buckets that counted something, in increasing order: (smallest latency, largest
+    /// latency, count), the ends narrowed to the smallest and largest latency counted (for a
+    /// distribution's plot).
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        self.counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| {
+            let (low, high) = bounds(i);
+            (low.max(self.min), high.min(self.max), c)
+        })
+    }
+
     /// The `percent`th percentile (1 to 100) in nanoseconds, `None` when the histogram is empty:
     /// the smallest latency that at least `percent`% of those counted do not exceed (the
     /// nearest-rank definition: the one at rank `ceil(percent / 100 * n)` in increasing order),
@@ -233,6 +243,8 @@ mod tests {
             h.record(ns);
         }
         assert_eq!((h.percentile(20), h.percentile(50), h.percentile(99)), (Some(0), Some(7), Some(63)));
+        let buckets: Vec<_> = h.buckets().collect();
+        assert_eq!(buckets, vec![(0, 0, 1), (7, 7, 2), (40, 40, 1), (63, 63, 1)]);
         // Two reads far apart: p50 is the first within its bucket, p99 the second exactly.
         let mut h = LatencyHistogram::new();
         for ns in [1_135, 32_044] {
@@ -243,6 +255,7 @@ mod tests {
         let mut empty = LatencyHistogram::default();
         empty.merge(&LatencyHistogram::new());
         assert!(empty.is_empty() && empty.percentile(99).is_none());
+        assert_eq!(empty.buckets().count(), 0);
         // A default histogram starts empty too: its first latency is its smallest.
         let mut h = LatencyHistogram::default();
         h.record(5_000);

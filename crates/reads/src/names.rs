@@ -1,4 +1,52 @@
-//! Names the analyses group by: a thread's role and a file's table.
+//! Names the analyses group by: a thread's role and a file's table, and the trace's threads
+//! with their roles.
+
+use std::collections::BTreeMap;
+
+use mysql_io_format::Trace;
+
+/// A thread as the trace names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadName {
+    /// Process.
+    pub pid: u32,
+    /// Kernel name (the last one recorded).
+    pub comm: String,
+    /// Role (see [`role`]).
+    pub role: String,
+}
+
+/// Every thread the trace names, by tid: its last recorded kernel name, and its role from that
+/// name, or from the server's name for it once the trace has one (a server role outlives later
+/// renames).
+pub fn threads(trace: &Trace<'_>) -> BTreeMap<u32, ThreadName> {
+    let mut threads: BTreeMap<u32, ThreadName> = BTreeMap::new();
+    let mut infos: Vec<&mysql_io_format::ThreadInfo> = trace.threads().iter().collect();
+    infos.sort_by_key(|t| t.ts);
+    for t in infos {
+        let e = threads.entry(t.tid).or_insert_with(|| ThreadName {
+            pid: t.pid,
+            comm: String::new(),
+            role: String::new(),
+        });
+        e.comm = t.comm.clone();
+        if !t.role.is_empty() || e.role.is_empty() {
+            e.role = role(&t.comm, &t.role);
+        }
+    }
+    threads
+}
+
+/// The role a read's thread is counted under: its role when the trace names the thread, else
+/// `tid N`.
+pub fn role_of(threads: &BTreeMap<u32, ThreadName>, tid: u32) -> String {
+    threads.get(&tid).map_or_else(|| unnamed_role(tid), |t| t.role.clone())
+}
+
+/// The role of a thread the trace does not name.
+pub fn unnamed_role(tid: u32) -> String {
+    format!("tid {tid}")
+}
 
 /// A thread's role: the server's own thread name when the trace has one (the last part of a
 /// performance_schema name like `thread/innodb/io_read_thread`); else, for the kernel names
