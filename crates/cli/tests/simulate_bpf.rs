@@ -330,12 +330,12 @@ impl Fit {
     }
 }
 
-/// Floors for the workloads read by several threads, below what three runs on this 2-core machine
+/// Floors for the workloads read by several threads, below what four runs on this 2-core machine
 /// measured (docs/simulate.md): their threads race for one readahead state, even within one
 /// decision (a window read with the sizes another thread's decision left meanwhile), which no
 /// replay of whole reads reproduces, and a decision that differs leaves the model's state
 /// different for the decisions after it. Measured lows: decisions exact 18% (oracle) and 4%
-/// (free), free mode's pages within 0.4% and requests within 12%, predicted pages within 0.1%.
+/// (free), free mode's pages within 0.8% and requests within 12%, predicted pages within 0.1%.
 const THREADS_EXACT_ORACLE: f64 = 0.10;
 const THREADS_EXACT_FREE: f64 = 0.01;
 const THREADS_PAGES: f64 = 0.02;
