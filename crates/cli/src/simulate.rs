@@ -185,6 +185,20 @@ fn text(r: &SimReport, top: usize) -> String {
             thousands(e.decisions.recorded),
             pct(e.decisions_exact)
         );
+        if !e.differences.is_empty() {
+            let missed = e.decisions.recorded - e.decisions.exact;
+            let _ = writeln!(
+                out,
+                "where the model parts from the kernel (the first {} of {} decisions not reproduced; \
+                 windows as start+pages, --decisions FILE has them all):",
+                e.differences.len(),
+                thousands(missed)
+            );
+            for (file, words) in &e.differences {
+                let _ = writeln!(out, "{}", wrap(&format!("- {}: {words}", tail(file, 40)), 100, "  "));
+            }
+            let _ = writeln!(out);
+        }
     }
     // Pages read per file and setting.
     if !r.recorded.files.is_empty() {

@@ -109,8 +109,37 @@ pub(crate) fn pieces(first: u64, last: u64) -> impl Iterator<Item = (u64, u64, u
     })
 }
 
-/// Slots in a leaf node of the page cache's xarray.
+/// Slots in a node of the page cache's xarray, and the bits of an index each level takes.
 const XA_CHUNK: u64 = 64;
+const XA_SHIFT: u32 = 6;
+
+/// The index bits below a node at `shift` (its range less one).
+fn node_mask(shift: u32) -> u64 {
+    if shift + XA_SHIFT >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << (shift + XA_SHIFT)) - 1
+    }
+}
+
+/// An xarray slot's content, as a walk sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum XaEntry {
+    Empty,
+    /// A folio, or a slot pointing to the folio's first slot.
+    Folio,
+    Node,
+}
+
+/// Where an xarray walk (`struct xa_state`) stands: the index it reports, and the slot it is
+/// on (`offset` in the node at `shift` whose range starts at `base`), which need not agree.
+#[derive(Debug, Clone, Copy)]
+struct XaWalk {
+    index: u64,
+    shift: u32,
+    base: u64,
+    offset: i64,
+}
 
 /// A folio: its first page and its number of pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,42 +395,119 @@ impl FileCache {
         Some(used)
     }
 
-    /// How far below `page` the kernel's xarray walk reads slots when it starts at `page`.
-    ///
-    /// The page cache is an xarray whose leaf nodes have 64 slots; a folio of 2 to 32 pages
-    /// takes its slots in a leaf (the first holds the folio, the others point to it), a folio of
-    /// 64 pages or more is one entry higher up. A walk (`xas_next`/`xas_prev`) that starts on
-    /// one of the pointing slots is moved to the folio's first slot but keeps the index it was
-    /// given, and later steps move both by one: within that leaf node, the walk reads the slot
-    /// `skew` below the index it reports.
-    fn walk_skew(&self, page: u64) -> u64 {
-        match self.folio(page) {
-            Some(f) if f.pages > 1 && f.pages < XA_CHUNK => page - f.index,
-            _ => 0,
+    /// What the page cache's xarray holds in slot `offset` of the node at `shift` whose range
+    /// starts at `base`: nothing, an entry (a folio or a slot pointing to one), or a node below.
+    fn xa_entry(&self, shift: u32, base: u64, offset: u64) -> XaEntry {
+        let first = base.wrapping_add(offset << shift);
+        if shift == 0 {
+            return if self.is_present(first) { XaEntry::Folio } else { XaEntry::Empty };
         }
+        let span = 1u64 << shift;
+        match self.folio(first) {
+            // Folios are naturally aligned: one of this size or more covers the whole slot.
+            Some(f) if f.pages >= span => XaEntry::Folio,
+            _ if self.any_present(first, span) => XaEntry::Node,
+            _ => XaEntry::Empty,
+        }
+    }
+
+    /// `xas_load` at `index`: where the walk stands afterwards, or `None` when the slot is empty.
+    /// A folio of 2^k pages sits in the node whose slots span 2^(6*floor(k/6)) pages; the walk
+    /// is put on the folio's first slot there (a pointing slot sends it there) and keeps `index`.
+    fn xa_load(&self, index: u64) -> Option<XaWalk> {
+        let f = self.folio(index)?;
+        let mut shift = 0;
+        while shift + XA_SHIFT < 64 && f.pages >> (shift + XA_SHIFT) != 0 {
+            shift += XA_SHIFT;
+        }
+        let base = index & !node_mask(shift);
+        Some(XaWalk { index, shift, base, offset: ((f.index >> shift) & (XA_CHUNK - 1)) as i64 })
+    }
+
+    /// Descends from the walk's slot while it holds a node, each time to the child's slot for
+    /// the walk's index (which need not lie in the child's range: that is how the kernel's walk
+    /// comes to read slots other than the index it reports).
+    fn xa_descend(&self, w: &mut XaWalk) -> bool {
+        loop {
+            match self.xa_entry(w.shift, w.base, w.offset as u64) {
+                XaEntry::Empty => return false,
+                XaEntry::Folio => return true,
+                XaEntry::Node => {
+                    w.base = w.base.wrapping_add((w.offset as u64) << w.shift);
+                    w.shift -= XA_SHIFT;
+                    w.offset = ((w.index >> w.shift) & (XA_CHUNK - 1)) as i64;
+                }
+            }
+        }
+    }
+
+    /// `xas_prev`: one slot down. `false`: the slot is empty or the walk left the array.
+    fn xa_prev(&self, w: &mut XaWalk) -> bool {
+        w.index = w.index.wrapping_sub(1);
+        if w.shift == 0 && w.offset != 0 {
+            w.offset -= 1;
+            return self.is_present(w.base + w.offset as u64);
+        }
+        if w.offset != ((w.index >> w.shift) & (XA_CHUNK - 1)) as i64 {
+            w.offset -= 1;
+        }
+        while w.offset < 0 {
+            // Up to the parent, on the slot before this node's; past the first node of the array
+            // there is nothing.
+            if w.base == 0 || w.shift + 2 * XA_SHIFT >= 64 {
+                return false;
+            }
+            let slot = ((w.base >> (w.shift + XA_SHIFT)) & (XA_CHUNK - 1)) as i64;
+            w.shift += XA_SHIFT;
+            w.base &= !node_mask(w.shift);
+            w.offset = slot - 1;
+        }
+        self.xa_descend(w)
+    }
+
+    /// `xas_next`: one slot up. `false`: the slot is empty or the walk left the array.
+    fn xa_next(&self, w: &mut XaWalk) -> bool {
+        w.index = w.index.wrapping_add(1);
+        let last = (XA_CHUNK - 1) as i64;
+        if w.shift == 0 && w.offset != last {
+            w.offset += 1;
+            return self.is_present(w.base + w.offset as u64);
+        }
+        if w.offset != ((w.index >> w.shift) & (XA_CHUNK - 1)) as i64 {
+            w.offset += 1;
+        }
+        while w.offset > last {
+            // Up to the parent, on the slot after this node's (past the array's last node the
+            // parent's slots are empty).
+            if w.shift + 2 * XA_SHIFT >= 64 {
+                return false;
+            }
+            let slot = ((w.base >> (w.shift + XA_SHIFT)) & (XA_CHUNK - 1)) as i64;
+            w.shift += XA_SHIFT;
+            w.base &= !node_mask(w.shift);
+            w.offset = slot + 1;
+        }
+        self.xa_descend(w)
     }
 
     /// `page_cache_next_miss` (6.10 and later): walking up from `index` over at most `n`
     /// slots, the index of the first one empty, or `index + n` when none is (0 when the walk
     /// wraps past the last index).
     ///
-    /// The index returned is the one the walk reports: past a large folio that `index` falls
-    /// inside (not at its start), it is `skew` above the empty page (see [`Self::walk_skew`])
-    /// until the walk leaves that leaf node, where the xarray puts it back in step, having
-    /// skipped `skew` slots of the next node.
+    /// The walk is the kernel's xarray walk (`xas_next`), index and slot apart: started inside
+    /// a folio it stands on the folio's first slot but reports the index it was given, and it
+    /// reads the slot `skew` below the index it reports until it leaves that node, where the
+    /// xarray puts it back in step, having skipped `skew` slots of the next node.
     pub(crate) fn next_miss(&self, index: u64, n: u64) -> u64 {
-        let mut skew = self.walk_skew(index);
-        let node_end = (index & !(XA_CHUNK - 1)).wrapping_add(XA_CHUNK);
-        let mut x = index;
-        for _ in 0..n {
-            if skew > 0 && x - skew >= node_end {
-                skew = 0;
+        if n == 0 {
+            return index;
+        }
+        let Some(mut w) = self.xa_load(index) else { return index };
+        for _ in 1..n {
+            if !self.xa_next(&mut w) {
+                return w.index;
             }
-            if !self.is_present(x - skew) {
-                return x;
-            }
-            x = x.wrapping_add(1);
-            if x == 0 {
+            if w.index == 0 {
                 return 0;
             }
         }
@@ -412,34 +518,24 @@ impl FileCache {
     /// the first one empty, or of the last one read when all are full (`u64::MAX` once the
     /// walk passes page 0).
     ///
-    /// Starting inside a large folio the walk reads slots `skew` below the index it reports
-    /// (see [`Self::walk_skew`]); when it then steps below that leaf node, the xarray lands it
-    /// on the slot of the reported index in the node below, 64 pages under it, and it stays
-    /// 64 pages off from there on. (When the node below is one folio of 64 pages or more the
-    /// kernel's walk goes further astray; that case is taken as the 64-page one.)
+    /// The walk is the kernel's (`xas_prev`), index and slot apart as in [`Self::next_miss`]:
+    /// started inside a folio of 2 to 32 pages, `skew` pages from its start, it reads slots
+    /// `skew` below the index it reports; stepping below that node it climbs to the parent
+    /// and comes down again by the reported index, landing 64 pages under it (4096 when the node
+    /// was its parent's first, and so on), unless `skew` is 1, when it reads the folio's first
+    /// slot once more and is back in step. Started inside a folio of 128 pages or more past its
+    /// first 64, the parent's slots go by one per step until one holds a node.
     pub(crate) fn prev_miss(&self, index: u64, n: u64) -> u64 {
-        let mut skew = self.walk_skew(index);
-        let node_start = index & !(XA_CHUNK - 1);
-        let mut x = index;
-        for k in 0..n {
-            if skew > 0 && skew < XA_CHUNK && x < node_start + skew {
-                if node_start == 0 {
-                    return x; // below the first node: nothing there
-                }
-                skew = XA_CHUNK;
-            }
-            if !self.is_present(x.wrapping_sub(skew)) {
-                return x;
-            }
-            if k + 1 == n {
-                break;
-            }
-            x = x.wrapping_sub(1);
-            if x == u64::MAX {
-                return u64::MAX;
+        if n == 0 {
+            return index;
+        }
+        let Some(mut w) = self.xa_load(index) else { return index };
+        for _ in 1..n {
+            if !self.xa_prev(&mut w) || w.index == u64::MAX {
+                return w.index;
             }
         }
-        x
+        w.index
     }
 
     /// Cached pages.
@@ -636,6 +732,40 @@ mod tests {
         assert_eq!(c.prev_miss(70, 40), 67);
         assert_eq!(c.prev_miss(64, 80), 3);
         assert_eq!(c.prev_miss(64, 40), 25);
+    }
+
+    #[test]
+    fn walks_down_from_inside_a_folio_climb_the_xarray_like_the_kernels() {
+        // One page into folio 64..71 the walk reads the folio's first slot twice and is then in
+        // step: the missing page 63 is found where it is.
+        let mut c = FileCache::default();
+        for p in 0..63 {
+            c.insert(p, 1, false, false);
+        }
+        c.insert(64, 8, false, false);
+        assert_eq!(c.prev_miss(65, 10), 63);
+        // Five pages into folio 4096..4103, whose leaf is the first of its parent: the walk
+        // climbs two levels and lands 4096 pages below the index it reports (page 4 for 4100),
+        // and finds page 2 missing while reporting 4098.
+        let mut c = FileCache::default();
+        for p in (0..64).filter(|&p| p != 2) {
+            c.insert(p, 1, false, false);
+        }
+        c.insert(4096, 8, false, false);
+        assert_eq!(c.prev_miss(4101, 20), 4098);
+        // Inside folio 128..255 (two slots of the parent node) past its first 64 pages: the walk
+        // stands on the folio's first slot, steps to the slot before it, a leaf, and comes down
+        // by the reported index 199 to page 71, missing.
+        let mut c = FileCache::default();
+        for p in (0..128).filter(|&p| p != 71) {
+            c.insert(p, 1, false, false);
+        }
+        c.insert(128, 128, false, false);
+        assert_eq!(c.prev_miss(200, 10), 199);
+        assert_eq!(c.prev_miss(128, 10), 119);
+        // Upwards from inside it the walk catches up with its index within the folio.
+        c.insert(256, 4, false, false);
+        assert_eq!(c.next_miss(200, 100), 260);
     }
 
     #[test]

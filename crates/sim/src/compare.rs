@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Decision, RaState};
+use crate::model::{Decision, RaState, Trigger, Window};
 
 /// How far ahead alignment looks for the next common decision.
 const LOOKAHEAD: usize = 32;
@@ -71,13 +71,20 @@ pub fn exact(rec: &Decision, sim: &Decision, with_start: bool) -> bool {
     same_key(rec, sim) && same_state(&rec.before, &sim.before, with_start) && rec.windows == sim.windows
 }
 
-/// Aligns one file's recorded and simulated decisions; `first_difference` gets the first pair
-/// that matched but differed, or the first recorded decision the model missed.
+/// How many differences [`agree`] keeps.
+pub const NOTED: usize = 5;
+
+/// A recorded decision the model did not reproduce exactly, with the model's decision for the
+/// same trigger when it made one.
+pub type Difference = (Decision, Option<Decision>);
+
+/// Aligns one file's recorded and simulated decisions; `differences` gets the first [`NOTED`]
+/// pairs that matched but differed, or recorded decisions the model missed, in recorded order.
 pub fn agree(
     recorded: &[Decision],
     simulated: &[Decision],
     with_start: bool,
-    mut first_difference: Option<&mut Option<(Decision, Option<Decision>)>>,
+    mut differences: Option<&mut Vec<Difference>>,
 ) -> Agreement {
     let mut a = Agreement {
         recorded: recorded.len() as u64,
@@ -85,9 +92,9 @@ pub fn agree(
         ..Agreement::default()
     };
     let mut note = |rec: &Decision, sim: Option<&Decision>| {
-        if let Some(slot) = first_difference.as_deref_mut() {
-            if slot.is_none() {
-                *slot = Some((rec.clone(), sim.cloned()));
+        if let Some(list) = differences.as_deref_mut() {
+            if list.len() < NOTED {
+                list.push((rec.clone(), sim.cloned()));
             }
         }
     };
@@ -137,10 +144,93 @@ pub fn agree(
     a
 }
 
+fn trigger_words(d: &Decision) -> &'static str {
+    match d.trigger {
+        Trigger::Sync => "a sync miss",
+        Trigger::Async => "the readahead mark",
+    }
+}
+
+fn window_words(s: &RaState, with_start: bool) -> String {
+    if with_start {
+        format!("{}+{} (async {})", s.start, s.size, s.async_size)
+    } else {
+        format!("of {} (async {})", s.size, s.async_size)
+    }
+}
+
+fn prev_words(p: i64) -> String {
+    if p < 0 {
+        "none".into()
+    } else if p % 4096 == 0 {
+        format!("page {}", p / 4096)
+    } else {
+        format!("byte {p}")
+    }
+}
+
+fn windows_words(ws: &[Window]) -> String {
+    if ws.is_empty() {
+        return "nothing".into();
+    }
+    let w: Vec<String> = ws
+        .iter()
+        .map(|w| {
+            if w.unbounded {
+                format!("{}+{} (lookahead {})", w.index, w.size, w.async_size)
+            } else {
+                format!("{}+{} (async {}, order {})", w.index, w.size, w.async_size, w.order)
+            }
+        })
+        .collect();
+    w.join(", ")
+}
+
+/// One difference in words: what the kernel saw and decided, and where the model's decision
+/// (if it made one for the same trigger) differs, e.g. "kernel saw a sync miss at 4108 (4
+/// pages wanted) with window 0+19 (async 3); model had window 4109+19 (async 3)".
+pub fn describe(rec: &Decision, sim: Option<&Decision>, with_start: bool) -> String {
+    let r = &rec.before;
+    let mut out = format!(
+        "kernel saw {} at {} ({} pages wanted) with window {}",
+        trigger_words(rec),
+        rec.index,
+        rec.req,
+        window_words(r, with_start)
+    );
+    let Some(sim) = sim else {
+        out.push_str(&format!(", read {}; the model made no such decision", windows_words(&rec.windows)));
+        return out;
+    };
+    let m = &sim.before;
+    let mut parts = Vec::new();
+    if r.size != m.size || r.async_size != m.async_size || (with_start && r.start != m.start) {
+        parts.push(format!("window {}", window_words(m, with_start)));
+    }
+    if r.prev_pos != m.prev_pos {
+        parts.push(format!("prev_pos {} (kernel {})", prev_words(m.prev_pos), prev_words(r.prev_pos)));
+    }
+    if r.ra_pages != m.ra_pages {
+        parts.push(format!("ra_pages {} (kernel {})", m.ra_pages, r.ra_pages));
+    }
+    if r.order != m.order {
+        parts.push(format!("order {} (kernel {})", m.order, r.order));
+    }
+    if rec.windows != sim.windows {
+        parts.push(format!("read {} (kernel {})", windows_words(&sim.windows), windows_words(&rec.windows)));
+    }
+    if parts.is_empty() {
+        out.push_str("; the model agreed");
+    } else {
+        out.push_str("; model had ");
+        out.push_str(&parts.join(", "));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Trigger, Window};
 
     fn d(trigger: Trigger, index: u64, size: u64) -> Decision {
         Decision {
@@ -166,12 +256,24 @@ mod tests {
             d(Trigger::Async, 4, 8),
             d(Trigger::Async, 8, 99),
         ];
-        let mut first = None;
-        let a = agree(&rec, &sim, false, Some(&mut first));
+        let mut noted = Vec::new();
+        let a = agree(&rec, &sim, false, Some(&mut noted));
         assert_eq!(a, Agreement { recorded: 4, simulated: 4, matched: 3, exact: 2 });
-        // The first difference is the async decision at 8, whose state differs.
-        let (r, s) = first.expect("a difference");
-        assert_eq!((r.index, s.map(|s| s.before.size)), (8, Some(99)));
+        // The first difference is the async decision at 8, whose state differs; then the sync
+        // miss at 90 the model never saw.
+        let (r, s) = noted[0].clone();
+        assert_eq!((r.index, s.as_ref().map(|s| s.before.size)), (8, Some(99)));
+        assert_eq!(
+            describe(&r, s.as_ref(), false),
+            "kernel saw the readahead mark at 8 (4 pages wanted) with window of 16 (async 0); \
+             model had window of 99 (async 0)"
+        );
+        assert_eq!(noted.len(), 2);
+        assert_eq!(
+            describe(&noted[1].0, None, true),
+            "kernel saw a sync miss at 90 (4 pages wanted) with window 0+0 (async 0), read 90+8 \
+             (async 4, order 0); the model made no such decision"
+        );
         assert!((a.exact_rate() - 0.5).abs() < 1e-12);
     }
 

@@ -172,8 +172,12 @@ struct Builder {
     /// Per stream of the read module: the simulated stream (`u32::MAX`: none yet).
     stream_ids: Vec<u32>,
     ops: Vec<(u64, Op)>,
-    /// Buffered reads waiting for their completion, by `seq`: start, stream, offset, count.
-    pending: FxHashMap<u64, (u64, u32, u64, u64)>,
+    /// Buffered reads waiting for their completion, by `seq`: start, stream, offset, count,
+    /// thread.
+    pending: FxHashMap<u64, (u64, u32, u64, u64, u32)>,
+    /// Per thread: the file and time of its readahead triggers not yet matched with a read (a
+    /// read syscall's event comes when it returns, after the triggers it caused).
+    triggers: FxHashMap<u32, Vec<(u32, u64)>>,
     seen: Vec<Seen>,
     cached_at_start: Vec<Vec<u64>>,
     marked_at_start: Vec<Vec<u64>>,
@@ -261,16 +265,32 @@ impl Builder {
             return;
         }
         let s = self.stream(r.stream);
-        self.pending.insert(r.seq, (r.start_ts, s, r.pos.max(0) as u64, r.count));
+        // Read syscalls decide in the thread that made them (AIO and io_uring reads elsewhere, or
+        // several at once): their first decision is theirs.
+        let tid = if r.api < mysql_io_reads::API_AIO { r.tid } else { u32::MAX };
+        self.pending.insert(r.seq, (r.start_ts, s, r.pos.max(0) as u64, r.count, tid));
     }
 
     fn finish(&mut self, seq: u64, done_ts: u64, ret: i64) {
-        let Some((ts, stream, pos, count)) = self.pending.remove(&seq) else { return };
+        let Some((start_ts, stream, pos, count, tid)) = self.pending.remove(&seq) else { return };
         if ret < 0 {
             return; // failed: nothing was read
         }
         let copied = (ret as u64).min(count);
         let f = self.streams[stream as usize].file as usize;
+        // A read that made a readahead decision is replayed when it made the first one: the
+        // decision sees the description as other threads' reads left it by then (`prev_pos` of
+        // a read that returned after this one began, on a shared description).
+        let done = done_ts.max(start_ts);
+        let mut ts = start_ts;
+        if let Some(list) = self.triggers.get_mut(&tid) {
+            if let Some(&(_, at)) =
+                list.iter().find(|&&(tf, at)| tf as usize == f && (start_ts..=done).contains(&at))
+            {
+                ts = at;
+            }
+            list.retain(|&(_, at)| at > done);
+        }
         if copied > 0 {
             let file = &mut self.files[f];
             file.size = file.size.max(pos + copied);
@@ -294,9 +314,9 @@ impl Builder {
     fn unfinished(&mut self) {
         // Reads still running when the trace ended, and reads whose completion was lost (a later
         // start with the same key superseded them): simulated with what they asked for.
-        let mut left: Vec<(u64, u32, u64, u64)> = self.pending.drain().map(|(_, v)| v).collect();
+        let mut left: Vec<(u64, u32, u64, u64, u32)> = self.pending.drain().map(|(_, v)| v).collect();
         left.sort_unstable();
-        for (ts, stream, pos, count) in left {
+        for (ts, stream, pos, count, _) in left {
             self.ops.push((ts, Op::Read { stream, pos, count, copied: count }));
             self.ops.push((ts, Op::ReadDone { stream, end: pos + count }));
         }
@@ -420,6 +440,11 @@ impl Builder {
                     self.resident += fresh;
                     self.peak = self.peak.max(self.resident);
                 }
+                let list = self.triggers.entry(tid).or_default();
+                if list.len() >= 64 {
+                    list.drain(..32); // a thread whose triggers no read syscall claims
+                }
+                list.push((f, ts));
                 self.last_trigger.insert(tid, (f, self.recorded[f as usize].len()));
                 self.recorded[f as usize].push(Decision {
                     trigger: if t.trigger == RaTrigger::Async { Trigger::Async } else { Trigger::Sync },
@@ -510,6 +535,7 @@ pub fn extract_with(trace: &Trace<'_>, progress: &(dyn Fn(usize, usize) + Sync))
         stream_ids: Vec::new(),
         ops: Vec::new(),
         pending: FxHashMap::default(),
+        triggers: FxHashMap::default(),
         seen: Vec::new(),
         cached_at_start: Vec::new(),
         marked_at_start: Vec::new(),

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::accounting::PageFigures;
-use crate::compare::{agree, Agreement};
+use crate::compare::{agree, describe, Agreement, NOTED};
 use crate::input::{Input, Op};
 use crate::model::{Counters, Decision, Variant};
 use crate::run::{op_file, run_group, FileRun, Mode, Outcome, RunSpec};
@@ -144,6 +144,10 @@ pub struct ModelError {
     /// The first recorded decision the model did not reproduce exactly, with the model's
     /// decision for the same trigger when it made one.
     pub first_difference: Option<(Decision, Option<Decision>)>,
+    /// The first few such decisions ([`crate::compare::NOTED`]) in words, with their file, for
+    /// the text output (in the total row, the first few of all files).
+    #[serde(skip)]
+    pub differences: Vec<(String, String)>,
 }
 
 /// What to do about one file.
@@ -353,8 +357,8 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
         .enumerate()
         .map(|(i, &f)| {
             let sim = sim_decisions.map_or(&empty, |d| &d[f]);
-            let mut first = None;
-            let a = agree(&input.recorded[f], sim, input.recorded_start, Some(&mut first));
+            let mut noted = Vec::new();
+            let a = agree(&input.recorded[f], sim, input.recorded_start, Some(&mut noted));
             total_agreement.add(&a);
             let (m, k) = (&model_at_recorded.files[i], &recorded.files[i]);
             ModelError {
@@ -364,7 +368,11 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
                 hit_ratio: m.hit_ratio - k.hit_ratio,
                 decisions: a,
                 decisions_exact: a.exact_rate(),
-                first_difference: first,
+                first_difference: noted.first().cloned(),
+                differences: noted
+                    .iter()
+                    .map(|(r, m)| (path(f), describe(r, m.as_ref(), input.recorded_start)))
+                    .collect(),
             }
         })
         .collect();
@@ -377,6 +385,7 @@ pub fn simulate(input: &Input, o: &Options<'_>) -> SimReport {
         decisions: total_agreement,
         decisions_exact: total_agreement.exact_rate(),
         first_difference: None,
+        differences: model_error.iter().flat_map(|e| e.differences.iter().cloned()).take(NOTED).collect(),
     });
 
     let settings_reports: Vec<SettingReport> = outcomes[1..].iter().map(setting_report).collect();

@@ -6,7 +6,10 @@
  *
  * SPEC is THREAD:FILE:KIND:LEN:COUNT[:ARG]
  *   THREAD  a number; specs of the same thread run one after the other in that thread, threads
- *           run at the same time (thread 0 is the main thread)
+ *           run at the same time (thread 0 is the main thread). A number followed by 'r'
+ *           (e.g. 1r) makes that thread take its specs in turn instead, one read of each spec
+ *           not yet done, round after round: streams interleaved read by read (with =NAME,
+ *           on one description, as InnoDB's threads read a tablespace)
  *   FILE    path; each spec opens it anew (its own open file description) unless it is written
  *           =NAME:PATH, which shares one description among all specs naming NAME
  *   KIND    seq     offsets ARG, ARG+LEN, ARG+2*LEN, ...            (ARG default 0)
@@ -39,12 +42,18 @@
 
 struct spec {
 	int thread;
+	int rr;
 	char path[512];
 	char shared[32];
 	char kind[16];
 	unsigned long long len, count, arg;
 	int has_arg;
 	int fd;
+	/* While it runs: the read buffer, the random generator, blocks of LEN in the file, reads
+	 * done and bytes read. */
+	char *buf;
+	uint64_t state;
+	unsigned long long blocks, done, bytes;
 };
 
 static struct spec specs[MAX_SPECS];
@@ -86,6 +95,10 @@ static void parse(struct spec *sp, const char *text)
 	int i = 0;
 	if (n < 5)
 		die("expected THREAD:FILE:KIND:LEN:COUNT[:ARG] in '%s'", text);
+	size_t tl = strlen(field[i]);
+	sp->rr = tl > 1 && field[i][tl - 1] == 'r';
+	if (sp->rr)
+		field[i][tl - 1] = 0;
 	sp->thread = (int)number(field[i++], "thread", text);
 	if (sp->thread >= MAX_THREADS)
 		die("thread %d out of range in '%s'", sp->thread, text);
@@ -137,58 +150,95 @@ static uint64_t next_random(uint64_t *state)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-static void run_spec(struct spec *sp)
+static void spec_start(struct spec *sp)
 {
-	char *buf = malloc(sp->len);
 	struct stat st;
-	uint64_t state = sp->arg * 2654435761ULL + 1;
-	unsigned long long bytes = 0;
 
-	if (!buf)
+	sp->buf = malloc(sp->len);
+	sp->state = sp->arg * 2654435761ULL + 1;
+	sp->done = sp->bytes = 0;
+	if (!sp->buf)
 		die("out of memory for %llu bytes", sp->len);
 	if (fstat(sp->fd, &st))
 		die("fstat %s: %s", sp->path, strerror(errno));
-	unsigned long long blocks = (unsigned long long)st.st_size / sp->len;
-	if (blocks == 0)
+	sp->blocks = (unsigned long long)st.st_size / sp->len;
+	if (sp->blocks == 0)
 		die("%s is smaller than one read", sp->path);
-	for (unsigned long long i = 0; i < sp->count; i++) {
-		unsigned long long off;
+}
 
-		if (strcmp(sp->kind, "seq") == 0)
-			off = sp->arg + i * sp->len;
-		else if (strcmp(sp->kind, "rev") == 0) {
-			unsigned long long end = sp->has_arg ? sp->arg : sp->count * sp->len;
-			if ((i + 1) * sp->len > end)
-				die("rev runs below offset 0 in spec for %s", sp->path);
-			off = end - (i + 1) * sp->len;
-		} else if (strcmp(sp->kind, "stride") == 0)
-			off = i * sp->arg;
-		else if (strcmp(sp->kind, "random") == 0)
-			off = (next_random(&state) % blocks) * sp->len;
-		else if (strcmp(sp->kind, "inter") == 0)
-			off = (i % 2 ? sp->arg : 0) + (i / 2) * sp->len;
-		else
-			die("unknown kind '%s'", sp->kind);
-		ssize_t ret = pread(sp->fd, buf, sp->len, (off_t)off);
-		if (ret < 0)
-			die("pread %s at %llu: %s", sp->path, off, strerror(errno));
-		bytes += (unsigned long long)ret;
-	}
-	free(buf);
+/* The spec's next read; returns 0 once it has made COUNT of them. */
+static int spec_step(struct spec *sp)
+{
+	unsigned long long off, i = sp->done;
+
+	if (i >= sp->count)
+		return 0;
+	if (strcmp(sp->kind, "seq") == 0)
+		off = sp->arg + i * sp->len;
+	else if (strcmp(sp->kind, "rev") == 0) {
+		unsigned long long end = sp->has_arg ? sp->arg : sp->count * sp->len;
+		if ((i + 1) * sp->len > end)
+			die("rev runs below offset 0 in spec for %s", sp->path);
+		off = end - (i + 1) * sp->len;
+	} else if (strcmp(sp->kind, "stride") == 0)
+		off = i * sp->arg;
+	else if (strcmp(sp->kind, "random") == 0)
+		off = (next_random(&sp->state) % sp->blocks) * sp->len;
+	else if (strcmp(sp->kind, "inter") == 0)
+		off = (i % 2 ? sp->arg : 0) + (i / 2) * sp->len;
+	else
+		die("unknown kind '%s'", sp->kind);
+	ssize_t ret = pread(sp->fd, sp->buf, sp->len, (off_t)off);
+	if (ret < 0)
+		die("pread %s at %llu: %s", sp->path, off, strerror(errno));
+	sp->bytes += (unsigned long long)ret;
+	sp->done++;
+	return 1;
+}
+
+static void spec_finish(struct spec *sp)
+{
+	free(sp->buf);
 	pthread_mutex_lock(&print_lock);
 	printf("{\"op\":\"%s\",\"path\":\"%s\",\"reads\":%llu,\"bytes\":%llu,\"tid\":%ld}\n", sp->kind, sp->path,
-	       sp->count, bytes, (long)syscall(SYS_gettid));
+	       sp->count, sp->bytes, (long)syscall(SYS_gettid));
 	fflush(stdout);
 	pthread_mutex_unlock(&print_lock);
 }
 
+static void run_spec(struct spec *sp)
+{
+	spec_start(sp);
+	while (spec_step(sp))
+		;
+	spec_finish(sp);
+}
+
 static void *run_thread(void *arg)
 {
-	int t = (int)(intptr_t)arg;
+	int t = (int)(intptr_t)arg, rr = 0;
 
 	for (int i = 0; i < nspecs; i++)
+		if (specs[i].thread == t && specs[i].rr)
+			rr = 1;
+	if (!rr) {
+		for (int i = 0; i < nspecs; i++)
+			if (specs[i].thread == t)
+				run_spec(&specs[i]);
+		return NULL;
+	}
+	for (int i = 0; i < nspecs; i++)
 		if (specs[i].thread == t)
-			run_spec(&specs[i]);
+			spec_start(&specs[i]);
+	for (int more = 1; more;) {
+		more = 0;
+		for (int i = 0; i < nspecs; i++)
+			if (specs[i].thread == t)
+				more |= spec_step(&specs[i]);
+	}
+	for (int i = 0; i < nspecs; i++)
+		if (specs[i].thread == t)
+			spec_finish(&specs[i]);
 	return NULL;
 }
 
