@@ -12,6 +12,7 @@ use mysql_io_sim::{DeviceVerdict, Mode, Options, SimReport, Variant};
 
 use crate::analyze::{open, parse, progress, warn};
 use crate::output::{self, pct, thousands, TableFormat};
+use mysql_io_output::tail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ModeArg {
