@@ -14,14 +14,19 @@ fn mysql_io(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mysql-io")).args(args).output().expect("run mysql-io")
 }
 
-#[test]
-fn the_page_carries_the_verdict_and_its_plots_and_fetches_nothing() {
+/// `mysql-io report` of the MariaDB recording in testdata: the page.
+fn report_of_testdata() -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let page = dir.path().join("r.html");
     let out = mysql_io(&["report", TRACE, "-o", page.to_str().expect("utf-8 path")]);
     assert!(out.status.success(), "report failed: {}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("report written to"));
-    let html = std::fs::read_to_string(&page).expect("the page");
+    std::fs::read_to_string(&page).expect("the page")
+}
+
+#[test]
+fn the_page_carries_the_verdict_and_its_plots_and_fetches_nothing() {
+    let html = report_of_testdata();
 
     // The verdict is simulate's, device by device, sentence by sentence (HTML-escaped).
     let out = mysql_io(&["simulate", TRACE, "--format", "json"]);
@@ -83,11 +88,7 @@ fn analyze(what: &[&str]) -> Value {
 /// file (`analyze readahead`), sequential runs in all and per file (`analyze sequentiality`).
 #[test]
 fn the_evidence_agrees_with_analyze() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let page = dir.path().join("r.html");
-    let out = mysql_io(&["report", TRACE, "-o", page.to_str().expect("utf-8 path")]);
-    assert!(out.status.success(), "report failed: {}", String::from_utf8_lossy(&out.stderr));
-    let html = std::fs::read_to_string(&page).expect("the page");
+    let html = report_of_testdata();
     assert!(html.len() < 400 << 10, "the page is {} bytes", html.len());
 
     // Roles: one row each, the reads and p50/p99 of analyze threads; p95 between them.

@@ -138,6 +138,40 @@ fn rel(model: u64, kernel: u64) -> f64 {
     (model as f64 - kernel as f64) / (kernel as f64).max(1.0)
 }
 
+/// Compares what the 128 KiB trace predicted (`predicted`: `simulate --ra-kb 32,512` in free
+/// mode) with what the recordings at those settings measured (`measured`: setting, pages,
+/// requests, trace): a row per setting in `table`, and a failure where the pages are off by more
+/// than `max_pages` or the requests by more than `max_requests` (not checked when `None`).
+fn check_predictions(
+    name: &str,
+    predicted: &Value,
+    measured: &[(u32, u64, u64, PathBuf)],
+    max_pages: f64,
+    max_requests: Option<f64>,
+    table: &mut String,
+    failures: &mut Vec<String>,
+) {
+    for (ra, kp, ki, _) in measured {
+        let row = predicted["settings"]
+            .as_array()
+            .expect("settings")
+            .iter()
+            .find(|s| s["ra_kb"] == *ra)
+            .unwrap_or_else(|| panic!("no {ra} KiB row"));
+        let (pp, pi) = (num(&row["total"], "pages_read"), num(&row["total"], "read_ios"));
+        let (ep, ei) = (rel(pp, *kp), rel(pi, *ki));
+        if ep.abs() > max_pages || max_requests.is_some_and(|m| ei.abs() > m) {
+            failures.push(format!("{name} predicted at {ra}: {pp} pages {pi} requests, measured {kp} {ki}"));
+        }
+        let _ = writeln!(
+            table,
+            "| {name} | {ra} KiB | {pp} / {pi} | {kp} / {ki} | {:+.1}% / {:+.1}% |",
+            ep * 100.0,
+            ei * 100.0
+        );
+    }
+}
+
 #[test]
 fn root_the_simulator_agrees_with_the_kernel_and_predicts_other_settings() {
     require_root();
@@ -195,29 +229,15 @@ fn root_the_simulator_agrees_with_the_kernel_and_predicts_other_settings() {
         }
         // Predict 32 and 512 from the 128 KiB trace, compare with what those recordings measured.
         let predicted = simulate(&measured[0].3, &fs, "32,512", "free");
-        for (ra, kp, ki, _) in &measured[1..] {
-            let row = predicted["settings"]
-                .as_array()
-                .expect("settings")
-                .iter()
-                .find(|s| s["ra_kb"] == *ra)
-                .unwrap_or_else(|| panic!("no {ra} KiB row"));
-            let (pp, pi) = (num(&row["total"], "pages_read"), num(&row["total"], "read_ios"));
-            let (ep, ei) = (rel(pp, *kp), rel(pi, *ki));
-            if ep.abs() > 0.05 || ei.abs() > 0.05 {
-                failures.push(format!(
-                    "{} predicted at {ra}: {pp} pages {pi} requests, measured {kp} {ki}",
-                    w.name
-                ));
-            }
-            let _ = writeln!(
-                predictions,
-                "| {} | {ra} KiB | {pp} / {pi} | {kp} / {ki} | {:+.1}% / {:+.1}% |",
-                w.name,
-                ep * 100.0,
-                ei * 100.0
-            );
-        }
+        check_predictions(
+            w.name,
+            &predicted,
+            &measured[1..],
+            0.05,
+            Some(0.05),
+            &mut predictions,
+            &mut failures,
+        );
     }
     let out = format!("{report}\n{predictions}");
     println!("{out}");
@@ -412,30 +432,17 @@ fn root_streams_sharing_one_file_description_are_modelled_like_the_kernel() {
             measured.push((ra, kp, ki, trace));
         }
         let predicted = simulate(&measured[0].3, &fs, "32,512", "free");
-        for (ra, kp, ki, _) in &measured[1..] {
-            let row = predicted["settings"]
-                .as_array()
-                .expect("settings")
-                .iter()
-                .find(|s| s["ra_kb"] == *ra)
-                .unwrap_or_else(|| panic!("no {ra} KiB row"));
-            let (pp, pi) = (num(&row["total"], "pages_read"), num(&row["total"], "read_ios"));
-            let (ep, ei) = (rel(pp, *kp), rel(pi, *ki));
-            // With threads the requests depend on how they happened to interleave: pages only.
-            if ep.abs() > if threads { THREADS_PAGES } else { 0.05 } || (!threads && ei.abs() > 0.05) {
-                failures.push(format!(
-                    "{} predicted at {ra}: {pp} pages {pi} requests, measured {kp} {ki}",
-                    w.name
-                ));
-            }
-            let _ = writeln!(
-                predictions,
-                "| {} | {ra} KiB | {pp} / {pi} | {kp} / {ki} | {:+.1}% / {:+.1}% |",
-                w.name,
-                ep * 100.0,
-                ei * 100.0
-            );
-        }
+        // With threads the requests depend on how they happened to interleave: pages only.
+        let (max_pages, max_requests) = if threads { (THREADS_PAGES, None) } else { (0.05, Some(0.05)) };
+        check_predictions(
+            w.name,
+            &predicted,
+            &measured[1..],
+            max_pages,
+            max_requests,
+            &mut predictions,
+            &mut failures,
+        );
     }
     let out = format!("{report}\n{predictions}");
     println!("{out}");
