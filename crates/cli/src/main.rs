@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            output::say!("mysql-io: error: {e:#}");
+            output::say!("mysql-io: error: {}", output::error_line(&e));
             ExitCode::from(2)
         }
     }

@@ -42,6 +42,24 @@ pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes in one line, `outer: inner: ...`, leaving out a cause whose text the
+/// line already holds (an error that writes its source into its own message, as `cannot read
+/// X: No such file or directory` does, would otherwise say it twice).
+pub(crate) fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// Writes `s` to stdout, reporting a failed write (e.g. a closed pipe) as an error.
 pub(crate) fn print(s: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -87,5 +105,21 @@ fn thousands_i(v: i64) -> String {
         format!("-{}", thousands(v.unsigned_abs()))
     } else {
         thousands(v as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(io)
+            .context("cannot read x.mio: No such file or directory")
+            .context("x.mio cannot be analyzed");
+        assert_eq!(error_line(&e), "x.mio cannot be analyzed: cannot read x.mio: No such file or directory");
+        let e = anyhow::anyhow!("disk full").context("writing the trace failed");
+        assert_eq!(error_line(&e), "writing the trace failed: disk full");
     }
 }
