@@ -186,7 +186,8 @@ fn sysconf(name: libc::c_int) -> Option<u32> {
 }
 
 /// Processes (tgids) whose comm (`/proc/PID/comm`) is one of `names`, ascending, excluding the
-/// caller's own pid.
+/// caller's own pid and processes that have exited (zombies: a server that has just stopped and
+/// whose parent has yet to reap it has nothing left to trace, and is not "running").
 ///
 /// A name longer than the kernel keeps (15 bytes) matches on its first 15 bytes, as the kernel
 /// truncates the comm of a process with such a name.
@@ -211,6 +212,9 @@ pub fn find_by_comm(names: &[&str]) -> Result<Vec<u32>, InventoryError> {
         let Ok(stat) = process.stat() else {
             continue;
         };
+        if matches!(stat.state, 'Z' | 'X') {
+            continue;
+        }
         if wanted.contains(&stat.comm.as_bytes()) {
             pids.push(pid);
         }

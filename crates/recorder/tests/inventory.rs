@@ -306,6 +306,26 @@ fn snapshot_of_a_child_finds_its_regular_files() {
     ));
 }
 
+/// A process that has exited but is not reaped yet (a zombie) keeps its comm in /proc; it is not
+/// found (a server that has just stopped made `record` wait for it forever).
+#[test]
+fn find_by_comm_leaves_out_exited_processes() {
+    let mut child = std::process::Command::new("sleep").arg("0").spawn().expect("spawn sleep 0");
+    let pid = child.id();
+    let state = || {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()))
+    };
+    let start = std::time::Instant::now();
+    while state() != Some('Z') {
+        assert!(start.elapsed().as_secs() < 10, "sleep 0 did not exit: state {:?}", state());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!find_by_comm(&["sleep"]).expect("find sleep").contains(&pid), "a zombie is not running");
+    child.wait().expect("reap");
+}
+
 #[test]
 fn find_by_comm_matches_names_only() {
     assert_eq!(find_by_comm(&["no-such-comm-x"]).expect("find"), Vec::<u32>::new());
