@@ -58,12 +58,11 @@ pub(crate) fn run(a: &CompareArgs) -> anyhow::Result<ExitCode> {
     let (fa, fb) = (open(&a.a)?, open(&a.b)?);
     let (ta, tb) = (parse(&fa)?, parse(&fb)?);
     let rb = simulate(&tb, &[], "B");
-    let (b_kb, chosen) = versus::b_setting(&rb, a.ra_kb);
-    let ra = simulate(&ta, &[b_kb], "A");
+    let setting = versus::b_setting(&rb, a.ra_kb);
+    let ra = simulate(&ta, &[setting.0], "A");
     let (an, bn) = (a.a.display().to_string(), a.b.display().to_string());
-    let mut c =
-        versus::compare((&an, &bn), (&ra, &versus::latencies(&ta)), (&rb, &versus::latencies(&tb)), b_kb);
-    c.warnings.splice(0..0, chosen);
+    let c =
+        versus::compare((&an, &bn), (&ra, &versus::latencies(&ta)), (&rb, &versus::latencies(&tb)), setting);
     if a.json {
         output::print(&(serde_json::to_string_pretty(&c)? + "\n"))?;
     } else {

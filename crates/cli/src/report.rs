@@ -88,15 +88,12 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
         events: trace.event_count(),
     };
     let comparison = match (&other_sim, b_setting) {
-        (Some((rb, lb)), Some((b_kb, chosen))) => {
+        (Some((rb, lb)), Some(setting)) => {
             let names = (
                 a.trace.display().to_string(),
                 a.compare.as_deref().unwrap_or(&a.trace).display().to_string(),
             );
-            let mut c =
-                versus::compare((&names.0, &names.1), (&sim, &versus::latencies(&trace)), (rb, lb), b_kb);
-            c.warnings.splice(0..0, chosen);
-            Some(c)
+            Some(versus::compare((&names.0, &names.1), (&sim, &versus::latencies(&trace)), (rb, lb), setting))
         }
         _ => None,
     };

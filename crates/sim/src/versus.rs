@@ -143,15 +143,16 @@ pub fn match_key(path: &str) -> String {
 }
 
 /// The two traces' recorded figures (`ra`, `rb`: their simulations in free mode; `ra` must
-/// include the setting `b_kb`, whose figures are the prediction) and latencies, file by file.
+/// include the setting `b_kb`, whose figures are the prediction) and latencies, file by file;
+/// `(b_kb, why)` is what [`b_setting`] chose, its sentence the comparison's first warning.
 pub fn compare(
     names: (&str, &str),
     (ra, la): (&SimReport, &Latencies),
     (rb, lb): (&SimReport, &Latencies),
-    b_kb: u64,
+    (b_kb, why): (u64, Option<String>),
 ) -> Comparison {
     let (a_kb, a_mixed) = recorded_setting(ra, "A");
-    let mut warnings: Vec<String> = a_mixed.into_iter().collect();
+    let mut warnings: Vec<String> = why.into_iter().chain(a_mixed).collect();
     warnings.extend(ra.warnings.iter().map(|w| format!("A: {w}")));
     warnings.extend(rb.warnings.iter().map(|w| format!("B: {w}")));
     let at_b = ra.settings.iter().find(|s| s.ra_kb == b_kb);
