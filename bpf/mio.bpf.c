@@ -1595,3 +1595,139 @@ int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	return sys_exit(bpf_ktime_get_ns(), ctx->args[1]);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Statements (record --statements): a uprobe on the server's command dispatch function and a  */
+/* uretprobe on its return. The recorder attaches them per server binary, with the entry that  */
+/* matches the binary's argument layout (crates/recorder/src/dispatch.rs).                     */
+
+/* One slot per thread that ever dispatched a command, updated in place like `pending`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct mio_stmt_slot);
+} stmts SEC(".maps");
+
+/* A zeroed slot to create a thread's slot from (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mio_stmt_slot);
+} stmt_blank SEC(".maps");
+
+static __always_inline struct mio_stmt_slot *stmt_slot(__u32 tid)
+{
+	struct mio_stmt_slot *slot = bpf_map_lookup_elem(&stmts, &tid);
+	if (slot)
+		return slot;
+	__u32 zero = 0;
+	struct mio_stmt_slot *blank = bpf_map_lookup_elem(&stmt_blank, &zero);
+	if (!blank)
+		return NULL;
+	bpf_map_update_elem(&stmts, &tid, blank, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&stmts, &tid);
+}
+
+/* A command begins: `text` (user memory) of `len` bytes for the commands that carry a statement,
+ * else NULL; `stmt_id` for the ones that name a prepared statement. */
+static __always_inline int stmt_begin(__u32 command, __u64 thd, const void *text, __u32 len, __u32 stmt_id)
+{
+	if (!is_target())
+		return 0;
+	struct mio_stmt_slot *slot = stmt_slot(cur_tid());
+	if (!slot)
+		return 0;
+	/* A command dispatched from inside another (not done by current servers): the outer one
+	 * is the statement. */
+	if (slot->s.depth++ > 0)
+		return 0;
+	slot->s.h.ts = bpf_ktime_get_ns();
+	slot->s.conn = thd;
+	slot->s.command = command;
+	slot->s.stmt_id = stmt_id;
+	slot->s.text_len = len;
+	/* Sizes the verifier can bound: the constant, or a value masked below it (a clamp alone
+	 * is compiled as a compare on a copy, and the unbounded register is passed). */
+	__u32 n = len >= MIO_SQL_MAX ? MIO_SQL_MAX : (len & (MIO_SQL_MAX - 1));
+	long err = -1;
+	if (text && len >= MIO_SQL_MAX)
+		err = bpf_probe_read_user(slot->text, MIO_SQL_MAX, text);
+	else if (text)
+		err = bpf_probe_read_user(slot->text, len & (MIO_SQL_MAX - 1), text);
+	slot->s.copied = err == 0 ? n : 0;
+	return 0;
+}
+
+static __always_inline bool stmt_has_text(__u32 command)
+{
+	return command == MIO_COM_QUERY || command == MIO_COM_STMT_PREPARE;
+}
+
+static __always_inline bool stmt_has_id(__u32 command)
+{
+	return command == MIO_COM_STMT_EXECUTE || command == MIO_COM_STMT_SEND_LONG_DATA ||
+	       command == MIO_COM_STMT_CLOSE || command == MIO_COM_STMT_RESET || command == MIO_COM_STMT_FETCH;
+}
+
+/* MariaDB: dispatch_command(enum_server_command, THD *, char *packet, uint packet_length, ...);
+ * a prepared statement's id is the packet's first 4 bytes (little-endian). */
+SEC("?uprobe")
+int BPF_UPROBE(stmt_mariadb, __u64 command, __u64 thd, const char *packet, __u64 packet_length)
+{
+	__u32 cmd = (__u32)command, id = 0;
+	if (stmt_has_id(cmd))
+		bpf_probe_read_user(&id, sizeof(id), packet);
+	return stmt_begin(cmd, thd, stmt_has_text(cmd) ? packet : NULL, (__u32)packet_length, id);
+}
+
+/* MySQL 5.7-8.4: dispatch_command(THD *, const COM_DATA *, enum_server_command); COM_DATA starts
+ * with {const char *query; unsigned int length} for a query or prepare and with
+ * {unsigned long stmt_id; ...} for the commands on a prepared statement. */
+SEC("?uprobe")
+int BPF_UPROBE(stmt_mysql, __u64 thd, const void *com_data, __u64 command)
+{
+	__u32 cmd = (__u32)command, len = 0;
+	__u64 first = 0;
+	bpf_probe_read_user(&first, sizeof(first), com_data);
+	if (stmt_has_text(cmd)) {
+		bpf_probe_read_user(&len, sizeof(len), (const char *)com_data + 8);
+		return stmt_begin(cmd, thd, (const void *)first, len, 0);
+	}
+	return stmt_begin(cmd, thd, NULL, 0, stmt_has_id(cmd) ? (__u32)first : 0);
+}
+
+SEC("?uretprobe")
+int BPF_URETPROBE(stmt_return)
+{
+	if (!is_target())
+		return 0;
+	__u32 tid = cur_tid();
+	struct mio_stmt_slot *slot = bpf_map_lookup_elem(&stmts, &tid);
+	if (!slot || slot->s.depth == 0)
+		return 0;
+	if (--slot->s.depth > 0)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 pt = bpf_get_current_pid_tgid();
+	slot->s.latency_ns = now - slot->s.h.ts;
+	slot->s.h.ts = now;
+	slot->s.h.pid = pt >> 32;
+	slot->s.h.tid = (__u32)pt;
+	slot->s.h.cpu = bpf_get_smp_processor_id();
+	slot->s.h.kind = MIO_STATEMENT;
+	slot->s.h.pad0 = 0;
+	slot->s.h.pad1 = 0;
+	slot->s.pad = 0;
+	__u32 n = slot->s.copied;
+	__u64 size = sizeof(struct mio_stmt) + (n >= MIO_SQL_MAX ? MIO_SQL_MAX : (n & (MIO_SQL_MAX - 1)));
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (avail >= cfg.wake_bytes && avail < (__u64)cfg.wake_bytes + size + 8)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, slot, size, flags) != 0)
+		count_drop(MIO_STATEMENT);
+	return 0;
+}

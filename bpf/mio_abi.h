@@ -55,6 +55,7 @@ enum mio_kind {
 	MIO_TASK_RENAME = 22,
 	/* 23 is the recorder's own `lost` event. */
 	MIO_READ = 24,
+	MIO_STATEMENT = 25,
 	MIO_KIND_MAX = 32, /* drop counters have this many slots per CPU */
 };
 
@@ -82,6 +83,20 @@ enum mio_limits {
 	MIO_MAX_IOVECS = 16, /* iovecs summed for readv/preadv counts */
 	MIO_TARGET_COMMS = 4, /* process names the recorder can ask the kernel side to follow */
 	MIO_TARGET_SLOTS = 65536, /* the fast target check's array (see mio.bpf.c) */
+	MIO_SQL_MAX = 1024, /* bytes of a statement's text copied (a power of two) */
+};
+
+/* The argument layouts of the servers' command dispatch functions (crates/recorder/src/dispatch.rs
+ * finds which one a binary has). */
+enum mio_server_command {
+	MIO_COM_INIT_DB = 2,
+	MIO_COM_QUERY = 3,
+	MIO_COM_STMT_PREPARE = 22,
+	MIO_COM_STMT_EXECUTE = 23,
+	MIO_COM_STMT_SEND_LONG_DATA = 24,
+	MIO_COM_STMT_CLOSE = 25,
+	MIO_COM_STMT_RESET = 26,
+	MIO_COM_STMT_FETCH = 28,
 };
 
 /* Configuration the recorder sets before loading (a read-only global). */
@@ -304,6 +319,26 @@ struct mio_task_rename {
 	char comm[MIO_COMM_LEN];
 };
 
+/* A client command the server dispatched (record --statements), recorded at its return: this
+ * fixed part, then `copied` bytes of the statement's text (no NUL). */
+struct mio_stmt {
+	struct mio_hdr h; /* ts: the return */
+	mio_u64 latency_ns;
+	mio_u64 conn;     /* the server's session object (THD) address */
+	mio_u32 command;  /* enum_server_command */
+	mio_u32 stmt_id;  /* prepared statement id, for the commands that name one */
+	mio_u32 text_len; /* bytes of text the client sent */
+	mio_u32 copied;   /* bytes of it that follow (at most MIO_SQL_MAX) */
+	mio_u32 depth;    /* the BPF side's own: dispatch calls in progress on the thread */
+	mio_u32 pad;
+};
+
+/* The BPF side's per-thread copy of a statement in progress: the record and room for its text. */
+struct mio_stmt_slot {
+	struct mio_stmt s;
+	char text[MIO_SQL_MAX];
+};
+
 #define MIO_ASSERT_SIZE(type, size) _Static_assert(sizeof(struct type) == (size), #type " size")
 MIO_ASSERT_SIZE(mio_config, 88);
 MIO_ASSERT_SIZE(mio_hdr, 24);
@@ -328,5 +363,7 @@ MIO_ASSERT_SIZE(mio_task_fork, 32);
 MIO_ASSERT_SIZE(mio_task_exec, 288);
 MIO_ASSERT_SIZE(mio_task_exit, 32);
 MIO_ASSERT_SIZE(mio_task_rename, 40);
+MIO_ASSERT_SIZE(mio_stmt, 64);
+MIO_ASSERT_SIZE(mio_stmt_slot, 64 + MIO_SQL_MAX);
 
 #endif /* MIO_ABI_H */

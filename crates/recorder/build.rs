@@ -34,7 +34,7 @@ fn main() {
         .allowlist_var("MIO_.*")
         .blocklist_type("mio_config") // the skeleton generates it (the .rodata type)
         .rustified_enum("mio_kind")
-        .constified_enum_module("mio_(read_syscall|ra_code|limits)")
+        .constified_enum_module("mio_(read_syscall|ra_code|limits|server_command)")
         .derive_default(true)
         .derive_debug(true)
         .layout_tests(true)

@@ -11,7 +11,8 @@
 //!   time themselves.
 //! - **mariadb**: a throwaway MariaDB (`scripts/mariadb-sandbox`, buffered data files, a 16 MiB
 //!   buffer pool) under `sysbench oltp_point_select --threads=2` on a table larger than the buffer
-//!   pool: queries per second untraced, under bpftrace, under `mysql-io record -p PID`.
+//!   pool: queries per second untraced, under bpftrace, under `mysql-io record -p PID`, and under
+//!   `mysql-io record -p PID --statements` (the statement uprobes on top).
 //!
 //! For `mysql-io` the table also gives the recorder's CPU (user + system, of one core), the
 //! events it wrote per second and the events it lost. Ratios are taken within each round and
@@ -549,7 +550,16 @@ fn main() {
             note(label, q);
             db_figs.entry(label.clone()).or_default().push(f);
         }
+        // The same recorder with the statement uprobes (a trap into the kernel at each
+        // command's start and return).
+        let (label, bin) = &recs[0];
+        let trace = dir.path().join(format!("db{round}-statements.mio"));
+        let (q, f) = recorded(bin, &["-p", &pid.to_string(), "--statements"], &trace, || run(db_seconds));
+        let with = format!("{label} --statements");
+        note(&with, q);
+        db_figs.entry(with).or_default().push(f);
     }
+    let statements_label = format!("{} --statements", recs[0].0);
     let m = |k: &str| median(&qps[k]);
     let c = |k: &str| median(&cpq[k]);
     let runs = |k: &str| qps[k].iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(" ");
@@ -569,7 +579,7 @@ fn main() {
     };
     row("untraced", "untraced", String::new(), String::new());
     row("bpftrace counting (same tracepoints)", "bpftrace", String::new(), String::new());
-    for (label, _) in &recs {
+    for label in recs.iter().map(|(l, _)| l).chain([&statements_label]) {
         let f = &db_figs[label];
         row(
             label,
@@ -586,6 +596,11 @@ fn main() {
         pct(1.0 - paired(&qps[label], &qps["bpftrace"])),
         pct(paired(&cpq[label], &cpq["untraced"]) - 1.0),
         pct(paired(&cpq[label], &cpq["bpftrace"]) - 1.0)
+    );
+    println!(
+        "  --statements: {} of the QPS against recording without it, server CPU per query {} more (docs/statements.md)",
+        pct(1.0 - paired(&qps[&statements_label], &qps[label])),
+        pct(paired(&cpq[&statements_label], &cpq[label]) - 1.0)
     );
     println!(
         "  mysql-io wrote {} KiB/s of trace, {} lost in all rounds",

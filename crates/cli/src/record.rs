@@ -43,6 +43,7 @@ Examples:
   sudo mysql-io record -o t.mio -- ./my-benchmark  run a command and trace it
   sudo mysql-io record --mysql-socket /run/mysqld/mysqld.sock --mysql-user monitor
   sudo mysql-io record --mysql-defaults-file /etc/mysql-io/client.cnf -d 60s
+  sudo mysql-io record --statements -d 60s -o q.mio   which statements made the reads
 
 The server is asked (through the mariadb/mysql client, on its socket) for its own thread names
 (performance_schema.threads, when performance_schema is on) and its SHOW GLOBAL STATUS counters
@@ -93,6 +94,16 @@ pub(crate) struct RecordArgs {
     /// command lines in the trace, for sharing it (docs/running-in-production.md).
     #[arg(long)]
     redact: bool,
+    /// Also record each statement the server runs (a uprobe on its command dispatch function):
+    /// when, on which thread, how long, and a digest of its normalised text (literals replaced
+    /// by ?), so `analyze statements` can say which statements made the reads. Costs the server
+    /// a trap per statement (docs/statements.md).
+    #[arg(long)]
+    statements: bool,
+    /// With --statements: keep each statement's text as sent (its first 1024 bytes), literals
+    /// included. Without it the trace holds only the normalised text and digest.
+    #[arg(long, requires = "statements", conflicts_with = "redact")]
+    sql_text: bool,
     /// A command to run and trace, after `--`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -148,6 +159,8 @@ impl TargetArgs {
             zstd_level: 3,
             server: session::ServerOptions::default(),
             redact: false,
+            statements: false,
+            sql_text: false,
         }
     }
 }
@@ -180,6 +193,8 @@ fn record_options(args: &RecordArgs) -> anyhow::Result<RecordOptions> {
     opts.force = args.force;
     opts.zstd_level = args.zstd_level;
     opts.redact = args.redact;
+    opts.statements = args.statements;
+    opts.sql_text = args.sql_text;
     opts.server = session::ServerOptions {
         off: args.no_server_queries,
         socket: args.mysql_socket.clone(),

@@ -5,7 +5,7 @@
 use mysql_io_format::{
     AioComplete, AioOpcode, AioSubmit, AioSubmitExit, DioRead, Event, EventBody, Fadvise, FadviseAdvice,
     FileClose, FileOpen, FileRef, FilemapGetPages, PageCacheAdd, PageCacheDelete, RaDecision, RaState,
-    RaTrigger, Read, ReadSyscall, ReadaheadTrigger, ReadaheadWindow, TaskExec, TaskExit, TaskFork,
+    RaTrigger, Read, ReadSyscall, ReadaheadTrigger, ReadaheadWindow, Statement, TaskExec, TaskExit, TaskFork,
     TaskRename, UringComplete, UringSubmit, VfsReadEnter, VfsReadExit,
 };
 
@@ -51,6 +51,8 @@ const _: () = {
     assert!(size_of::<mio_task_exec>() == 288);
     assert!(size_of::<mio_task_exit>() == 32);
     assert!(size_of::<mio_task_rename>() == 40);
+    assert!(size_of::<mio_stmt>() == 64);
+    assert!(size_of::<mio_stmt_slot>() == 64 + mio_limits::MIO_SQL_MAX as usize);
 };
 
 /// Drop-counter slots per CPU (the BPF `drops` map).
@@ -83,7 +85,8 @@ records!(
     mio_task_fork,
     mio_task_exec,
     mio_task_exit,
-    mio_task_rename
+    mio_task_rename,
+    mio_stmt
 );
 
 /// Reads a record from the start of `data`, if `data` is long enough.
@@ -286,6 +289,23 @@ pub fn decode(data: &[u8]) -> Result<Event, DecodeError> {
             let r = rec!(mio_task_rename);
             TaskRename { comm: text(&r.comm, r.comm.len()) }.into()
         }
+        // The fixed part, then the statement's text. The text and the session address are
+        // raw here: the consumer digests the one and numbers the other before anything is written.
+        x if x == mio_kind::MIO_STATEMENT as u32 => {
+            let r = rec!(mio_stmt);
+            let end = (size_of::<mio_stmt>() + r.copied as usize).min(data.len());
+            Statement {
+                command: r.command.min(255) as u8,
+                latency_ns: r.latency_ns,
+                conn: r.conn,
+                stmt_id: r.stmt_id,
+                digest: 0,
+                digest_text: String::new(),
+                sql: String::from_utf8_lossy(&data[size_of::<mio_stmt>()..end]).into_owned(),
+                text_len: r.text_len,
+            }
+            .into()
+        }
         other => return Err(DecodeError::UnknownKind(other as u8)),
     };
     Ok(Event { ts: h.ts, pid: h.pid, tid: h.tid, cpu: h.cpu, body })
@@ -322,6 +342,7 @@ mod tests {
             (mio_kind::MIO_TASK_EXEC, EventKind::TaskExec),
             (mio_kind::MIO_TASK_EXIT, EventKind::TaskExit),
             (mio_kind::MIO_TASK_RENAME, EventKind::TaskRename),
+            (mio_kind::MIO_STATEMENT, EventKind::Statement),
         ];
         for (c, k) in pairs {
             assert_eq!(c as u32, u32::from(k.code()), "{k}");

@@ -39,6 +39,8 @@ pub struct Consumer {
     privileges: crate::privilege::Privileges,
     /// What the user should know, not yet reported.
     pub(crate) warnings: Vec<String>,
+    /// Statements' digests and connections (`record --statements`).
+    statements: crate::statements::Statements,
 }
 
 impl Consumer {
@@ -66,7 +68,14 @@ impl Consumer {
             last_insert: FxHashMap::default(),
             privileges: crate::privilege::Privileges::current(),
             warnings: Vec::new(),
+            statements: crate::statements::Statements::new(false),
         }
+    }
+
+    /// Keeps each statement's text as the client sent it (`record --sql-text`); by default
+    /// statements keep only their digest and normalised text.
+    pub fn keep_sql_text(&mut self, keep: bool) {
+        self.statements = crate::statements::Statements::new(keep);
     }
 
     /// The trace writer.
@@ -115,6 +124,9 @@ impl Consumer {
                 }
             }
             _ => {}
+        }
+        if let EventBody::Statement(s) = &mut ev.body {
+            self.statements.apply(s);
         }
         self.ids.apply(&mut ev);
         let discovered = self.discover(&ev);
@@ -186,6 +198,7 @@ impl Consumer {
             | EventBody::DioRead(_)
             | EventBody::FileClose(_)
             | EventBody::TaskExit(_)
+            | EventBody::Statement(_)
             | EventBody::Lost(_) => {}
         }
         Ok(())
@@ -324,6 +337,8 @@ impl KernelIds {
             | EventBody::TaskExit(_)
             | EventBody::TaskRename(_)
             | EventBody::Lost(_) => {}
+            // Session addresses are numbered by `statements` before this.
+            EventBody::Statement(_) => {}
         }
     }
 }

@@ -151,6 +151,37 @@ pub fn load_static(programs: &[&str], opts: &LoadOptions) -> Result<MioSkel<'sta
     load(storage, programs, opts)
 }
 
+/// The statement programs (`record --statements`): loaded with the planned ones when asked,
+/// attached per server binary by [`attach_statements`], not by [`attach`].
+pub const STATEMENT_PROGRAMS: [&str; 3] = ["stmt_mariadb", "stmt_mysql", "stmt_return"];
+
+/// Attaches the statement probes to the dispatch function `f` of process `pid`'s program
+/// `binary`: the return first (a command whose start is seen then always has its end seen), then
+/// the entry that reads `f`'s argument layout.
+pub fn attach_statements(
+    skel: &MioSkel<'_>,
+    pid: u32,
+    binary: &std::path::Path,
+    f: &crate::dispatch::DispatchFn,
+) -> Result<Vec<Link>, LoadError> {
+    let entry = match f.layout {
+        crate::dispatch::ArgLayout::MariaDb => &skel.progs.stmt_mariadb,
+        crate::dispatch::ArgLayout::MySql => &skel.progs.stmt_mysql,
+    };
+    let mut links = Vec::new();
+    for (prog, retprobe) in [(&skel.progs.stmt_return, true), (entry, false)] {
+        let _ = take_log();
+        let opts =
+            libbpf_rs::UprobeOpts { retprobe, func_name: Some(f.symbol.clone()), ..Default::default() };
+        let link = prog.attach_uprobe_with_opts(pid as i32, binary, 0, opts).map_err(|e| {
+            let what = if retprobe { "uretprobe" } else { "uprobe" };
+            load_error(&format!("attaching a {what} to {} in {}", f.symbol, binary.display()), &e)
+        })?;
+        links.push(link);
+    }
+    Ok(links)
+}
+
 /// Whether a program handles syscall returns (`*_exit`): those are attached first, so that every
 /// entry a program sees has its return seen too (a read whose return is missed is no record, and
 /// its thread's next return would be taken for it).
@@ -484,8 +515,8 @@ mod tests {
     }
 
     /// Every program the planner can ask for exists in the BPF object, under that name, and every
-    /// program of the object is one the planner can ask for (or a helper of its own, none so
-    /// far). No root needed: the object is opened, not loaded.
+    /// program of the object is one the planner can ask for (or the statement programs, which
+    /// `record --statements` attaches per binary). No root needed: the object is opened, not loaded.
     #[test]
     fn the_catalog_and_the_bpf_object_name_the_same_programs() {
         let object: std::collections::BTreeSet<String> =
@@ -495,6 +526,7 @@ mod tests {
             .flat_map(crate::plan::Variant::all_programs)
             .map(|p| p.program.to_string())
             .chain(["kp_close_enter", "fe_close_enter", "tp_close_enter"].map(String::from))
+            .chain(STATEMENT_PROGRAMS.map(String::from))
             .collect();
         let missing: Vec<&String> = catalog.difference(&object).collect();
         assert!(missing.is_empty(), "the catalog names programs the object lacks: {missing:?}");

@@ -724,6 +724,10 @@ const REQUIRED: &[EventKind] = &[EventKind::Read, EventKind::TaskFork];
 /// entry and return are one `read` event. They are not planned.
 pub const SUPERSEDED: &[EventKind] = &[EventKind::ReadEnter, EventKind::ReadExit];
 
+/// Kinds captured in the server's own code (uprobes), planned per server binary when asked
+/// (`record --statements`, see [`crate::dispatch`]), not from the kernel's facts.
+pub const USER_SPACE: &[EventKind] = &[EventKind::Statement];
+
 /// Plans every event kind: for each, the first mode in preference order whose programs the
 /// kernel offers. `choice` forces a mode where a kind has it; kinds without a variant in that mode
 /// keep the one they have, with a note.
@@ -754,7 +758,7 @@ pub fn plan(facts: &KernelFacts, choice: ProbeChoice) -> Result<ProbePlan, PlanE
     }
     let mut kinds = Vec::new();
     for &kind in EventKind::ALL {
-        if kind == EventKind::Lost || SUPERSEDED.contains(&kind) {
+        if kind == EventKind::Lost || SUPERSEDED.contains(&kind) || USER_SPACE.contains(&kind) {
             continue;
         }
         let variants: Vec<&Variant> = CATALOG.iter().filter(|v| v.kind == kind).collect();
@@ -874,7 +878,7 @@ mod tests {
     fn every_kind_has_variants_and_each_program_serves_one_kind() {
         for &k in EventKind::ALL {
             let n = CATALOG.iter().filter(|v| v.kind == k).count();
-            let none = k == EventKind::Lost || SUPERSEDED.contains(&k);
+            let none = k == EventKind::Lost || SUPERSEDED.contains(&k) || USER_SPACE.contains(&k);
             assert_eq!(n == 0, none, "{k}");
         }
         // A program may serve two variants of its kind (a syscall's return tracepoint completes

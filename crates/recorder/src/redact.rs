@@ -84,6 +84,11 @@ impl Redactor {
             EventBody::TaskExec(e) => e.filename = program(&e.filename),
             // Thread names are kept (they say what a thread does, not whose data it is).
             EventBody::TaskRename(_) => {}
+            // Statements keep their digest: no text, not even normalised (it names tables).
+            EventBody::Statement(s) => {
+                s.digest_text.clear();
+                s.sql.clear();
+            }
             // Numbers only.
             EventBody::Read(_)
             | EventBody::ReadEnter(_)

@@ -80,6 +80,11 @@ pub struct RecordOptions {
     pub server: ServerOptions,
     /// Replace paths, the host name and command lines (see [`crate::redact`]).
     pub redact: bool,
+    /// Record the statements the servers run (uprobes on their command dispatch, see
+    /// [`crate::dispatch`] and [`crate::statements`]).
+    pub statements: bool,
+    /// Keep statements' text as sent (otherwise only their digest and normalised text).
+    pub sql_text: bool,
 }
 
 /// Whether and how to ask the traced servers (mysqld/mariadbd) about themselves.
@@ -340,6 +345,7 @@ fn plan_and_load(
     choice: ProbeChoice,
     load: &LoadOptions,
     targets: &[u32],
+    statements: bool,
 ) -> Result<(crate::skel::MioSkel<'static>, loader::Attached, ProbePlan), RecordError> {
     let mut last = None;
     let silenced: Vec<String> = std::env::var(SILENCE_VAR)
@@ -362,7 +368,12 @@ fn plan_and_load(
             raw_exit_kinds: plan.kinds_using("rt_sys_exit") | plan.kinds_using("bt_sys_exit"),
             ..load.clone()
         };
-        let attempt = loader::load_static(&programs, &load).and_then(|skel| {
+        // The statement programs load with the others and attach later, per server binary.
+        let mut loaded = programs.clone();
+        if statements {
+            loaded.extend(loader::STATEMENT_PROGRAMS);
+        }
+        let attempt = loader::load_static(&loaded, &load).and_then(|skel| {
             for &t in targets {
                 loader::add_target(&skel, t)?;
             }
@@ -487,7 +498,9 @@ pub fn record(
         &Privileges::current(),
     );
     let (skel, mut links, plan) =
-        plan_and_load(&mut facts, opts.probes, &load_opts, &targets).map_err(|e| match (e, memlock) {
+        plan_and_load(&mut facts, opts.probes, &load_opts, &targets, opts.statements).map_err(|e| match (
+            e, memlock,
+        ) {
             (RecordError::Load(l), Some(why)) => RecordError::Privileges(format!("{l}; {why}")),
             (e, _) => e,
         })?;
@@ -504,6 +517,52 @@ pub fn record(
             snapshots.push(s);
         }
     }
+    // Statements: a uprobe on each server's command dispatch, found by symbol in its binary. A
+    // server without one (stripped, unknown) is recorded without statements, and told so.
+    let mut statement_links = Vec::new();
+    let mut statement_notes = Vec::new();
+    let mut statement_probe = ProbeInfo {
+        kind: EventKind::Statement.code(),
+        mode: ProbeMode::Off,
+        attach: Vec::new(),
+        note: "not asked for (record --statements)".into(),
+    };
+    if opts.statements {
+        statement_probe.note.clear();
+        for s in &snapshots {
+            let binary = PathBuf::from(format!("/proc/{}/exe", s.info.pid));
+            let shown = if s.info.exe.is_empty() { binary.display().to_string() } else { s.info.exe.clone() };
+            let attached = crate::dispatch::find_in_binary(&binary)
+                .map_err(|e| e.to_string().replace(&binary.display().to_string(), &shown))
+                .and_then(|f| {
+                    loader::attach_statements(&skel, s.info.pid, &binary, &f)
+                        .map(|links| (f, links))
+                        .map_err(|e| e.to_string())
+                });
+            match attached {
+                Ok((f, links)) => {
+                    statement_links.extend(links);
+                    statement_probe.mode = ProbeMode::Uprobe;
+                    let at = format!("uprobe:{shown}:{}", f.symbol);
+                    if !statement_probe.attach.contains(&at) {
+                        statement_probe.attach.push(at);
+                    }
+                }
+                Err(why) => {
+                    let note = format!("process {} ({}): {why}", s.info.pid, s.info.comm);
+                    statement_notes.push(format!("statements not recorded for {note}"));
+                    statement_probe.note = note;
+                }
+            }
+        }
+        if snapshots.is_empty() {
+            statement_probe.note = "no server was running when recording began".into();
+            statement_notes.push(
+                "statements not recorded: --statements attaches to the servers running when recording begins, and none was"
+                    .into(),
+            );
+        }
+    }
     let (devices, disks) = inventory::block_devices_and_disks();
     let mut header = Header {
         tool: format!("mysql-io {}", env!("CARGO_PKG_VERSION")),
@@ -517,7 +576,11 @@ pub fn record(
         clock_offset_ns: realtime as i64 - start_ts as i64,
         start_ts,
         command: opts.argv.clone(),
-        probes: probe_infos(&plan, &links),
+        probes: {
+            let mut p = probe_infos(&plan, &links);
+            p.push(statement_probe);
+            p
+        },
         devices,
         processes: snapshots.iter().map(|s| s.info.clone()).collect::<Vec<ProcessInfo>>(),
         mem_total_kb: host.memory.total_kb,
@@ -538,6 +601,8 @@ pub fn record(
         .filter_map(|&p| std::fs::read_link(format!("/proc/{p}/cwd")).ok().map(|c| (p, c)))
         .chain(std::env::current_dir().ok().map(|c| (std::process::id(), c)));
     let consumer = Rc::new(RefCell::new(Consumer::new(writer, cwds, targets.iter().copied(), redact)));
+    consumer.borrow_mut().keep_sql_text(opts.sql_text);
+    consumer.borrow_mut().warnings.extend(statement_notes);
 
     // The probes are attached: records wait in the ring buffer until the loop below reads them.
     let mut child: Option<Child> = match opts.command.split_first() {

@@ -1,0 +1,234 @@
+//! `record --statements` on a real MariaDB (root): uprobes on the server's command dispatch,
+//! found by symbol in the installed mariadbd. A full table scan (a plain query) runs beside point
+//! selects (sysbench's prepared statements); the trace must give each statement its digest, the
+//! prepared executions the digest of what was prepared, never the statements' literals (unless
+//! `--sql-text`), and attribute the scan's and the point selects' reads to them. Test names
+//! start with `root_`; they fail (never skip) without root, MariaDB or sysbench.
+
+#![cfg(feature = "record")]
+
+#[path = "../../recorder/tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use mysql_io_format::{EventBody, Statement, TraceFile};
+use support::{one_server, require_root, Recording, Sandbox};
+
+/// A literal that must never reach a trace recorded without --sql-text.
+const SECRET: &str = "mio-secret-4711";
+
+fn start_recording(pid: u32, trace: &Path, extra: &[&str]) -> Recording {
+    Recording::start(
+        Command::new("env")
+            .args(["--default-signal=HUP", env!("CARGO_BIN_EXE_mysql-io")])
+            .args(["record", "-p", &pid.to_string(), "-o"])
+            .arg(trace)
+            .args(extra)
+            .stdout(Stdio::null()),
+    )
+}
+
+fn stop_recording(rec: Recording) -> String {
+    rec.signal(libc::SIGINT);
+    let (status, err) = rec.wait();
+    assert!(status.success(), "record failed: {err}");
+    err
+}
+
+/// A statement as the trace has it, with where it ran.
+#[derive(Debug, Clone)]
+struct Stmt {
+    tid: u32,
+    start: u64,
+    end: u64,
+    s: Statement,
+}
+
+/// A read of a data file: thread, start (the submission for asynchronous reads), file name.
+#[derive(Debug, Clone)]
+struct DataRead {
+    tid: u32,
+    start: u64,
+    file: String,
+}
+
+/// Statements, reads of `.ibd` files (by file name) and every string the trace holds.
+fn load(trace: &Path) -> (Vec<Stmt>, Vec<DataRead>, Vec<String>) {
+    let file = TraceFile::open(trace).expect("open trace");
+    let t = file.parse().expect("parse trace");
+    let names: BTreeMap<(u32, u64), String> = t
+        .files()
+        .iter()
+        .map(|f| ((f.dev, f.ino), f.path.rsplit('/').next().unwrap_or_default().to_string()))
+        .collect();
+    let mut strings: Vec<String> = Vec::new();
+    for m in t.files() {
+        strings.push(m.path.clone());
+    }
+    for p in t.processes() {
+        strings.extend(p.cmdline.iter().cloned());
+    }
+    let mut stmts = Vec::new();
+    let mut reads = Vec::new();
+    for e in t.events() {
+        let e = e.expect("decode");
+        match &e.body {
+            EventBody::Statement(s) => {
+                strings.push(s.digest_text.clone());
+                strings.push(s.sql.clone());
+                stmts.push(Stmt { tid: e.tid, start: e.ts - s.latency_ns, end: e.ts, s: s.clone() });
+            }
+            // Read syscalls (an event at the return), and InnoDB's asynchronous reads (its
+            // read-ahead) submitted through io_uring or Linux AIO (an event at the submission).
+            EventBody::Read(r) => {
+                if let Some(name) = names.get(&(r.file.dev, r.file.ino)).filter(|n| n.ends_with(".ibd")) {
+                    reads.push(DataRead { tid: e.tid, start: e.ts - r.latency_ns, file: name.clone() });
+                }
+            }
+            EventBody::UringSubmit(r) => {
+                if let Some(name) = names.get(&(r.file.dev, r.file.ino)).filter(|n| n.ends_with(".ibd")) {
+                    reads.push(DataRead { tid: e.tid, start: e.ts, file: name.clone() });
+                }
+            }
+            EventBody::AioSubmit(r) => {
+                if let Some(name) = names.get(&(r.file.dev, r.file.ino)).filter(|n| n.ends_with(".ibd")) {
+                    reads.push(DataRead { tid: e.tid, start: e.ts, file: name.clone() });
+                }
+            }
+            EventBody::FileOpen(o) => strings.push(o.path.clone()),
+            _ => {}
+        }
+    }
+    (stmts, reads, strings)
+}
+
+/// The statement running on the read's thread when it started.
+fn owner<'a>(stmts: &'a [Stmt], r: &DataRead) -> Option<&'a Stmt> {
+    stmts.iter().find(|s| s.tid == r.tid && (s.start..=s.end).contains(&r.start))
+}
+
+#[test]
+fn root_mariadb_statements_own_their_reads() {
+    require_root();
+    let _one = one_server();
+    let (sb, _) = Sandbox::start(&[]);
+    // Two tables of ~24 MiB against a 16 MiB buffer pool: one scanned, one point-selected.
+    sb.sysbench(&["oltp_point_select", "--tables=2", "--table-size=100000", "prepare"]);
+    let pid = sb.restart();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("statements.mio");
+
+    let rec = start_recording(pid, &trace, &["--statements"]);
+    // Point selects on sbtest1 (sysbench prepares them: executions name a statement id) while
+    // a query scans sbtest2, with a literal that must not reach the trace.
+    let points = std::thread::scope(|scope| {
+        let points = scope.spawn(|| {
+            sb.sysbench(&[
+                "oltp_point_select",
+                "--tables=1",
+                "--table-size=100000",
+                "--threads=2",
+                "--time=8",
+                "run",
+            ])
+        });
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        sb.sql(&format!(
+            "SELECT SUM(LENGTH(c)) FROM sbtest.sbtest2 FORCE INDEX (PRIMARY) WHERE pad <> '{SECRET}'"
+        ));
+        points.join().expect("sysbench")
+    });
+    let log = stop_recording(rec);
+    assert!(points.contains("queries:"), "{points}");
+    assert!(!log.contains("statements not recorded"), "{log}");
+
+    let (stmts, reads, strings) = load(&trace);
+    // The literal is nowhere: not in the statements' texts, not anywhere else.
+    assert!(
+        strings.iter().all(|s| !s.contains(SECRET) && !s.contains("4711")),
+        "a literal reached the trace"
+    );
+    assert!(stmts.iter().all(|s| s.s.sql.is_empty()), "statement text kept without --sql-text");
+
+    // The scan: one query, its text normalised, its literal replaced.
+    let scans: Vec<&Stmt> = stmts.iter().filter(|s| s.s.digest_text.contains("sbtest2")).collect();
+    assert_eq!(scans.len(), 1, "{:?}", scans);
+    let scan = scans[0];
+    assert_eq!(scan.s.command, 3, "a query");
+    assert!(scan.s.digest_text.contains("SUM") && scan.s.digest_text.contains('?'), "{}", scan.s.digest_text);
+    assert_ne!(scan.s.digest, 0);
+
+    // The point selects: executions of a prepared statement, with the prepare's digest.
+    let prepared: Vec<&Stmt> = stmts.iter().filter(|s| s.s.command == 22).collect();
+    let point_digest = prepared
+        .iter()
+        .find(|s| s.s.digest_text.contains("sbtest1") && s.s.digest_text.contains("id"))
+        .map(|s| s.s.digest)
+        .unwrap_or_else(|| panic!("no prepare of the point select: {prepared:?}"));
+    let executions = stmts.iter().filter(|s| s.s.command == 23 && s.s.digest == point_digest).count();
+    let all_executions = stmts.iter().filter(|s| s.s.command == 23).count();
+    assert!(executions > 1000, "{executions} point selects recorded");
+    assert_eq!(executions, all_executions, "executions without the prepare's digest");
+
+    // Attribution: the scan's data-file reads to the scan, the point selects' to them.
+    let of_file = |name: &'static str| reads.iter().filter(move |r| r.file == name);
+    let scan_reads = of_file("sbtest2.ibd").count();
+    let to_scan = of_file("sbtest2.ibd")
+        .filter(|r| owner(&stmts, r).is_some_and(|s| s.s.digest == scan.s.digest))
+        .count();
+    assert!(scan_reads > 200, "the scan read {scan_reads} times");
+    assert!(
+        to_scan as f64 >= 0.95 * scan_reads as f64,
+        "{to_scan} of {scan_reads} scan reads attributed to it"
+    );
+    let point_reads = of_file("sbtest1.ibd").count();
+    let to_points = of_file("sbtest1.ibd")
+        .filter(|r| owner(&stmts, r).is_some_and(|s| s.s.digest == point_digest))
+        .count();
+    assert!(point_reads > 200, "the point selects read {point_reads} times");
+    assert!(
+        to_points as f64 >= 0.95 * point_reads as f64,
+        "{to_points} of {point_reads} point-select reads attributed to them"
+    );
+    // Reads on threads that ran no statement are InnoDB's own (background).
+    let statement_threads: std::collections::BTreeSet<u32> = stmts.iter().map(|s| s.tid).collect();
+    let background = reads.iter().filter(|r| !statement_threads.contains(&r.tid)).count();
+    eprintln!(
+        "statements: {} recorded, {executions} point selects; scan reads {to_scan}/{scan_reads}, point-select reads {to_points}/{point_reads}, background reads {background}",
+        stmts.len()
+    );
+
+    // With --sql-text the text is kept as sent.
+    let trace2 = dir.path().join("sql-text.mio");
+    let rec = start_recording(pid, &trace2, &["--statements", "--sql-text"]);
+    sb.sql(&format!("SELECT COUNT(*) FROM sbtest.sbtest1 WHERE pad = '{SECRET}'"));
+    stop_recording(rec);
+    let (stmts, _, _) = load(&trace2);
+    let kept: Vec<&Stmt> = stmts.iter().filter(|s| s.s.sql.contains(SECRET)).collect();
+    assert_eq!(kept.len(), 1, "{stmts:?}");
+    assert!(!kept[0].s.digest_text.contains(SECRET), "{}", kept[0].s.digest_text);
+
+    // --sql-text contradicts --redact, and needs --statements: refused before recording.
+    for args in [&["--statements", "--sql-text", "--redact"][..], &["--sql-text"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mysql-io"))
+            .args(["record", "-p", &pid.to_string(), "-d", "1s", "-o"])
+            .arg(dir.path().join("refused.mio"))
+            .args(args)
+            .output()
+            .expect("run record");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!dir.path().join("refused.mio").exists());
+    }
+
+    // --redact keeps the digest and drops even the normalised text.
+    let trace3 = dir.path().join("redacted.mio");
+    let rec = start_recording(pid, &trace3, &["--statements", "--redact"]);
+    sb.sql("SELECT COUNT(*) FROM sbtest.sbtest1 WHERE id < 10");
+    stop_recording(rec);
+    let (stmts, _, _) = load(&trace3);
+    assert!(stmts.iter().any(|s| s.s.command == 3 && s.s.digest != 0), "{stmts:?}");
+    assert!(stmts.iter().all(|s| s.s.digest_text.is_empty() && s.s.sql.is_empty()), "{stmts:?}");
+}
