@@ -305,6 +305,9 @@ fn print_summary(s: &RecordSummary) {
     for (mode, kinds) in &by_mode {
         say!("mysql-io:   {mode}: {}", kinds.join(", "));
     }
+    if !s.statement_probes.is_empty() {
+        say!("mysql-io:   uprobe: statement ({})", s.statement_probes.join(", "));
+    }
     if s.undecodable > 0 {
         say!(
             "mysql-io: warning: {} records could not be decoded (a BPF object from another build?)",

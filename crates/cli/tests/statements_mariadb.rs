@@ -144,6 +144,7 @@ fn root_mariadb_statements_own_their_reads() {
     let log = stop_recording(rec);
     assert!(points.contains("queries:"), "{points}");
     assert!(!log.contains("statements not recorded"), "{log}");
+    assert!(log.contains("uprobe: statement (uprobe:/usr/sbin/mariadbd:_Z16dispatch_command"), "{log}");
 
     let (stmts, reads, strings) = load(&trace);
     // The literal is nowhere: not in the statements' texts, not anywhere else.

@@ -174,6 +174,9 @@ pub struct RecordSummary {
     pub undecodable: u64,
     /// What the trace lacks and why (e.g. the server could not be asked for thread names).
     pub warnings: Vec<String>,
+    /// Where statements were captured (`record --statements`): one uprobe attach point per
+    /// server binary; empty when not asked or nowhere possible.
+    pub statement_probes: Vec<String>,
 }
 
 /// Why recording could not start or go on. Every message is one sentence saying what to do.
@@ -345,7 +348,7 @@ fn plan_and_load(
     choice: ProbeChoice,
     load: &LoadOptions,
     targets: &[u32],
-    statements: bool,
+    statements: &mut Result<(), String>,
 ) -> Result<(crate::skel::MioSkel<'static>, loader::Attached, ProbePlan), RecordError> {
     let mut last = None;
     let silenced: Vec<String> = std::env::var(SILENCE_VAR)
@@ -370,7 +373,7 @@ fn plan_and_load(
         };
         // The statement programs load with the others and attach later, per server binary.
         let mut loaded = programs.clone();
-        if statements {
+        if statements.is_ok() {
             loaded.extend(loader::STATEMENT_PROGRAMS);
         }
         let attempt = loader::load_static(&loaded, &load).and_then(|skel| {
@@ -382,6 +385,14 @@ fn plan_and_load(
         });
         match attempt {
             Ok((skel, links)) => return Ok((skel, links, plan)),
+            // The statement programs failing (a kernel older than their helpers) cost the
+            // statements, not the recording.
+            Err(e)
+                if statements.is_ok()
+                    && e.program.as_deref().is_some_and(|p| loader::STATEMENT_PROGRAMS.contains(&p)) =>
+            {
+                *statements = Err(format!("the statement probes do not load on this kernel ({e})"));
+            }
             Err(e) => {
                 let broken = loader::validate(&plan);
                 if broken.is_empty() {
@@ -497,13 +508,15 @@ pub fn record(
         privilege::map_bytes(opts.ringbuf_bytes),
         &Privileges::current(),
     );
+    let mut statements_load: Result<(), String> =
+        if opts.statements { Ok(()) } else { Err("not asked for (record --statements)".into()) };
     let (skel, mut links, plan) =
-        plan_and_load(&mut facts, opts.probes, &load_opts, &targets, opts.statements).map_err(|e| match (
-            e, memlock,
-        ) {
-            (RecordError::Load(l), Some(why)) => RecordError::Privileges(format!("{l}; {why}")),
-            (e, _) => e,
-        })?;
+        plan_and_load(&mut facts, opts.probes, &load_opts, &targets, &mut statements_load).map_err(
+            |e| match (e, memlock) {
+                (RecordError::Load(l), Some(why)) => RecordError::Privileges(format!("{l}; {why}")),
+                (e, _) => e,
+            },
+        )?;
 
     // The header: the machine and its memory, how each kind is captured, devices (and the
     // partitions' disks), the target processes.
@@ -527,7 +540,11 @@ pub fn record(
         attach: Vec::new(),
         note: "not asked for (record --statements)".into(),
     };
-    if opts.statements {
+    if let (true, Err(why)) = (opts.statements, &statements_load) {
+        statement_probe.note = why.clone();
+        statement_notes.push(format!("statements not recorded: {why}"));
+    }
+    if opts.statements && statements_load.is_ok() {
         statement_probe.note.clear();
         for s in &snapshots {
             let binary = PathBuf::from(format!("/proc/{}/exe", s.info.pid));
@@ -563,6 +580,7 @@ pub fn record(
             );
         }
     }
+    let statement_probes = statement_probe.attach.clone();
     let (devices, disks) = inventory::block_devices_and_disks();
     let mut header = Header {
         tool: format!("mysql-io {}", env!("CARGO_PKG_VERSION")),
@@ -800,5 +818,6 @@ pub fn record(
         },
         undecodable,
         warnings: warnings.into_iter().chain(watch.warnings).chain(self_check).collect(),
+        statement_probes,
     })
 }
