@@ -418,6 +418,7 @@ fn render_doctor(r: &DoctorReport) -> String {
     }
     for p in &r.processes {
         let _ = writeln!(o, "\nprocess    {} {} ({}, {} threads)", p.pid, p.comm, p.exe, p.threads);
+        let _ = writeln!(o, "statements {}", p.statements);
         for f in p.files.iter().take(40) {
             let _ = writeln!(
                 o,

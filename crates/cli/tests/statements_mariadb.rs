@@ -121,6 +121,15 @@ fn root_mariadb_statements_own_their_reads() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = dir.path().join("statements.mio");
 
+    // doctor says statements can be recorded, and with which function.
+    let doctor = Command::new(env!("CARGO_BIN_EXE_mysql-io"))
+        .args(["doctor", "-p", &pid.to_string(), "--format", "json"])
+        .output()
+        .expect("run doctor");
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).expect("doctor json");
+    let said = report["processes"][0]["statements"].as_str().unwrap_or_default().to_string();
+    assert!(said.starts_with("can be recorded (--statements): _Z16dispatch_command"), "{report}");
+
     let rec = start_recording(pid, &trace, &["--statements"]);
     // Point selects on sbtest1 (sysbench prepares them: executions name a statement id) while
     // a query scans sbtest2, with a literal that must not reach the trace.

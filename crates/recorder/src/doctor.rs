@@ -62,6 +62,9 @@ pub struct ProcessReport {
     pub threads: usize,
     /// Its regular open files (data files, logs).
     pub files: Vec<FileReport>,
+    /// Whether `record --statements` can find its command dispatch: the symbol and server
+    /// family, or why not.
+    pub statements: String,
 }
 
 /// Everything doctor found.
@@ -209,6 +212,12 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
                     comm: s.info.comm.clone(),
                     exe: s.info.exe.clone(),
                     threads: s.threads.len(),
+                    statements: match crate::dispatch::find_in_binary(std::path::Path::new(&format!(
+                        "/proc/{pid}/exe"
+                    ))) {
+                        Ok(f) => format!("can be recorded (--statements): {} ({})", f.symbol, f.servers),
+                        Err(e) => format!("cannot be recorded: {e}"),
+                    },
                     files: s
                         .fds
                         .iter()
