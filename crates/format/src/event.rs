@@ -750,6 +750,68 @@ events! {
         /// requested page (`first_page` for an empty read).
         last_page: u64 => PagePosNear,
     }
+    /// A client command ran on a server thread (`record --statements`): recorded at its return by
+    /// a uprobe and uretprobe on the server's command dispatch function. The event's time is the
+    /// return; the command began `latency_ns` earlier. Added in format 2.2.
+    Statement = 25 => "statement" {
+        /// The client command (`enum_server_command`: 3 query, 22 prepare, 23 execute of a
+        /// prepared statement, ...; [`server_command_name`]).
+        command: u8 => Delta,
+        /// Nanoseconds from dispatch to return.
+        latency_ns: u64 => Plain,
+        /// The connection: a small number the recorder gives each session object the server used
+        /// (its `THD`), in order of first appearance; 0 when not known.
+        conn: u64 => Delta,
+        /// Prepared statement id for the commands that name one (execute, fetch, close, reset);
+        /// 0 otherwise.
+        stmt_id: u32 => Delta,
+        /// Digest of `digest_text` (64-bit FNV-1a of its UTF-8 bytes); for an execute, that of
+        /// the statement prepared under `stmt_id`; 0 when there is no text (commands without
+        /// one, statements prepared before the recording began).
+        digest: u64 => Plain,
+        /// The statement normalised: every literal replaced by `?`, comments dropped, spacing
+        /// and keywords' case made uniform; empty when recorded with `--redact`.
+        digest_text: String => Text,
+        /// The statement's text as the client sent it (its first 1024 bytes): only when
+        /// recorded with `--sql-text`, empty otherwise.
+        sql: String => Text,
+        /// Bytes of statement text the client sent (`digest_text` covers at most the first
+        /// 1024).
+        text_len: u32 => Delta,
+    }
+}
+
+/// Name of a client command code (`enum_server_command`, the same numbers in MySQL and
+/// MariaDB for the commands that carry statements).
+pub fn server_command_name(code: u8) -> &'static str {
+    match code {
+        0 => "sleep",
+        1 => "quit",
+        2 => "init_db",
+        3 => "query",
+        4 => "field_list",
+        5 => "create_db",
+        6 => "drop_db",
+        7 => "refresh",
+        8 => "shutdown",
+        9 => "statistics",
+        10 => "processlist",
+        11 => "connect",
+        12 => "process_kill",
+        13 => "debug",
+        14 => "ping",
+        17 => "change_user",
+        18 => "binlog_dump",
+        22 => "stmt_prepare",
+        23 => "stmt_execute",
+        24 => "stmt_send_long_data",
+        25 => "stmt_close",
+        26 => "stmt_reset",
+        27 => "set_option",
+        28 => "stmt_fetch",
+        31 => "reset_connection",
+        _ => "other",
+    }
 }
 
 /// Generates the per-kind column layout table of `docs/format.md`.

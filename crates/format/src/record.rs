@@ -13,7 +13,7 @@ pub const END_MAGIC: [u8; 8] = *b"\x89MIOEND\n";
 /// version.
 pub const VERSION_MAJOR: u16 = 2;
 /// Format minor version this build writes. Minor versions only add; any 2.x reads any 2.y.
-pub const VERSION_MINOR: u16 = 1;
+pub const VERSION_MINOR: u16 = 2;
 /// Bytes before the first record: magic, major, minor.
 pub const PREAMBLE_LEN: usize = 12;
 /// Bytes after the footer record: footer offset (u64 LE), end magic.

@@ -1,6 +1,6 @@
 //! Compatibility: `testdata/golden-v1.mio` was written by format 1.0, `testdata/golden-v2.mio` by
-//! format 2.0 and `testdata/golden-v2.1.mio` by format 2.1, from the same events (each version's
-//! kinds: 2.1 added `read`) and metadata, and each must always read to them. Never
+//! format 2.0, `testdata/golden-v2.1.mio` by format 2.1 and `testdata/golden-v2.2.mio` by 2.2,
+//! from the same events (each version's kinds: 2.1 added `read`, 2.2 `statement`) and metadata, and each must always read to them. Never
 //! regenerate them to make this test pass after a format change; a change that breaks one breaks
 //! every trace users already have. (Each was made, by the version that writes it, with
 //! `MIO_WRITE_GOLDEN=1 cargo test -p mysql-io-format --test golden`, which writes the golden file
@@ -14,6 +14,7 @@ use mysql_io_format::*;
 const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/golden-v1.mio");
 const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/golden-v2.mio");
 const GOLDEN_V2_1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/golden-v2.1.mio");
+const GOLDEN_V2_2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/golden-v2.2.mio");
 
 fn golden_metadata() -> Vec<Metadata> {
     vec![
@@ -70,7 +71,12 @@ fn golden_v2_still_reads() {
 
 #[test]
 fn golden_v2_1_still_reads() {
-    assert_eq!((VERSION_MAJOR, VERSION_MINOR), (2, 1), "a new version adds its own golden file");
+    check_golden(GOLDEN_V2_1, (2, 1));
+}
+
+#[test]
+fn golden_v2_2_still_reads() {
+    assert_eq!((VERSION_MAJOR, VERSION_MINOR), (2, 2), "a new version adds its own golden file");
     if std::env::var_os("MIO_WRITE_GOLDEN").is_some() {
         // Several chunks, with metadata between them.
         let mut w = Writer::new(
@@ -87,17 +93,22 @@ fn golden_v2_1_still_reads() {
             }
             w.push(e).expect("push");
         }
-        for m in &meta[3..] {
+        // The metadata the loop did not write (one record before every 8th event).
+        for m in &meta[one_of_each().len().div_ceil(8)..] {
             w.write_metadata(m).expect("metadata");
         }
-        std::fs::write(GOLDEN_V2_1, w.into_inner().expect("finish")).expect("write golden");
+        std::fs::write(GOLDEN_V2_2, w.into_inner().expect("finish")).expect("write golden");
     }
-    check_golden(GOLDEN_V2_1, (2, 1));
+    check_golden(GOLDEN_V2_2, (2, 2));
 }
 
-/// The kinds a format version has: 2.1 added `read`.
+/// The kinds a format version has: 2.1 added `read`, 2.2 `statement`.
 fn in_version(kind: EventKind, version: (u16, u16)) -> bool {
-    kind != EventKind::Read || version >= (2, 1)
+    match kind {
+        EventKind::Read => version >= (2, 1),
+        EventKind::Statement => version >= (2, 2),
+        _ => true,
+    }
 }
 
 fn check_golden(path: &str, version: (u16, u16)) {

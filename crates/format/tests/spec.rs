@@ -27,7 +27,7 @@ fn preamble_and_header(major: u16) -> Vec<u8> {
     let w = Writer::new(Vec::new(), &Header::default(), WriterOptions::default()).expect("writer");
     let mut bytes = w.into_inner().expect("finish");
     assert_eq!(&bytes[..8], b"\x89MIO\r\n\x1a\n");
-    assert_eq!(&bytes[8..12], &[2, 0, 1, 0], "format 2.1, little-endian");
+    assert_eq!(&bytes[8..12], &[2, 0, 2, 0], "format 2.2, little-endian");
     assert_eq!(bytes[12], 0x01, "the header record comes first");
     bytes[8..10].copy_from_slice(&major.to_le_bytes());
     let len = u32::from_le_bytes(bytes[13..17].try_into().expect("4 bytes")) as usize;

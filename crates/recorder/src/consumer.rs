@@ -186,6 +186,7 @@ impl Consumer {
             | EventBody::DioRead(_)
             | EventBody::FileClose(_)
             | EventBody::TaskExit(_)
+            | EventBody::Statement(_)
             | EventBody::Lost(_) => {}
         }
         Ok(())
@@ -323,6 +324,7 @@ impl KernelIds {
             | EventBody::TaskExec(_)
             | EventBody::TaskExit(_)
             | EventBody::TaskRename(_)
+            | EventBody::Statement(_)
             | EventBody::Lost(_) => {}
         }
     }

@@ -138,6 +138,17 @@ pub fn one_of_each() -> Vec<Event> {
                     last_page: 23,
                 }
                 .into(),
+                EventKind::Statement => Statement {
+                    command: 3,
+                    latency_ns: 912_345,
+                    conn: 2,
+                    stmt_id: 0,
+                    digest: 0x9e37_79b9_7f4a_7c15,
+                    digest_text: "SELECT c FROM sbtest1 WHERE id = ?".into(),
+                    sql: String::new(),
+                    text_len: 33,
+                }
+                .into(),
             };
             Event { ts, pid: 100, tid: 100 + i as u32 % 3, cpu: (i % 4) as u16, body }
         })
