@@ -197,18 +197,20 @@ pub fn owners(ds: &Dataset) -> Result<Vec<u32>, AnalyzeError> {
     let (tid, _) = values(ds.reads.column("tid")?.u32()?)?;
     let timelines = Timelines::of(&ds.statements);
     let mut out = Vec::with_capacity(ts.len());
-    let mut last: Option<((u32, u32), Option<&Vec<Span>>)> = None;
+    // Reads come in runs of one thread: its spans are looked up once a run.
+    let mut last: Option<((u32, u32), &[Span])> = None;
     for i in 0..ts.len() {
         let key = (pid[i], tid[i]);
         let spans = match last {
             Some((k, spans)) if k == key => spans,
             _ => {
-                let spans = timelines.0.get(&key);
+                // A thread without statements has no spans.
+                let spans = timelines.0.get(&key).map_or(&[][..], Vec::as_slice);
                 last = Some((key, spans));
                 spans
             }
         };
-        out.push(spans.map_or(BACKGROUND, |s| Timelines::find(s, ts[i])));
+        out.push(if spans.is_empty() { BACKGROUND } else { Timelines::find(spans, ts[i]) });
     }
     Ok(out)
 }
@@ -335,7 +337,7 @@ fn label(key: Key, text: Option<&str>) -> String {
         (Key::Digest(_), None) => "(redacted)".into(),
         (Key::Prepared { conn: 0, stmt_id }, _) => format!("(prepared before the recording, id {stmt_id})"),
         (Key::Prepared { conn, stmt_id }, _) => {
-            format!("(prepared before the recording, connection {conn}, id {stmt_id})")
+            format!("(prepared before the recording, id {stmt_id}, connection {conn})")
         }
         (Key::Command(c), _) => match server_command_name(c) {
             "other" => format!("(command {c}, no statement text)"),
@@ -846,7 +848,7 @@ mod tests {
         // jump), 1M + 16K (the execute's, sequential).
         assert_eq!(select.seq_ratio, Some(1.0 / 3.0));
 
-        let prepared = row(&r, "(prepared before the recording, connection 3, id 7)");
+        let prepared = row(&r, "(prepared before the recording, id 7, connection 3)");
         assert_eq!(prepared.kind, RowKind::Prepared);
         assert_eq!(prepared.digest.as_deref(), Some("0000000000000000"));
         assert_eq!((prepared.statements, prepared.reads, prepared.seq_ratio), (1, 1, Some(1.0)));
@@ -881,7 +883,7 @@ mod tests {
     #[test]
     fn per_thread_the_share_of_reads_inside_statements() {
         let (_, r) = analyze(&workload(false), &Filter::default(), StatementsBy::Thread);
-        let t: Vec<(u32, &str, u64, u64, u64, u64, Option<f64>)> = r
+        let t: Vec<_> = r
             .threads
             .iter()
             .map(|t| {

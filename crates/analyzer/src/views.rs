@@ -243,23 +243,30 @@ pub const STATEMENTS_NOTE: &str =
          statement's when it started on the statement's thread while the statement ran\n\
          disk: pages its reads inserted into the page cache (read from disk, readahead included)\n\
          seq: share of its reads starting where the previous read on the description ended\n\
-         ra: readahead decisions its reads triggered (CSV and JSON also give digests and latency sums)\n";
+         ra: readahead decisions its reads triggered (CSV and JSON add digests, bytes, latency sums)\n";
+
+/// What the statements table per thread counts, printed under it.
+pub const STATEMENT_THREADS_NOTE: &str =
+    "runs: statements the thread ran; digests: statement groups among them; a read is in a\n\
+         statement when it started while the thread ran the statement; disk: pages its reads\n\
+         inserted into the page cache (read from disk, readahead included)\n";
 
 impl StatementsReport {
     /// The first `top` statement groups, then the reads outside statements and the background
-    /// reads (always shown: what no statement explains).
+    /// reads (always shown: what no statement explains). The terminal leaves bytes to CSV: the
+    /// statement's text needs the room.
     pub fn table(&self, top: usize) -> Table {
         let mut t = Table::new(vec![
+            Column::both("statement", "statement"),
             Column::csv("kind"),
             Column::csv("digest"),
-            Column::both("statement", "statement"),
             Column::both("statements", "runs"),
             Column::csv("commands"),
             Column::csv("total_latency_ms"),
             Column::both("mean_latency_us", "mean"),
             Column::both("p99_latency_us", "p99"),
             Column::both("reads", "reads"),
-            Column::both("bytes", "read"),
+            Column::csv("bytes"),
             Column::both("pages_from_disk", "disk"),
             Column::both("seq_ratio", "seq"),
             Column::csv("ra_sync"),
@@ -269,9 +276,9 @@ impl StatementsReport {
         let row = |x: &StatementRow| {
             let timed = x.statements > 0;
             vec![
+                Cell::start(&x.statement, 38),
                 Cell::text(x.kind.name()),
                 Cell::text(x.digest.clone().unwrap_or_default()),
-                Cell::start(&x.statement, 30),
                 if timed || x.digest.is_some() { Cell::count(x.statements) } else { Cell::new("-", "") },
                 Cell::text(x.commands.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" ")),
                 if timed { Cell::new("", format!("{:.3}", x.total_latency_ms)) } else { Cell::text("") },
