@@ -20,6 +20,7 @@ use polars_arrow::bitmap::Bitmap;
 use rustc_hash::FxHashMap;
 
 use crate::names;
+use crate::statements::{self, StatementEvent};
 use crate::{AnalyzeError, Progress};
 
 /// The API a read used (the `api` column's codes).
@@ -95,6 +96,13 @@ pub struct Dataset {
     pub warnings: Vec<String>,
     /// Events lost while recording.
     pub lost: u64,
+    /// Every client command the trace recorded (`record --statements`), in file order, whatever
+    /// the filter: a kept read may start inside a statement that began before the window.
+    pub statements: Vec<StatementEvent>,
+    /// Statement events lost while recording.
+    pub lost_statements: u64,
+    /// The time window reads were kept in: `[from, to)`, trace-clock ns.
+    pub window: (u64, u64),
 }
 
 /// `latency` of a read whose completion was not (yet) seen.
@@ -315,14 +323,16 @@ pub fn load_with(
     let extractor = Extractor::new();
     let mut stitcher = Stitcher::new(trace);
     let chunks = trace.chunks().len();
+    let mut statements: Vec<StatementEvent> = Vec::new();
     trace.map_in_order(
         0,
-        |_, cols| extractor.chunk(cols),
+        |_, cols| (extractor.chunk(cols), statements::from_chunk(cols)),
         |i, part| {
             match part {
-                Ok(p) => {
+                Ok((p, s)) => {
                     let c = stitcher.push(p);
                     b.append(c, &stitcher, &select, &known, window);
+                    statements.extend(s);
                 }
                 Err(e) => warnings.push(format!("{e}: its events are left out")),
             }
@@ -376,6 +386,9 @@ pub fn load_with(
         t_end,
         warnings,
         lost: summary.lost,
+        statements,
+        lost_statements: summary.lost_by_kind.get(EventKind::Statement.name()).copied().unwrap_or(0),
+        window,
     })
 }
 

@@ -3,7 +3,8 @@
 //! One table per event kind (`read_enter.parquet`, `page_cache_add.parquet`, ...) with the
 //! common columns `ts`, `pid`, `tid`, `cpu` and the kind's fields (`file.ino` becomes `file_ino`;
 //! enum codes become their names), written chunk by chunk so memory stays bounded; `reads` (one
-//! row per read operation, as the analyses see them); the tables `files`, `threads`,
+//! row per read operation, as the analyses see them, with the statement it was made for);
+//! `statements` (one row per client command, [`crate::statements`]); the tables `files`, `threads`,
 //! `processes`, `open_fds`, `status`, `status_deltas`; and the trace's header as tables of its own:
 //! `trace` (one row: format, kernel, host, clock offset, time range, counts, losses), `devices`
 //! (block devices and their readahead settings) and `probes` (how each event kind was captured).
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 use crate::dataset::{self, Dataset, Filter, APIS};
 use crate::fleet::Partition;
+use crate::statements;
 use crate::{AnalyzeError, Progress};
 
 /// Output format.
@@ -266,10 +268,11 @@ pub(crate) fn write_tables(
 
     // The analysis view, a slice at a time, and the tables.
     let ds = dataset::load(trace, &Filter::default())?;
+    let owners = statements::owners(&ds)?;
     let p = path("reads")?;
-    let mut sink = Sink::open(&p, format, reads_slice(&ds, 0, 0)?.schema())?;
+    let mut sink = Sink::open(&p, format, reads_slice(&ds, &owners, 0, 0)?.schema())?;
     for offset in (0..ds.reads.height()).step_by(READS_SLICE) {
-        sink.write(&reads_slice(&ds, offset, READS_SLICE)?)?;
+        sink.write(&reads_slice(&ds, &owners, offset, READS_SLICE)?)?;
     }
     sink.finish()?;
     tables.push(Table { name: "reads".into(), rows: ds.reads.height() as u64, path: p });
@@ -284,6 +287,7 @@ pub(crate) fn write_tables(
         tables.push(Table { name: name.to_string(), rows: df.height() as u64, path: p });
         Ok(())
     };
+    write("statements", statements_frame(&ds)?)?;
     write("files", files_frame(trace, &ds)?)?;
     write("threads", threads_frame(trace)?)?;
     write("processes", processes_frame(trace)?)?;
@@ -306,9 +310,9 @@ pub(crate) fn write_tables(
     Ok(Exported { tables, warnings })
 }
 
-/// Rows `offset..offset + len` of the reads frame with names instead of codes, and paths and
-/// thread names joined.
-fn reads_slice(ds: &Dataset, offset: usize, len: usize) -> Result<DataFrame, AnalyzeError> {
+/// Rows `offset..offset + len` of the reads frame with names instead of codes, paths and
+/// thread names joined, and the statement each read was made for (`owners`, by row).
+fn reads_slice(ds: &Dataset, owners: &[u32], offset: usize, len: usize) -> Result<DataFrame, AnalyzeError> {
     let mut df = ds.reads.slice(offset as i64, len);
     df.rechunk_mut();
     let api: Vec<&str> = df
@@ -332,7 +336,44 @@ fn reads_slice(ds: &Dataset, offset: usize, len: usize) -> Result<DataFrame, Ana
     df.with_column(Column::new("table".into(), table))?;
     df.with_column(Column::new("comm".into(), comm))?;
     df.with_column(Column::new("role".into(), role))?;
+    let statement: Vec<Option<u32>> = owners
+        .iter()
+        .skip(offset)
+        .take(df.height())
+        .map(|&o| (o != statements::OUTSIDE && o != statements::BACKGROUND).then_some(o))
+        .collect();
+    df.with_column(Column::new("statement".into(), statement))?;
     Ok(df)
+}
+
+/// One row per statement event, in file order (the row number is the reads' `statement`), with
+/// its start and the label `analyze statements` gives its group.
+fn statements_frame(ds: &Dataset) -> Result<DataFrame, AnalyzeError> {
+    let s = &ds.statements;
+    let groups = statements::Groups::of(s);
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("statement".into(), (0..s.len() as u32).collect::<Vec<u32>>()),
+        Column::new("ts".into(), s.iter().map(|x| x.ts).collect::<Vec<_>>()),
+        Column::new("start_ts".into(), s.iter().map(|x| x.start()).collect::<Vec<_>>()),
+        Column::new("latency_ns".into(), s.iter().map(|x| x.latency_ns).collect::<Vec<_>>()),
+        Column::new("pid".into(), s.iter().map(|x| x.pid).collect::<Vec<_>>()),
+        Column::new("tid".into(), s.iter().map(|x| x.tid).collect::<Vec<_>>()),
+        Column::new(
+            "command".into(),
+            s.iter().map(|x| mysql_io_format::server_command_name(x.command)).collect::<Vec<_>>(),
+        ),
+        Column::new("command_code".into(), s.iter().map(|x| x.command).collect::<Vec<_>>()),
+        Column::new("conn".into(), s.iter().map(|x| x.conn).collect::<Vec<_>>()),
+        Column::new("stmt_id".into(), s.iter().map(|x| x.stmt_id).collect::<Vec<_>>()),
+        Column::new("digest".into(), s.iter().map(|x| x.digest).collect::<Vec<_>>()),
+        Column::new("digest_text".into(), s.iter().map(|x| x.digest_text.as_str()).collect::<Vec<_>>()),
+        Column::new("sql".into(), s.iter().map(|x| x.sql.as_str()).collect::<Vec<_>>()),
+        Column::new("text_len".into(), s.iter().map(|x| x.text_len).collect::<Vec<_>>()),
+        Column::new(
+            "label".into(),
+            groups.of.iter().map(|&g| groups.labels[g as usize].as_str()).collect::<Vec<_>>(),
+        ),
+    ])?)
 }
 
 fn files_frame(trace: &Trace<'_>, ds: &Dataset) -> Result<DataFrame, AnalyzeError> {

@@ -1,15 +1,16 @@
 //! Analysis of `.mio` traces on polars: the read operations of a trace as a frame with its file
 //! and thread tables ([`dataset`]), and the analyses `mysql-io analyze` prints: sequentiality
 //! ([`seq`]), files and threads ([`tables`], with latency percentiles from [`latency`]'s
-//! histograms), readahead and hit ratios ([`readahead`]); and the Parquet/CSV export
-//! ([`export`]), also as hive partitions of a fleet's traces ([`fleet`]). Definitions are in
-//! `docs/analysis.md`.
+//! histograms), readahead and hit ratios ([`readahead`]), the statements the reads were made
+//! for ([`statements`]); and the Parquet/CSV export ([`export`]), also as hive partitions of a
+//! fleet's traces ([`fleet`]). Definitions are in `docs/analysis.md`.
 
 pub mod dataset;
 pub mod export;
 pub mod fleet;
 pub mod readahead;
 pub mod seq;
+pub mod statements;
 pub mod tables;
 pub mod views;
 

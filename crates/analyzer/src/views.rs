@@ -6,6 +6,7 @@ use mysql_io_output::{Cell, Column, Table};
 
 use crate::readahead::{RaReport, RaRow};
 use crate::seq::{SeqReport, SeqRow, JUMP_BUCKETS, RUN_BUCKETS};
+use crate::statements::{StatementRow, StatementsReport};
 use crate::tables::{ApiCounts, FileRow, FilesReport, ThreadRow, ThreadsReport};
 
 /// What the latency columns are, printed under the tables that show them.
@@ -233,6 +234,123 @@ impl RaReport {
             t.push(row(x));
         }
         t
+    }
+}
+
+/// What the statements tables count, printed under them.
+pub const STATEMENTS_NOTE: &str =
+    "runs: statements run; mean, p99: their latency in us, dispatch to return; a read is a\n\
+         statement's when it started on the statement's thread while the statement ran\n\
+         disk: pages its reads inserted into the page cache (read from disk, readahead included)\n\
+         seq: share of its reads starting where the previous read on the description ended\n\
+         ra: readahead decisions its reads triggered (CSV and JSON add digests, bytes, latency sums)\n";
+
+/// What the statements table per thread counts, printed under it.
+pub const STATEMENT_THREADS_NOTE: &str =
+    "runs: statements the thread ran; digests: statement groups among them; a read is in a\n\
+         statement when it started while the thread ran the statement; disk: pages its reads\n\
+         inserted into the page cache (read from disk, readahead included)\n";
+
+impl StatementsReport {
+    /// The first `top` statement groups, then the reads outside statements and the background
+    /// reads (always shown: what no statement explains). The terminal leaves bytes to CSV: the
+    /// statement's text needs the room.
+    pub fn table(&self, top: usize) -> Table {
+        let mut t = Table::new(vec![
+            Column::both("statement", "statement"),
+            Column::csv("kind"),
+            Column::csv("digest"),
+            Column::both("statements", "runs"),
+            Column::csv("commands"),
+            Column::csv("total_latency_ms"),
+            Column::both("mean_latency_us", "mean"),
+            Column::both("p99_latency_us", "p99"),
+            Column::both("reads", "reads"),
+            Column::csv("bytes"),
+            Column::both("pages_from_disk", "disk"),
+            Column::both("seq_ratio", "seq"),
+            Column::csv("ra_sync"),
+            Column::csv("ra_async"),
+            Column::both("readahead_triggered", "ra"),
+        ]);
+        let row = |x: &StatementRow| {
+            let timed = x.statements > 0;
+            vec![
+                Cell::start(&x.statement, 38),
+                Cell::text(x.kind.name()),
+                Cell::text(x.digest.clone().unwrap_or_default()),
+                if timed || x.digest.is_some() { Cell::count(x.statements) } else { Cell::new("-", "") },
+                Cell::text(x.commands.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" ")),
+                if timed { Cell::new("", format!("{:.3}", x.total_latency_ms)) } else { Cell::text("") },
+                Cell::us(x.mean_latency_us),
+                Cell::us(x.p99_latency_us),
+                Cell::count(x.reads),
+                Cell::bytes(x.bytes),
+                Cell::count(x.pages_from_disk),
+                x.seq_ratio.map_or_else(|| Cell::new("-", ""), Cell::ratio),
+                Cell::plain(x.ra_sync),
+                Cell::plain(x.ra_async),
+                Cell::count(x.readahead_triggered),
+            ]
+        };
+        for x in self.rows.iter().take(top).chain([&self.outside_statements, &self.background]) {
+            t.push(row(x));
+        }
+        t
+    }
+
+    /// The first `top` threads.
+    pub fn threads_table(&self, top: usize) -> Table {
+        let mut t = Table::new(vec![
+            Column::csv("pid"),
+            Column::csv("tid"),
+            Column::csv("comm"),
+            Column::shown("thread"),
+            Column::both("role", "role"),
+            Column::both("statements", "runs"),
+            Column::both("digests", "digests"),
+            Column::both("reads", "reads"),
+            Column::csv("reads_in_statements"),
+            Column::both("bytes", "read"),
+            Column::both("pages_from_disk", "disk"),
+            Column::both("in_statements_ratio", "in stmts"),
+        ]);
+        for x in self.threads.iter().take(top) {
+            t.push(vec![
+                Cell::plain(u64::from(x.pid)),
+                Cell::plain(u64::from(x.tid)),
+                Cell::text(&x.comm),
+                Cell::text(format!("{} {}", x.tid, mysql_io_output::tail(&x.comm, 16))),
+                Cell::path(&x.role, 20),
+                Cell::count(x.statements),
+                Cell::plain(x.digests),
+                Cell::count(x.reads),
+                Cell::plain(x.reads_in_statements),
+                Cell::bytes(x.bytes),
+                Cell::count(x.pages_from_disk),
+                x.in_statements_ratio.map_or_else(|| Cell::new("-", ""), Cell::ratio),
+            ]);
+        }
+        t
+    }
+
+    /// Where the reads went, in one sentence: inside statements, outside them on their threads,
+    /// on the other threads.
+    pub fn summary(&self) -> String {
+        let share = |n: u64| mysql_io_output::pct(n as f64 / self.reads.max(1) as f64);
+        let (out, bg) = (self.outside_statements.reads, self.background.reads);
+        format!(
+            "{} of {} reads ({}) started inside one of {} statements; {} ({}) on their threads between \
+             statements; {} ({}) on threads that ran none (background)",
+            mysql_io_output::thousands(self.reads_in_statements),
+            mysql_io_output::thousands(self.reads),
+            share(self.reads_in_statements),
+            mysql_io_output::thousands(self.statements),
+            mysql_io_output::thousands(out),
+            share(out),
+            mysql_io_output::thousands(bg),
+            share(bg),
+        )
     }
 }
 

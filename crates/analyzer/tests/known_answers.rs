@@ -552,16 +552,16 @@ fn export_writes_the_header_of_a_real_recording_as_tables_in_both_formats() {
     }
 }
 
-/// Losses and kinds without a probe in the header: `golden-v2.1.mio` lost 17 page-cache inserts
-/// and its header lists no probes.
+/// Losses and kinds without a probe in the header: `golden-v2.2.mio` (one event of every kind)
+/// lost 17 page-cache inserts and its header lists no probes.
 #[test]
 fn export_counts_lost_events_per_kind() {
-    let file = TraceFile::open(testdata("golden-v2.1.mio")).expect("open");
+    let file = TraceFile::open(testdata("golden-v2.2.mio")).expect("open");
     let trace = file.parse().expect("parse");
     let dir = tempfile::tempdir().expect("tempdir");
     let ex = export(&trace, ExportFormat::Csv, dir.path(), &|_, _| {}).expect("export");
     let t = &rows(&ex, "trace", ExportFormat::Csv)[0];
-    assert_eq!((t["lost"].as_str(), t["format_version"].as_str()), ("17", "2.1"));
+    assert_eq!((t["lost"].as_str(), t["format_version"].as_str()), ("17", "2.2"));
     let p = rows(&ex, "probes", ExportFormat::Csv);
     assert_eq!(p.len(), EventKind::ALL.len(), "one row per kind with events");
     for row in &p {
@@ -635,7 +635,7 @@ fn every_exported_column_is_documented_with_its_type() {
     };
     let files = [
         std::fs::read(testdata("mariadb-sysbench.mio")).expect("read"),
-        std::fs::read(testdata("golden-v2.1.mio")).expect("read"),
+        std::fs::read(testdata("golden-v2.2.mio")).expect("read"),
         synthetic,
     ];
     let mut written: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -684,6 +684,7 @@ fn every_exported_column_is_documented_with_its_type() {
         "devices",
         "probes",
         "reads",
+        "statements",
         "files",
         "threads",
         "processes",

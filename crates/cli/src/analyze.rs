@@ -12,6 +12,7 @@ use mysql_io_analyzer::export::{self, ExportFormat};
 use mysql_io_analyzer::fleet::{self, Partition};
 use mysql_io_analyzer::readahead::{self, RaReport};
 use mysql_io_analyzer::seq::{self, GroupBy, SeqReport};
+use mysql_io_analyzer::statements::{self, StatementsBy, StatementsReport};
 use mysql_io_analyzer::tables::{self, FilesReport, ThreadsReport};
 use mysql_io_analyzer::{views, Dataset, Filter};
 use mysql_io_format::{Trace, TraceFile, TraceSummary};
@@ -93,6 +94,29 @@ reverse when it ends where the previous one started; random is the rest.")]
         #[command(flatten)]
         common: Common,
     },
+    /// Which statements the reads were made for, per statement digest or per server thread
+    /// (traces recorded with `record --statements`).
+    #[command(after_help = "\
+Examples:
+  mysql-io analyze statements prod.mio
+  mysql-io analyze statements prod.mio --by thread
+  mysql-io analyze statements prod.mio --file '*.ibd' --format csv
+
+A read is a statement's when it started on the thread that ran the statement, while it ran. Reads
+of threads that ran statements but none at that time are `outside statements`; reads of threads
+that ran none (InnoDB's I/O, purge and page-cleaner threads...) are `background`.
+Definitions: docs/analysis.md.")]
+    Statements {
+        #[command(flatten)]
+        common: Common,
+        /// Group by statement digest or by server thread.
+        #[arg(long, default_value = "digest", value_parser = parse_statements_by)]
+        by: StatementsBy,
+    },
+}
+
+fn parse_statements_by(s: &str) -> Result<StatementsBy, String> {
+    StatementsBy::parse(s).ok_or_else(|| format!("`{s}` is not a grouping: use digest or thread"))
 }
 
 fn parse_group(s: &str) -> Result<GroupBy, String> {
@@ -183,6 +207,21 @@ pub(crate) fn run(a: &Analysis) -> anyhow::Result<ExitCode> {
             bar.finish_and_clear();
             let report = report?;
             print_readahead(common, &report)?;
+            warn(&report.warnings);
+        }
+        Analysis::Statements { common, by } => {
+            let file = open(&common.trace)?;
+            let trace = parse(&file)?;
+            if !statements::recorded(&trace) && !statements::probed(&trace) {
+                anyhow::bail!(
+                    "{} has no statement events: record with `mysql-io record --statements` to see which \
+                     statements made the reads",
+                    common.trace.display()
+                );
+            }
+            let ds = load(&trace, &common.filter())?;
+            let report = statements::statements(&ds, *by)?;
+            print_statements(common, &report)?;
             warn(&report.warnings);
         }
     }
@@ -297,6 +336,61 @@ fn print_readahead(c: &Common, r: &RaReport) -> anyhow::Result<()> {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken at spaces, each ended by a newline.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+fn print_statements(c: &Common, r: &StatementsReport) -> anyhow::Result<()> {
+    let top = c.top();
+    let table = match r.by {
+        StatementsBy::Digest => r.table(top),
+        StatementsBy::Thread => r.threads_table(top),
+    };
+    match c.format {
+        TableFormat::Json => {
+            let mut shown = r.clone();
+            shown.rows.truncate(top);
+            shown.threads.truncate(top);
+            match r.by {
+                StatementsBy::Digest => shown.threads.clear(),
+                StatementsBy::Thread => shown.rows.clear(),
+            }
+            json(&shown)
+        }
+        TableFormat::Csv => output::print(&table.csv()),
+        TableFormat::Table => {
+            let mut out = table.text();
+            let (all, what) = match r.by {
+                StatementsBy::Digest => (r.rows.len(), " statements"),
+                StatementsBy::Thread => (r.threads.len(), " threads"),
+            };
+            more(&mut out, all, all.min(top), what);
+            out.push_str(&wrap(&r.summary(), 100));
+            out.push_str(match r.by {
+                StatementsBy::Digest => views::STATEMENTS_NOTE,
+                StatementsBy::Thread => views::STATEMENT_THREADS_NOTE,
+            });
+            output::print(&out)
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -306,7 +400,8 @@ Examples:
                       hive partitions added to fleet/: fleet/reads/host=db1/trace=ID/part.parquet...
 
 Tables: one per event kind (read_enter, page_cache_add, readahead_window, ...), `reads` (one row
-per read operation, as the analyses see them), `files`, `threads`, `processes`, `open_fds`,
+per read operation, as the analyses see them, with the statement it was made for), `statements`
+(one row per client command, with `record --statements`), `files`, `threads`, `processes`, `open_fds`,
 `status` and `status_deltas` (server counters), and the header: `trace` (one row: kernel, host,
 clock offset to wall time, time range, lost events), `devices` (read_ahead_kb...), `probes` (how
 each kind was captured). docs/analysis.md lists every column; docs/examples/load_trace.py loads

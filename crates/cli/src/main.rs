@@ -50,7 +50,7 @@ enum Command {
     /// Check what recording can capture on this machine, and how to run it.
     #[cfg(feature = "record")]
     Doctor(record::DoctorArgs),
-    /// Analyze a trace: sequentiality, files, threads, readahead.
+    /// Analyze a trace: sequentiality, files, threads, readahead, statements.
     #[cfg(feature = "analysis")]
     #[command(subcommand)]
     Analyze(analyze::Analysis),

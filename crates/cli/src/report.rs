@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use mysql_io_sim::{versus, Mode};
 
+use mysql_io_analyzer::statements;
+use mysql_io_analyzer::views::STATEMENTS_NOTE;
+
 use crate::analyze::{open, parse, warn};
 use crate::compare::simulate;
 use crate::output::{bytes, say};
@@ -98,10 +101,33 @@ pub(crate) fn run(a: &ReportArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let evidence = mysql_io_report::gather(&trace);
-    let page = mysql_io_report::html(&meta, &sim, &warnings, comparison.as_ref(), &evidence)?;
+    let statements = statements_section(&trace)?;
+    let page =
+        mysql_io_report::html(&meta, &sim, &warnings, comparison.as_ref(), &evidence, statements.as_ref())?;
     std::fs::write(&output, &page)
         .with_context(|| format!("cannot write the report to {}", output.display()))?;
     say!("mysql-io: report written to {} ({})", output.display(), bytes(page.len() as u64));
     warn(&warnings);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rows of the statements table on the page.
+const STATEMENT_ROWS: usize = 20;
+
+/// The page's statements section, when the trace has statement events: `analyze statements`'
+/// per-digest table, from one more pass over the trace.
+fn statements_section(
+    trace: &mysql_io_format::Trace<'_>,
+) -> anyhow::Result<Option<mysql_io_report::Statements>> {
+    if !statements::recorded(trace) {
+        return Ok(None);
+    }
+    let ds = mysql_io_analyzer::load(trace, &mysql_io_analyzer::Filter::default())?;
+    let r = statements::statements(&ds, statements::StatementsBy::Digest)?;
+    Ok(Some(mysql_io_report::Statements {
+        table: r.table(STATEMENT_ROWS),
+        more: r.rows.len().saturating_sub(STATEMENT_ROWS),
+        summary: r.summary(),
+        note: STATEMENTS_NOTE.to_string(),
+    }))
 }

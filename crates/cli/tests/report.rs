@@ -57,6 +57,8 @@ fn the_page_carries_the_verdict_and_its_plots_and_fetches_nothing() {
     // The kernel's readahead per file: a used and a never-used bar per file shown.
     let files = &html[html.find("<figure class=\"plot used-wasted\">").expect("a used/wasted plot")..];
     assert!(files.contains("sbtest1.ibd"));
+    // Recorded without --statements: no statements section.
+    assert!(!html.contains("<section id=\"statements\">"));
     page::assert_self_contained(&html);
 }
 

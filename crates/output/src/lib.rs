@@ -65,6 +65,14 @@ impl Cell {
         Cell { text, raw: p.to_string(), full }
     }
 
+    /// A text shortened to its first `width` characters for a person (statements: their start
+    /// says what they are), whole for a program (and as the HTML tooltip).
+    pub fn start(s: &str, width: usize) -> Cell {
+        let text = head(s, width);
+        let full = (text != s).then(|| s.to_string());
+        Cell { text, raw: s.to_string(), full }
+    }
+
     /// A latency in microseconds: one decimal below 10 us (page-cache hits take a few), none
     /// above; 3 decimals for a program; `-` / empty when unknown.
     pub fn us(v: Option<f64>) -> Cell {
@@ -271,6 +279,17 @@ pub fn tail(s: &str, max: usize) -> String {
     }
 }
 
+/// Shortens `s` to at most `max` characters, keeping its start (for text that says what it is
+/// first, as SQL does).
+pub fn head(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let keep: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{keep}…")
+    }
+}
+
 /// `s` with the characters HTML gives a meaning escaped.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -341,6 +360,10 @@ mod tests {
         assert_eq!(bytes(3 << 30), "3.0 GiB");
         assert_eq!(pct(0.4321), "43.2%");
         assert_eq!(tail("abcdef", 4), "…def");
+        assert_eq!(head("abcdef", 4), "abc…");
+        assert_eq!(head("abc", 4), "abc");
+        assert_eq!(Cell::start("SELECT c FROM t", 9).shown(), "SELECT c…");
+        assert_eq!(Cell::start("SELECT c FROM t", 9).raw(), "SELECT c FROM t");
         assert_eq!(escape_html("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
         assert_eq!(Cell::us(Some(5.27)).shown(), "5.3");
         assert_eq!(Cell::us(Some(19.36)).shown(), "19");

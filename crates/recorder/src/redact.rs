@@ -110,6 +110,7 @@ impl Redactor {
             | EventBody::FileClose(_)
             | EventBody::TaskFork(_)
             | EventBody::TaskExit(_)
+            | EventBody::Statement(_)
             | EventBody::Lost(_) => {}
         }
     }

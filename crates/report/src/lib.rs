@@ -13,6 +13,9 @@
 //! walk, `mysql_io_reads::sequence`). Every plot has a bounded number of elements, so the page
 //! stays small whatever the trace's length.
 //!
+//! A trace recorded with `record --statements` adds a section with the statements the reads were
+//! made for: the table `analyze statements` prints, built by the caller ([`Statements`]).
+//!
 //! With `--compare`, a section before the verdict puts the trace beside another trace of the
 //! same files ([`mysql_io_sim::versus`]), with the tables `mysql-io compare` prints.
 
@@ -46,6 +49,20 @@ pub struct Meta {
     pub events: u64,
 }
 
+/// The statements the reads were made for, as `analyze statements` shows them: its per-digest
+/// table (the first rows), the sentence of where the reads went, and what the columns count.
+#[derive(Debug, Clone)]
+pub struct Statements {
+    /// The per-digest table.
+    pub table: mysql_io_output::Table,
+    /// Statement groups the table leaves out.
+    pub more: usize,
+    /// Reads inside statements, outside them, in the background.
+    pub summary: String,
+    /// What the columns count.
+    pub note: String,
+}
+
 /// A plot that could not be drawn.
 #[derive(Debug)]
 pub struct PlotError(String);
@@ -64,13 +81,15 @@ pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> PlotError {
 
 /// The page for `sim` (a free-mode simulation of the trace described by `meta`), with the
 /// warnings the commands would print, the trace beside another one when `compare` is given,
-/// and the `evidence` gathered from the same trace ([`gather`]).
+/// the `evidence` gathered from the same trace ([`gather`]), and its statements when it has
+/// some.
 pub fn html(
     meta: &Meta,
     sim: &SimReport,
     warnings: &[String],
     compare: Option<&Comparison>,
     evidence: &Evidence,
+    statements: Option<&Statements>,
 ) -> Result<String, PlotError> {
     let mut out = String::with_capacity(64 << 10);
     let title = format!("mysql-io report: {}", meta.trace);
@@ -125,6 +144,9 @@ pub fn html(
     let _ = writeln!(out, "</section>");
 
     evidence_sections(&mut out, evidence)?;
+    if let Some(s) = statements {
+        statements_section(&mut out, s);
+    }
 
     // The model against the kernel.
     if let Some(e) = sim.model_error.last() {
@@ -322,6 +344,26 @@ fn evidence_sections(out: &mut String, ev: &Evidence) -> Result<(), PlotError> {
     }
     let _ = writeln!(out, "</table></section>");
     Ok(())
+}
+
+/// The statements the reads were made for.
+fn statements_section(out: &mut String, s: &Statements) {
+    let _ = writeln!(out, "<section id=\"statements\"><h2>Statements</h2>");
+    let _ = writeln!(
+        out,
+        "<p>Which statements the reads were made for: a read is a statement's when it started on the thread \
+         that ran the statement, while it ran. {}.</p>",
+        esc(&s.summary)
+    );
+    out.push_str(&s.table.html("statements"));
+    if s.more > 0 {
+        let _ = writeln!(
+            out,
+            "<p>{} more statements: <code>mysql-io analyze statements</code> lists them all.</p>",
+            thousands(s.more as u64)
+        );
+    }
+    let _ = writeln!(out, "<pre class=\"note\">{}</pre></section>", esc(&s.note));
 }
 
 /// A coloured square and its label.
