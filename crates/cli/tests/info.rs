@@ -27,7 +27,7 @@ fn info_on_an_intact_trace() {
     let out = mysql_io(&["info", path.to_str().expect("path")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert!(s.contains("format 2.1, complete"), "{s}");
+    assert!(s.contains("format 2.2, complete"), "{s}");
     assert!(s.contains("events     300,000 in"), "{s}");
     assert!(s.contains("lost       0"), "{s}");
     assert!(s.contains("page_cache_add"), "{s}");

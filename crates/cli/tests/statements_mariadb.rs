@@ -211,6 +211,44 @@ fn root_mariadb_statements_own_their_reads() {
         stmts.len()
     );
 
+    // `analyze statements` says the same: per file, the scan's digest and the point selects'
+    // own the reads counted above.
+    let t = trace.to_str().expect("utf-8 path");
+    for (file, digest, want) in
+        [("sbtest2.ibd", scan.s.digest, to_scan), ("sbtest1.ibd", point_digest, to_points)]
+    {
+        let out = Command::new(env!("CARGO_BIN_EXE_mysql-io"))
+            .args(["analyze", "statements", t, "--file", file, "--format", "json", "--top", "1000"])
+            .output()
+            .expect("run analyze statements");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let hex = format!("{digest:016x}");
+        let row = v["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["digest"].as_str() == Some(hex.as_str()))
+            .unwrap_or_else(|| panic!("no row for {hex} in {v}"))
+            .clone();
+        assert_eq!(row["reads"].as_u64(), Some(want as u64), "{file}: {row}");
+        assert!(row["pages_from_disk"].as_u64().unwrap_or(0) > 0, "{file}: {row}");
+        if file == "sbtest2.ibd" {
+            // A scan: sequential reads.
+            assert!(row["seq_ratio"].as_f64().unwrap_or(0.0) > 0.5, "{row}");
+        }
+    }
+    // The report has the statements section.
+    let page = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_mysql-io"))
+        .args(["report", t, "-o"])
+        .arg(&page)
+        .output()
+        .expect("report");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.contains("Statements") && html.contains("sbtest2"), "no statements section");
+
     // With --sql-text the text is kept as sent.
     let trace2 = dir.path().join("sql-text.mio");
     let rec = start_recording(pid, &trace2, &["--statements", "--sql-text"]);

@@ -336,7 +336,6 @@ impl KernelIds {
             | EventBody::TaskExec(_)
             | EventBody::TaskExit(_)
             | EventBody::TaskRename(_)
-            | EventBody::Statement(_)
             | EventBody::Lost(_) => {}
             // Session addresses are numbered by `statements` before this.
             EventBody::Statement(_) => {}

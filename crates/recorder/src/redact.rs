@@ -110,7 +110,6 @@ impl Redactor {
             | EventBody::FileClose(_)
             | EventBody::TaskFork(_)
             | EventBody::TaskExit(_)
-            | EventBody::Statement(_)
             | EventBody::Lost(_) => {}
         }
     }
