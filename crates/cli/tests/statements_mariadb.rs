@@ -280,3 +280,36 @@ fn root_mariadb_statements_own_their_reads() {
     assert!(stmts.iter().any(|s| s.s.command == 3 && s.s.digest != 0), "{stmts:?}");
     assert!(stmts.iter().all(|s| s.s.digest_text.is_empty() && s.s.sql.is_empty()), "{stmts:?}");
 }
+
+/// A program whose command dispatch cannot be found (here a stripped one, Debian's `sleep`):
+/// `record --statements` says so in one sentence and records the rest, its header saying why
+/// the statement probe is off.
+#[test]
+fn root_statements_of_a_stripped_program_are_skipped_and_recording_goes_on() {
+    require_root();
+    let mut sleeper = Command::new("sleep").arg("30").spawn().expect("run sleep");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("stripped.mio");
+    let out = Command::new(env!("CARGO_BIN_EXE_mysql-io"))
+        .args(["record", "-p", &sleeper.id().to_string(), "-d", "1s", "--statements", "-o"])
+        .arg(&trace)
+        .output()
+        .expect("run record");
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: statements not recorded for process"), "{err}");
+    assert!(err.contains("is stripped"), "{err}");
+    let file = TraceFile::open(&trace).expect("open trace");
+    let t = file.parse().expect("parse");
+    let probe = t
+        .header()
+        .probes
+        .iter()
+        .find(|p| p.kind == mysql_io_format::EventKind::Statement.code())
+        .expect("a statement probe entry")
+        .clone();
+    assert_eq!(probe.mode, mysql_io_format::ProbeMode::Off, "{probe:?}");
+    assert!(probe.note.contains("is stripped"), "{probe:?}");
+}
