@@ -32,7 +32,9 @@ use mysql_io_reads::{API_AIO, API_URING};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
-use crate::dataset::{values, Dataset};
+use mysql_io_sim::{Accounting, Fate};
+
+use crate::dataset::{values, Dataset, Filter};
 use crate::latency::LatencyHistogram;
 use crate::AnalyzeError;
 
@@ -215,6 +217,55 @@ pub fn owners(ds: &Dataset) -> Result<Vec<u32>, AnalyzeError> {
     Ok(out)
 }
 
+/// What became of the pages the reads of each owner (as [`owners`]: a statement's index,
+/// [`OUTSIDE`] or [`BACKGROUND`]) read ahead: one more pass over `trace` following every
+/// read-ahead page from the insert that brought it in (inside `ds.window`) to its first read,
+/// its eviction or the trace's end. A page belongs to the statement running on the inserting
+/// thread when it was inserted, as a read does; `filter`'s file pattern chooses the files.
+fn readahead_fates(
+    trace: &Trace<'_>,
+    ds: &Dataset,
+    filter: &Filter,
+) -> Result<(FxHashMap<u32, Fate>, Vec<String>), AnalyzeError> {
+    let select = filter.file_matcher()?;
+    let mut pass = Accounting::new(trace, ds.window.0, ds.window.1).with_inserters();
+    let mut warnings = Vec::new();
+    trace.map_in_order(
+        0,
+        |_, cols| std::mem::take(cols),
+        |_, cols| match cols {
+            Ok(cols) => pass.chunk(&cols),
+            Err(e) => warnings.push(format!("{e}: its events are left out of the readahead used and wasted")),
+        },
+    );
+    let (_, fates) = pass.finish_with_inserters();
+    let paths: FxHashMap<(u32, u64), &str> =
+        trace.files().iter().map(|f| ((f.dev, f.ino), f.path.as_str())).collect();
+    let timelines = Timelines::of(&ds.statements);
+    // Inserts carry a thread id only: thread ids are unique among the traced processes.
+    let by_tid: FxHashMap<u32, &[Span]> =
+        timelines.0.iter().map(|(&(_, tid), v)| (tid, v.as_slice())).collect();
+    let mut out: FxHashMap<u32, Fate> = FxHashMap::default();
+    for (who, fate) in fates {
+        let (dev, ino) = who.file;
+        let chosen = match paths.get(&who.file) {
+            Some(p) => select(p),
+            None => select(&format!("{dev}:{ino}")),
+        };
+        if !chosen {
+            continue;
+        }
+        let owner = match by_tid.get(&who.tid) {
+            Some(spans) => Timelines::find(spans, who.ts),
+            None => BACKGROUND,
+        };
+        let o = out.entry(owner).or_default();
+        o.used += fate.used;
+        o.wasted += fate.wasted;
+    }
+    Ok((out, warnings))
+}
+
 /// How `analyze statements` groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -390,6 +441,12 @@ pub struct StatementRow {
     pub ra_async: u64,
     /// `ra_sync + ra_async`.
     pub readahead_triggered: u64,
+    /// Pages the reads' threads read ahead while the statements ran that were read later while
+    /// cached.
+    pub ra_used: u64,
+    /// Pages the reads' threads read ahead while the statements ran that were never read: evicted
+    /// first, or unread when the trace ends.
+    pub ra_wasted: u64,
 }
 
 /// One server thread.
@@ -457,6 +514,8 @@ struct Acc {
     seq: u64,
     ra_sync: u64,
     ra_async: u64,
+    ra_used: u64,
+    ra_wasted: u64,
 }
 
 impl Acc {
@@ -478,6 +537,8 @@ impl Acc {
             ra_sync: self.ra_sync,
             ra_async: self.ra_async,
             readahead_triggered: self.ra_sync + self.ra_async,
+            ra_used: self.ra_used,
+            ra_wasted: self.ra_wasted,
         }
     }
 }
@@ -548,9 +609,15 @@ fn length(i: usize, ret: &[i32], known: Option<&polars_arrow::bitmap::Bitmap>, c
     }
 }
 
-/// `analyze statements`: the reads of `ds` attributed to the statements running on their thread
-/// when they started, summed per statement group and per thread.
-pub fn statements(ds: &Dataset, by: StatementsBy) -> Result<StatementsReport, AnalyzeError> {
+/// `analyze statements`: the reads of `ds` (loaded from `trace` with `filter`) attributed to the
+/// statements running on their thread when they started, summed per statement group and per
+/// thread, with the readahead they started and what became of it.
+pub fn statements(
+    trace: &Trace<'_>,
+    ds: &Dataset,
+    filter: &Filter,
+    by: StatementsBy,
+) -> Result<StatementsReport, AnalyzeError> {
     let groups = Groups::of(&ds.statements);
     let mut acc: Vec<Acc> = (0..groups.keys.len()).map(|_| Acc::default()).collect();
     let (mut outside, mut background) = (Acc::default(), Acc::default());
@@ -611,6 +678,17 @@ pub fn statements(ds: &Dataset, by: StatementsBy) -> Result<StatementsReport, An
         t.pages += u64::from(inserted[i]);
     }
 
+    let (fates, fate_warnings) = readahead_fates(trace, ds, filter)?;
+    for (&o, fate) in &fates {
+        let a = match o {
+            OUTSIDE => &mut outside,
+            BACKGROUND => &mut background,
+            s => &mut acc[groups.of[s as usize] as usize],
+        };
+        a.ra_used += fate.used;
+        a.ra_wasted += fate.wasted;
+    }
+
     let mut rows: Vec<StatementRow> = acc
         .iter()
         .zip(&groups.keys)
@@ -657,6 +735,7 @@ pub fn statements(ds: &Dataset, by: StatementsBy) -> Result<StatementsReport, An
     });
 
     let mut warnings = ds.warnings.clone();
+    warnings.extend(fate_warnings);
     if ds.lost_statements > 0 {
         warnings.push(format!(
             "{} statement events were lost while recording: the reads of those statements count as outside statements",
@@ -701,8 +780,8 @@ mod tests {
     use super::*;
     use crate::{load, Filter};
     use mysql_io_format::{
-        Event, FileInfo, FileRef, Header, Metadata, PageCacheAdd, RaState, RaTrigger, Read, ReadSyscall,
-        ReadaheadTrigger, Statement, ThreadInfo, Writer, WriterOptions,
+        Event, FileInfo, FileRef, Header, Metadata, PageCacheAdd, PageCacheDelete, RaState, RaTrigger, Read,
+        ReadSyscall, ReadaheadTrigger, Statement, ThreadInfo, Writer, WriterOptions,
     };
 
     const DEV: u32 = 8 << 20;
@@ -815,12 +894,53 @@ mod tests {
         let t = Trace::parse(bytes).expect("parse");
         assert!(t.chunks().len() > 3, "the test wants statements and reads in several chunks");
         let ds = load(&t, filter).expect("load");
-        let r = statements(&ds, by).expect("statements");
+        let r = statements(&t, &ds, filter, by).expect("statements");
         (ds, r)
     }
 
     fn row<'a>(r: &'a StatementsReport, statement: &str) -> &'a StatementRow {
         r.rows.iter().find(|x| x.statement == statement).unwrap_or_else(|| panic!("no row {statement}"))
+    }
+
+    #[test]
+    fn readahead_is_used_or_wasted_for_the_statement_whose_read_started_it() {
+        let ms = 1_000_000;
+        let mut r = Rec::new();
+        // The statement's read asks for pages 0-3 of t.ibd and inserts 0-11: 8 pages read ahead.
+        r.read(CONN, ms + 100_000, 1, 0, 12);
+        r.statement(ms, 2 * ms, 3, 0, SELECT, false);
+        // After it, on the same thread: pages 4-7 read (used); 8 and 9 evicted unread; 10 and 11
+        // never read.
+        r.read(CONN, 3 * ms, 1, 16384, 0);
+        r.0.flush().expect("flush");
+        for index in [8, 9] {
+            r.push(4 * ms, IO, PageCacheDelete { dev: DEV, ino: 1, index, order: 0 });
+        }
+        r.0.flush().expect("flush");
+        r.statement(4 * ms, 4 * ms + 10_000, 14, 0, "", false);
+        // InnoDB's thread reads ahead 4 pages of ibdata1 that nothing reads.
+        r.read(IO, 5 * ms, 2, 0, 8);
+        r.statement(6 * ms, 6 * ms + 10_000, 14, 0, "", false);
+        let bytes = r.finish();
+
+        let (_, all) = analyze(&bytes, &Filter::default(), StatementsBy::Digest);
+        let select = row(&all, SELECT);
+        assert_eq!((select.ra_sync, select.ra_used, select.ra_wasted), (1, 4, 4));
+        let (out, bg) = (&all.outside_statements, &all.background);
+        assert_eq!((out.reads, out.ra_used, out.ra_wasted), (1, 0, 0));
+        assert_eq!((bg.reads, bg.ra_used, bg.ra_wasted), (1, 0, 4));
+
+        // The file pattern chooses the pages as it chooses the reads.
+        let ibdata = Filter { file: Some("ibdata1".into()), ..Filter::default() };
+        let (_, only) = analyze(&bytes, &ibdata, StatementsBy::Digest);
+        assert_eq!((row(&only, SELECT).ra_used, row(&only, SELECT).ra_wasted), (0, 0));
+        assert_eq!(only.background.ra_wasted, 4);
+
+        // A window after the statement's read: its pages are not counted, used or not.
+        let late = Filter { since: Some(std::time::Duration::from_millis(2)), ..Filter::default() };
+        let (_, after) = analyze(&bytes, &late, StatementsBy::Digest);
+        assert!(after.rows.iter().all(|x| x.ra_used + x.ra_wasted == 0), "{:?}", after.rows);
+        assert_eq!(after.background.ra_wasted, 4);
     }
 
     #[test]

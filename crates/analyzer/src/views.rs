@@ -243,7 +243,9 @@ pub const STATEMENTS_NOTE: &str =
          statement's when it started on the statement's thread while the statement ran\n\
          disk: pages its reads inserted into the page cache (read from disk, readahead included)\n\
          seq: share of its reads starting where the previous read on the description ended\n\
-         ra: readahead decisions its reads triggered (CSV and JSON add digests, bytes, latency sums)\n";
+         ra: readahead decisions its reads triggered; wasted: pages its thread read ahead while it\n\
+         ran that were never read (evicted first or unread at the end; CSV and JSON add ra_used,\n\
+         digests, bytes, latency sums)\n";
 
 /// What the statements table per thread counts, printed under it.
 pub const STATEMENT_THREADS_NOTE: &str =
@@ -272,6 +274,8 @@ impl StatementsReport {
             Column::csv("ra_sync"),
             Column::csv("ra_async"),
             Column::both("readahead_triggered", "ra"),
+            Column::csv("ra_used"),
+            Column::both("ra_wasted", "wasted"),
         ]);
         let row = |x: &StatementRow| {
             let timed = x.statements > 0;
@@ -291,6 +295,8 @@ impl StatementsReport {
                 Cell::plain(x.ra_sync),
                 Cell::plain(x.ra_async),
                 Cell::count(x.readahead_triggered),
+                Cell::count(x.ra_used),
+                Cell::count(x.ra_wasted),
             ]
         };
         for x in self.rows.iter().take(top).chain([&self.outside_statements, &self.background]) {

@@ -219,8 +219,9 @@ pub(crate) fn run(a: &Analysis) -> anyhow::Result<ExitCode> {
                     common.trace.display()
                 );
             }
-            let ds = load(&trace, &common.filter())?;
-            let report = statements::statements(&ds, *by)?;
+            let filter = common.filter();
+            let ds = load(&trace, &filter)?;
+            let report = statements::statements(&trace, &ds, &filter, *by)?;
             print_statements(common, &report)?;
             warn(&report.warnings);
         }

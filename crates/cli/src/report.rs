@@ -122,8 +122,9 @@ fn statements_section(
     if !statements::recorded(trace) {
         return Ok(None);
     }
-    let ds = mysql_io_analyzer::load(trace, &mysql_io_analyzer::Filter::default())?;
-    let r = statements::statements(&ds, statements::StatementsBy::Digest)?;
+    let all = mysql_io_analyzer::Filter::default();
+    let ds = mysql_io_analyzer::load(trace, &all)?;
+    let r = statements::statements(trace, &ds, &all, statements::StatementsBy::Digest)?;
     Ok(Some(mysql_io_report::Statements {
         table: r.table(STATEMENT_ROWS),
         more: r.rows.len().saturating_sub(STATEMENT_ROWS),

@@ -218,6 +218,10 @@ fn statements_table_csv_and_json_agree() {
     assert_eq!((outside["digest"].as_str(), outside["statements"].as_str()), ("", ""));
     let background = by_label["background"];
     assert_eq!((background["reads"].as_str(), background["pages_from_disk"].as_str()), ("6", "88"));
+    // InnoDB's thread read 64 pages ahead (12 beyond each of five 4-page reads, 4 beyond the last)
+    // that nothing read; the statements' reads inserted only what they asked for.
+    assert_eq!((background["ra_used"].as_str(), background["ra_wasted"].as_str()), ("0", "64"));
+    assert_eq!((point["ra_used"].as_str(), point["ra_wasted"].as_str()), ("0", "0"));
 
     // JSON: the same figures under the names of docs/analysis.md.
     assert_eq!(json["by"], "digest");
@@ -227,7 +231,9 @@ fn statements_table_csv_and_json_agree() {
     assert_eq!(rows.len(), 4);
     for r in rows {
         let c = by_label[r["statement"].as_str().expect("statement")];
-        for key in ["statements", "reads", "bytes", "pages_from_disk", "readahead_triggered"] {
+        for key in
+            ["statements", "reads", "bytes", "pages_from_disk", "readahead_triggered", "ra_used", "ra_wasted"]
+        {
             assert_eq!(r[key].as_u64().map(|v| v.to_string()).as_deref(), Some(c[key].as_str()), "{key}");
         }
         assert_eq!(r["digest"].as_str(), Some(c["digest"].as_str()));

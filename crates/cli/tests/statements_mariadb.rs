@@ -234,9 +234,37 @@ fn root_mariadb_statements_own_their_reads() {
         assert_eq!(row["reads"].as_u64(), Some(want as u64), "{file}: {row}");
         assert!(row["pages_from_disk"].as_u64().unwrap_or(0) > 0, "{file}: {row}");
         if file == "sbtest2.ibd" {
-            // A scan: sequential reads.
+            // A scan: sequential reads, and the readahead they start is read.
             assert!(row["seq_ratio"].as_f64().unwrap_or(0.0) > 0.5, "{row}");
+            assert!(row["ra_used"].as_u64().unwrap_or(0) > 0, "{row}");
         }
+        // The readahead of the file, used and wasted, summed over the statements and the two
+        // other rows, is `analyze readahead`'s.
+        let out = Command::new(env!("CARGO_BIN_EXE_mysql-io"))
+            .args(["analyze", "readahead", t, "--file", file, "--format", "json"])
+            .output()
+            .expect("run analyze readahead");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ra: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let rows: Vec<&serde_json::Value> = v["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .chain([&v["outside_statements"], &v["background"]])
+            .collect();
+        let sum = |k: &str| rows.iter().map(|r| r[k].as_u64().expect(k)).sum::<u64>();
+        eprintln!(
+            "{file}: readahead used {} wasted {} by statement rows; analyze readahead {} {}",
+            sum("ra_used"),
+            sum("ra_wasted"),
+            ra["total"]["used"],
+            ra["total"]["wasted"]
+        );
+        assert_eq!(
+            (Some(sum("ra_used")), Some(sum("ra_wasted"))),
+            (ra["total"]["used"].as_u64(), ra["total"]["wasted"].as_u64()),
+            "{file}"
+        );
     }
     // The report has the statements section.
     let page = dir.path().join("report.html");

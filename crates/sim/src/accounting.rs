@@ -114,6 +114,11 @@ impl PageSet {
 
     /// Removes pages `first..=last`; returns how many were in the set.
     fn remove(&mut self, first: u64, last: u64) -> u64 {
+        self.remove_each(first, last, None)
+    }
+
+    /// [`PageSet::remove`], calling `each` with every page removed.
+    fn remove_each(&mut self, first: u64, last: u64, mut each: Option<&mut dyn FnMut(u64)>) -> u64 {
         if self.blocks.is_empty() || first > last {
             return 0;
         }
@@ -122,8 +127,15 @@ impl PageSet {
         let mut clear = |b: u64, mask: &mut u64| {
             let (lo, hi) = (first.max(b * 64) - b * 64, last.min(b * 64 + 63) - b * 64);
             let m = bits(lo, hi);
-            removed += u64::from((*mask & m).count_ones());
+            let mut hit = *mask & m;
+            removed += u64::from(hit.count_ones());
             *mask &= !m;
+            if let Some(each) = each.as_mut() {
+                while hit != 0 {
+                    each(b * 64 + u64::from(hit.trailing_zeros()));
+                    hit &= hit - 1;
+                }
+            }
         };
         if b1 - b0 > self.blocks.len() as u64 {
             // A range wider than the set: walk the set instead.
@@ -148,6 +160,50 @@ impl PageSet {
 
     fn len(&self) -> u64 {
         self.blocks.values().map(|m| u64::from(m.count_ones())).sum()
+    }
+}
+
+/// The task and time of the insert that read a page ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Inserter {
+    /// The inserting task.
+    pub tid: u32,
+    /// When it inserted the page (trace clock, ns).
+    pub ts: u64,
+    /// The file (device, inode).
+    pub file: (u32, u64),
+}
+
+/// What became of the pages one insert read ahead (inserted inside the time window).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fate {
+    /// Read later while cached.
+    pub used: u64,
+    /// Evicted before being read, or still unread when the trace ends.
+    pub wasted: u64,
+}
+
+/// Who read each read-ahead page ahead, for [`Accounting::with_inserters`].
+#[derive(Debug, Default)]
+struct Inserters {
+    /// Pages read ahead inside the time window and not read yet, by (file, page).
+    pages: FxHashMap<(u32, u64), Inserter>,
+    fates: FxHashMap<Inserter, Fate>,
+}
+
+impl Inserters {
+    /// Pages of `file` leaving the read-ahead set: used, wasted, or neither (claimed as demand).
+    fn settle(&mut self, file: u32, page: u64, used: Option<bool>) {
+        if let Some(who) = self.pages.remove(&(file, page)) {
+            if let Some(used) = used {
+                let f = self.fates.entry(who).or_default();
+                if used {
+                    f.used += 1;
+                } else {
+                    f.wasted += 1;
+                }
+            }
+        }
     }
 }
 
@@ -252,6 +308,24 @@ struct Pass {
     runs: FxHashMap<u32, (u32, u64, u64, usize)>,
     /// Device geometry: `io_pages` by device.
     io_pages: FxHashMap<u32, u64>,
+    /// Who read each page ahead, when asked for.
+    inserters: Option<Inserters>,
+}
+
+/// Removes `first..=last` from `file`'s read-ahead set, telling `inserters` (when followed) what
+/// became of each page: `used`, wasted, or neither (`None`: demand after all).
+fn take_ahead(
+    f: &mut FileState,
+    inserters: &mut Option<Inserters>,
+    file: u32,
+    first: u64,
+    last: u64,
+    used: Option<bool>,
+) -> u64 {
+    match inserters {
+        Some(ins) => f.ahead.remove_each(first, last, Some(&mut |p| ins.settle(file, p, used))),
+        None => f.ahead.remove(first, last),
+    }
 }
 
 impl Pass {
@@ -304,7 +378,7 @@ impl Pass {
             // Inserted for this very lookup: demand after all.
             if let Some((a, b)) = range.clip(p.range.file, p.range.first, p.range.last) {
                 let f = &mut self.files[p.range.file as usize];
-                let n = f.ahead.remove(a, b);
+                let n = take_ahead(f, &mut self.inserters, p.range.file, a, b, None);
                 if p.counted {
                     f.row.pages_read_ahead -= n;
                     f.row.demand_inserts += n;
@@ -319,11 +393,11 @@ impl Pass {
         if in_window && !continuation {
             f.row.pages_requested += range.last - range.first + 1;
         }
-        f.row.used += f.ahead.remove(range.first, range.last);
+        f.row.used += take_ahead(f, &mut self.inserters, range.file, range.first, range.last, Some(true));
     }
 
     /// Pages `first..=last` of `file` inserted into the cache by `tid`.
-    fn insert(&mut self, tid: u32, file: u32, first: u64, last: u64, in_window: bool) {
+    fn insert(&mut self, tid: u32, ts: u64, file: u32, first: u64, last: u64, in_window: bool) {
         let after = self.get_pages_after;
         let reader = self.reader(tid);
         // In the range of the read in progress, or of a lookup that came first (kprobe order):
@@ -352,7 +426,7 @@ impl Pass {
         }
         let f = &mut self.files[file as usize];
         if let Some((a, b)) = demand {
-            f.ahead.remove(a, b);
+            take_ahead(f, &mut self.inserters, file, a, b, None);
             if in_window {
                 f.row.demand_inserts += b - a + 1;
             }
@@ -361,6 +435,16 @@ impl Pass {
             f.ahead.insert(a, b);
             if in_window {
                 f.row.pages_read_ahead += b - a + 1;
+            }
+            if let Some(ins) = &mut self.inserters {
+                let who = Inserter { tid, ts, file: self.keys[file as usize] };
+                for p in a..=b {
+                    if in_window {
+                        ins.pages.insert((file, p), who);
+                    } else {
+                        ins.pages.remove(&(file, p));
+                    }
+                }
             }
         }
     }
@@ -402,7 +486,7 @@ impl Pass {
                 let (first, order) = (v[2][r], v[3][r].min(20));
                 let last = first.saturating_add((1 << order) - 1);
                 if k == add_c {
-                    self.insert(tid, file, first, last, in_window);
+                    self.insert(tid, ts[i], file, first, last, in_window);
                     if in_window {
                         let row = &mut self.files[file as usize].row;
                         row.pages_read += last - first + 1;
@@ -431,7 +515,7 @@ impl Pass {
                     }
                 } else {
                     let f = &mut self.files[file as usize];
-                    let n = f.ahead.remove(first, last);
+                    let n = take_ahead(f, &mut self.inserters, file, first, last, Some(false));
                     if in_window {
                         f.row.evicted_unused += n;
                     }
@@ -549,8 +633,16 @@ impl Accounting {
                 last_reader: None,
                 runs: FxHashMap::default(),
                 io_pages: header.devices.iter().map(|d| (d.dev, u64::from(d.max_sectors_kb / 4))).collect(),
+                inserters: None,
             },
         }
+    }
+
+    /// Also follows who read each page ahead (the task and time of its insert), for
+    /// [`Accounting::finish_with_inserters`]: one map entry per read-ahead page not read yet.
+    pub fn with_inserters(mut self) -> Self {
+        self.pass.inserters = Some(Inserters::default());
+        self
     }
 
     /// Accounts the events of the next chunk.
@@ -566,8 +658,25 @@ impl Accounting {
 
     /// Per file (device, inode): what the trace showed.
     pub fn finish(self) -> Vec<((u32, u64), PageFigures)> {
-        let p = self.pass;
-        p.keys
+        self.finish_with_inserters().0
+    }
+
+    /// [`Accounting::finish`], and what became of the pages each insert read ahead inside the
+    /// time window (empty unless made [`Accounting::with_inserters`]): used when read later while
+    /// cached, wasted when evicted first or still unread at the end (wherever that falls).
+    pub fn finish_with_inserters(self) -> (Vec<((u32, u64), PageFigures)>, FxHashMap<Inserter, Fate>) {
+        let mut p = self.pass;
+        let fates = match p.inserters.take() {
+            Some(mut ins) => {
+                for who in std::mem::take(&mut ins.pages).into_values() {
+                    ins.fates.entry(who).or_default().wasted += 1;
+                }
+                ins.fates
+            }
+            None => FxHashMap::default(),
+        };
+        let files = p
+            .keys
             .iter()
             .zip(p.files)
             .map(|(key, st)| {
@@ -576,6 +685,7 @@ impl Accounting {
                 r.direct = p.direct.contains_key(key);
                 (*key, r)
             })
-            .collect()
+            .collect();
+        (files, fates)
     }
 }

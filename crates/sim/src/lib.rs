@@ -18,7 +18,7 @@ pub mod tables;
 pub mod verdict;
 pub mod versus;
 
-pub use accounting::{Accounting, PageFigures};
+pub use accounting::{Accounting, Fate, Inserter, PageFigures};
 pub use compare::Agreement;
 pub use input::{extract, extract_with, Input};
 pub use model::{Decision, Variant};
