@@ -322,6 +322,11 @@ fn thousands(x: f64) -> String {
 
 fn main() {
     support::require_root();
+    // bpftrace finds tracepoints in tracefs, which a fresh boot may not have mounted yet (the
+    // recorder mounts it itself; bpftrace may run first).
+    if !Path::new("/sys/kernel/tracing/events").exists() {
+        let _ = Command::new("mount").args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"]).status();
+    }
     let rounds: usize = arg("--rounds", 3);
     let seconds: f64 = arg("--seconds", 5.0);
     let db_seconds: u32 = arg("--mariadb-seconds", 15);
