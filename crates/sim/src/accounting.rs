@@ -163,6 +163,9 @@ impl PageSet {
     }
 }
 
+/// A file (device, inode) and its figures.
+pub type FileFigures = ((u32, u64), PageFigures);
+
 /// The task and time of the insert that read a page ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Inserter {
@@ -657,14 +660,14 @@ impl Accounting {
     }
 
     /// Per file (device, inode): what the trace showed.
-    pub fn finish(self) -> Vec<((u32, u64), PageFigures)> {
+    pub fn finish(self) -> Vec<FileFigures> {
         self.finish_with_inserters().0
     }
 
     /// [`Accounting::finish`], and what became of the pages each insert read ahead inside the
     /// time window (empty unless made [`Accounting::with_inserters`]): used when read later while
     /// cached, wasted when evicted first or still unread at the end (wherever that falls).
-    pub fn finish_with_inserters(self) -> (Vec<((u32, u64), PageFigures)>, FxHashMap<Inserter, Fate>) {
+    pub fn finish_with_inserters(self) -> (Vec<FileFigures>, FxHashMap<Inserter, Fate>) {
         let mut p = self.pass;
         let fates = match p.inserters.take() {
             Some(mut ins) => {
