@@ -2,26 +2,15 @@
 //! the printed tables (snapshots), JSON and CSV, cut-short and damaged traces, the export's
 //! header tables against `mysql-io info`, and the Python example of docs/ loading an export.
 
+mod run;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mysql_io_analyzer::polars::prelude::{DataType, ParquetReader, SerReader};
+use run::{mysql_io, ok, text};
 use serde_json::Value;
-
-fn mysql_io(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mysql-io")).args(args).output().expect("run mysql-io")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = mysql_io(args);
-    assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
-    text(&out.stdout)
-}
 
 /// A deterministic synthetic trace of `events` events.
 fn synth(dir: &Path, events: &str) -> PathBuf {

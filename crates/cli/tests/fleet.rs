@@ -4,29 +4,18 @@
 //! from the interpreter `MYSQL_IO_PYTHON` names) and checked against `mysql-io info`, `mysql-io
 //! analyze` and the trace itself.
 
+mod run;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use mysql_io_analyzer::polars::prelude::{ParquetReader, SerReader};
 use mysql_io_analyzer::{load, Filter};
 use mysql_io_format::{EventBody, TraceFile};
+use run::{mysql_io, ok, text};
 use serde_json::Value;
-
-fn mysql_io(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mysql-io")).args(args).output().expect("run mysql-io")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = mysql_io(args);
-    assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
-    text(&out.stdout)
-}
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}"))

@@ -2,16 +2,11 @@
 //! short, on one with a damaged byte, on the MariaDB recording in testdata (written before the
 //! header had memory and disks), and on files that are not traces.
 
+mod run;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn mysql_io(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mysql-io")).args(args).output().expect("run mysql-io")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use run::{mysql_io, text};
 
 fn synth(dir: &Path, events: &str) -> std::path::PathBuf {
     let path = dir.join("t.mio");

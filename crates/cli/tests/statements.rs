@@ -3,14 +3,16 @@
 //! export's `statements` table and the reads' `statement` column; the report's section; and the
 //! refusal, exit code 2, of a trace recorded without statements.
 
+mod run;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use mysql_io_format::{
     Event, EventBody, FileInfo, FileRef, Header, Metadata, PageCacheAdd, RaState, RaTrigger, Read,
     ReadSyscall, ReadaheadTrigger, Statement, ThreadInfo, Writer, WriterOptions,
 };
+use run::{mysql_io, ok, text};
 use serde_json::Value;
 
 const MARIADB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/mariadb-sysbench.mio");
@@ -19,20 +21,6 @@ const PID: u32 = 4242;
 const POINT: &str = "SELECT c FROM sbtest1 WHERE id = ?";
 const RANGE: &str = "SELECT c FROM sbtest1 WHERE id BETWEEN ? AND ?";
 const MS: u64 = 1_000_000;
-
-fn mysql_io(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mysql-io")).args(args).output().expect("run mysql-io")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = mysql_io(args);
-    assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
-    text(&out.stdout)
-}
 
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
