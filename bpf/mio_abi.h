@@ -86,8 +86,8 @@ enum mio_limits {
 	MIO_SQL_MAX = 1024, /* bytes of a statement's text copied (a power of two) */
 };
 
-/* The argument layouts of the servers' command dispatch functions (crates/recorder/src/dispatch.rs
- * finds which one a binary has). */
+/* The client commands the statement probes look into (values of the servers' enum_server_command,
+ * the same in MariaDB and MySQL): which carry a statement's text, which a prepared statement's id. */
 enum mio_server_command {
 	MIO_COM_INIT_DB = 2,
 	MIO_COM_QUERY = 3,

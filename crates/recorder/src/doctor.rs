@@ -179,9 +179,12 @@ pub fn examine(opts: &RecordOptions) -> DoctorReport {
             problems.push(e);
         }
     }
+    // Kernel probes only: statements come from the servers' binaries, said per process below.
     let kinds = EventKind::ALL
         .iter()
-        .filter(|&&k| k != EventKind::Lost && !plan::SUPERSEDED.contains(&k))
+        .filter(|&&k| {
+            k != EventKind::Lost && !plan::SUPERSEDED.contains(&k) && !plan::USER_SPACE.contains(&k)
+        })
         .map(|&k| KindReport {
             kind: k.name(),
             auto: plan.as_ref().and_then(|p| p.get(k)).map_or("off", |kp| mode_name(kp.mode)),
