@@ -194,10 +194,14 @@ impl Timelines {
 /// The owner of every read of `ds`, by row: the index into [`Dataset::statements`] of the
 /// statement running on its thread when it started, or [`OUTSIDE`], or [`BACKGROUND`].
 pub fn owners(ds: &Dataset) -> Result<Vec<u32>, AnalyzeError> {
+    owners_in(ds, &Timelines::of(&ds.statements))
+}
+
+/// [`owners`], with the statement threads' `timelines` already built.
+fn owners_in(ds: &Dataset, timelines: &Timelines) -> Result<Vec<u32>, AnalyzeError> {
     let (ts, _) = values(ds.reads.column("ts")?.u64()?)?;
     let (pid, _) = values(ds.reads.column("pid")?.u32()?)?;
     let (tid, _) = values(ds.reads.column("tid")?.u32()?)?;
-    let timelines = Timelines::of(&ds.statements);
     let mut out = Vec::with_capacity(ts.len());
     // Reads come in runs of one thread: its spans are looked up once a run.
     let mut last: Option<((u32, u32), &[Span])> = None;
@@ -225,6 +229,7 @@ pub fn owners(ds: &Dataset) -> Result<Vec<u32>, AnalyzeError> {
 fn readahead_fates(
     trace: &Trace<'_>,
     ds: &Dataset,
+    timelines: &Timelines,
     filter: &Filter,
 ) -> Result<(FxHashMap<u32, Fate>, Vec<String>), AnalyzeError> {
     let select = filter.file_matcher()?;
@@ -241,7 +246,6 @@ fn readahead_fates(
     let (_, fates) = pass.finish_with_inserters();
     let paths: FxHashMap<(u32, u64), &str> =
         trace.files().iter().map(|f| ((f.dev, f.ino), f.path.as_str())).collect();
-    let timelines = Timelines::of(&ds.statements);
     // Inserts carry a thread id only: thread ids are unique among the traced processes.
     let by_tid: FxHashMap<u32, &[Span]> =
         timelines.0.iter().map(|(&(_, tid), v)| (tid, v.as_slice())).collect();
@@ -639,7 +643,8 @@ pub fn statements(
         t.digests.insert(g);
     }
 
-    let owner = owners(ds)?;
+    let timelines = Timelines::of(&ds.statements);
+    let owner = owners_in(ds, &timelines)?;
     let seq = sequential(ds)?;
     let r = &ds.reads;
     let (pid, _) = values(r.column("pid")?.u32()?)?;
@@ -678,7 +683,7 @@ pub fn statements(
         t.pages += u64::from(inserted[i]);
     }
 
-    let (fates, fate_warnings) = readahead_fates(trace, ds, filter)?;
+    let (fates, fate_warnings) = readahead_fates(trace, ds, &timelines, filter)?;
     for (&o, fate) in &fates {
         let a = match o {
             OUTSIDE => &mut outside,

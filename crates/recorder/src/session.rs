@@ -438,6 +438,72 @@ fn server_version(exe: &str) -> String {
     out.split_whitespace().skip_while(|w| *w != "Ver").nth(1).unwrap_or("").trim_end_matches(',').to_string()
 }
 
+/// The statement probes of `record --statements`: a uprobe on each server's command dispatch,
+/// found by symbol in its binary. A server without one (stripped, unknown) is recorded without
+/// statements, and told so. `loaded` says whether the statement programs loaded, or why not.
+/// Returns the links (the probes stay attached while they live), the header's entry for the
+/// statement kind and one sentence per server left without statements.
+fn attach_statement_probes(
+    skel: &crate::skel::MioSkel<'_>,
+    asked: bool,
+    loaded: &Result<(), String>,
+    snapshots: &[inventory::ProcessSnapshot],
+) -> (Vec<libbpf_rs::Link>, ProbeInfo, Vec<String>) {
+    let mut links = Vec::new();
+    let mut notes = Vec::new();
+    let mut probe = ProbeInfo {
+        kind: EventKind::Statement.code(),
+        mode: ProbeMode::Off,
+        attach: Vec::new(),
+        note: "not asked for (record --statements)".into(),
+    };
+    match (asked, loaded) {
+        (false, _) => {}
+        (true, Err(why)) => {
+            probe.note = why.clone();
+            notes.push(format!("statements not recorded: {why}"));
+        }
+        (true, Ok(())) => {
+            probe.note.clear();
+            for s in snapshots {
+                let binary = PathBuf::from(format!("/proc/{}/exe", s.info.pid));
+                let shown =
+                    if s.info.exe.is_empty() { binary.display().to_string() } else { s.info.exe.clone() };
+                let attached = crate::dispatch::find_in_binary(&binary)
+                    .map_err(|e| e.to_string().replace(&binary.display().to_string(), &shown))
+                    .and_then(|f| {
+                        loader::attach_statements(skel, s.info.pid, &binary, &f)
+                            .map(|l| (f, l))
+                            .map_err(|e| e.to_string())
+                    });
+                match attached {
+                    Ok((f, l)) => {
+                        links.extend(l);
+                        probe.mode = ProbeMode::Uprobe;
+                        let at = format!("uprobe:{shown}:{}", f.symbol);
+                        if !probe.attach.contains(&at) {
+                            probe.attach.push(at);
+                        }
+                    }
+                    Err(why) => {
+                        let note = format!("process {} ({}): {why}", s.info.pid, s.info.comm);
+                        notes.push(format!("statements not recorded for {note}"));
+                        probe.note = note;
+                    }
+                }
+            }
+            if snapshots.is_empty() {
+                probe.note = "no server was running when recording began".into();
+                notes.push(
+                    "statements not recorded: --statements attaches to the servers running when recording begins, and none was"
+                        .into(),
+                );
+            }
+        }
+    }
+    (links, probe, notes)
+}
+
 /// The header's per-kind probe list (with how the kretprobes were made).
 fn probe_infos(plan: &ProbePlan, attached: &loader::Attached) -> Vec<ProbeInfo> {
     let mut v: Vec<ProbeInfo> = plan
@@ -530,56 +596,9 @@ pub fn record(
             snapshots.push(s);
         }
     }
-    // Statements: a uprobe on each server's command dispatch, found by symbol in its binary. A
-    // server without one (stripped, unknown) is recorded without statements, and told so.
-    let mut statement_links = Vec::new();
-    let mut statement_notes = Vec::new();
-    let mut statement_probe = ProbeInfo {
-        kind: EventKind::Statement.code(),
-        mode: ProbeMode::Off,
-        attach: Vec::new(),
-        note: "not asked for (record --statements)".into(),
-    };
-    if let (true, Err(why)) = (opts.statements, &statements_load) {
-        statement_probe.note = why.clone();
-        statement_notes.push(format!("statements not recorded: {why}"));
-    }
-    if opts.statements && statements_load.is_ok() {
-        statement_probe.note.clear();
-        for s in &snapshots {
-            let binary = PathBuf::from(format!("/proc/{}/exe", s.info.pid));
-            let shown = if s.info.exe.is_empty() { binary.display().to_string() } else { s.info.exe.clone() };
-            let attached = crate::dispatch::find_in_binary(&binary)
-                .map_err(|e| e.to_string().replace(&binary.display().to_string(), &shown))
-                .and_then(|f| {
-                    loader::attach_statements(&skel, s.info.pid, &binary, &f)
-                        .map(|links| (f, links))
-                        .map_err(|e| e.to_string())
-                });
-            match attached {
-                Ok((f, links)) => {
-                    statement_links.extend(links);
-                    statement_probe.mode = ProbeMode::Uprobe;
-                    let at = format!("uprobe:{shown}:{}", f.symbol);
-                    if !statement_probe.attach.contains(&at) {
-                        statement_probe.attach.push(at);
-                    }
-                }
-                Err(why) => {
-                    let note = format!("process {} ({}): {why}", s.info.pid, s.info.comm);
-                    statement_notes.push(format!("statements not recorded for {note}"));
-                    statement_probe.note = note;
-                }
-            }
-        }
-        if snapshots.is_empty() {
-            statement_probe.note = "no server was running when recording began".into();
-            statement_notes.push(
-                "statements not recorded: --statements attaches to the servers running when recording begins, and none was"
-                    .into(),
-            );
-        }
-    }
+    // Kept to the end: the statement probes stay attached while their links live.
+    let (_statement_links, statement_probe, statement_notes) =
+        attach_statement_probes(&skel, opts.statements, &statements_load, &snapshots);
     let statement_probes = statement_probe.attach.clone();
     let (devices, disks) = inventory::block_devices_and_disks();
     let mut header = Header {
