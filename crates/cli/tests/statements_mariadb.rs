@@ -13,6 +13,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use mysql_io_format::{EventBody, Statement, TraceFile};
 use support::{one_server, require_root, Recording, Sandbox};
@@ -41,6 +42,7 @@ fn stop_recording(rec: Recording) -> String {
 /// A statement as the trace has it, with where it ran.
 #[derive(Debug, Clone)]
 struct Stmt {
+    pid: u32,
     tid: u32,
     start: u64,
     end: u64,
@@ -79,7 +81,13 @@ fn load(trace: &Path) -> (Vec<Stmt>, Vec<DataRead>, Vec<String>) {
             EventBody::Statement(s) => {
                 strings.push(s.digest_text.clone());
                 strings.push(s.sql.clone());
-                stmts.push(Stmt { tid: e.tid, start: e.ts - s.latency_ns, end: e.ts, s: s.clone() });
+                stmts.push(Stmt {
+                    pid: e.pid,
+                    tid: e.tid,
+                    start: e.ts - s.latency_ns,
+                    end: e.ts,
+                    s: s.clone(),
+                });
             }
             // Read syscalls (an event at the return), and InnoDB's asynchronous reads (its
             // read-ahead) submitted through io_uring or Linux AIO (an event at the submission).
@@ -340,4 +348,38 @@ fn root_statements_of_a_stripped_program_are_skipped_and_recording_goes_on() {
         .clone();
     assert_eq!(probe.mode, mysql_io_format::ProbeMode::Off, "{probe:?}");
     assert!(probe.note.contains("is stripped"), "{probe:?}");
+}
+
+/// A server that starts while `record --statements` runs (following servers by name, no `-p`)
+/// gets the statement probes when it starts: the recorder says so, and the statements it runs
+/// from then on are in the trace under its pid.
+#[test]
+fn root_a_server_started_during_the_recording_gets_the_statement_probes() {
+    require_root();
+    let _one = one_server();
+    let (sb, first) = Sandbox::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("started.mio");
+    let mut rec = Recording::start(
+        Command::new("env")
+            .args(["--default-signal=HUP", env!("CARGO_BIN_EXE_mysql-io")])
+            .args(["record", "--statements", "-o"])
+            .arg(&trace)
+            .stdout(Stdio::null()),
+    );
+    let second = sb.restart();
+    assert_ne!(first, second, "the restart started a new process");
+    let said = rec.wait_for(&format!("statements recorded for process {second}"), Duration::from_secs(30));
+    assert!(said.contains("it started during the recording"), "{said}");
+    // An alias, not a literal: literals are normalised away.
+    sb.sql("SELECT COUNT(*) AS mio_started_later FROM information_schema.tables");
+    let log = stop_recording(rec);
+    let (stmts, _, _) = load(&trace);
+    let later: Vec<&Stmt> = stmts.iter().filter(|s| s.s.digest_text.contains("mio_started_later")).collect();
+    assert_eq!(later.len(), 1, "{later:?}\n{log}");
+    assert_eq!(later[0].pid, second, "{later:?}");
+    assert_eq!(later[0].s.command, 3, "a query");
+    // The first server had the probes from the start: its statements are there too (the
+    // sandbox's readiness checks and shutdown), under its own pid.
+    assert!(stmts.iter().any(|s| s.pid == first), "no statement of the first server\n{log}");
 }

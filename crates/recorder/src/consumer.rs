@@ -41,6 +41,9 @@ pub struct Consumer {
     pub(crate) warnings: Vec<String>,
     /// Statements' digests and connections (`record --statements`).
     statements: crate::statements::Statements,
+    /// Processes that became targets by starting a program during the recording, not yet given
+    /// their statement probes.
+    pub(crate) started: Vec<u32>,
 }
 
 impl Consumer {
@@ -69,6 +72,7 @@ impl Consumer {
             privileges: crate::privilege::Privileges::current(),
             warnings: Vec::new(),
             statements: crate::statements::Statements::new(false),
+            started: Vec::new(),
         }
     }
 
@@ -178,6 +182,7 @@ impl Consumer {
             EventBody::TaskExec(_) => {
                 self.processes.remove(&ev.pid);
                 self.process(ev.pid, ev.ts)?;
+                self.started.push(ev.pid);
             }
             // A request whose file the probe could not resolve (a fixed file), a new thread (its
             // name comes with its first event), and kinds that name files by (device, inode)

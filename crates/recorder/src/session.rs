@@ -466,21 +466,10 @@ fn attach_statement_probes(
         (true, Ok(())) => {
             probe.note.clear();
             for s in snapshots {
-                let binary = PathBuf::from(format!("/proc/{}/exe", s.info.pid));
-                let shown =
-                    if s.info.exe.is_empty() { binary.display().to_string() } else { s.info.exe.clone() };
-                let attached = crate::dispatch::find_in_binary(&binary)
-                    .map_err(|e| e.to_string().replace(&binary.display().to_string(), &shown))
-                    .and_then(|f| {
-                        loader::attach_statements(skel, s.info.pid, &binary, &f)
-                            .map(|l| (f, l))
-                            .map_err(|e| e.to_string())
-                    });
-                match attached {
-                    Ok((f, l)) => {
+                match attach_statements_to(skel, s.info.pid, &s.info.exe) {
+                    Ok((l, at)) => {
                         links.extend(l);
                         probe.mode = ProbeMode::Uprobe;
-                        let at = format!("uprobe:{shown}:{}", f.symbol);
                         if !probe.attach.contains(&at) {
                             probe.attach.push(at);
                         }
@@ -495,13 +484,52 @@ fn attach_statement_probes(
             if snapshots.is_empty() {
                 probe.note = "no server was running when recording began".into();
                 notes.push(
-                    "statements not recorded: --statements attaches to the servers running when recording begins, and none was"
+                    "no server is running yet: --statements attaches to a server when it starts, and records its statements from then on"
                         .into(),
                 );
             }
         }
     }
     (links, probe, notes)
+}
+
+/// Attaches the statement probes to server process `pid` (`exe`: its program's path, to name it
+/// in messages): the links and the attach point, or why not.
+fn attach_statements_to(
+    skel: &crate::skel::MioSkel<'_>,
+    pid: u32,
+    exe: &str,
+) -> Result<(Vec<libbpf_rs::Link>, String), String> {
+    let binary = PathBuf::from(format!("/proc/{pid}/exe"));
+    let shown = if exe.is_empty() { binary.display().to_string() } else { exe.to_string() };
+    let f = crate::dispatch::find_in_binary(&binary)
+        .map_err(|e| e.to_string().replace(&binary.display().to_string(), &shown))?;
+    let links = loader::attach_statements(skel, pid, &binary, &f).map_err(|e| e.to_string())?;
+    Ok((links, format!("uprobe:{shown}:{}", f.symbol)))
+}
+
+/// The statement probes for a process that became a target during the recording (`record
+/// --statements` following servers by name): attached when it is a server, with a sentence
+/// saying so or why not; `None` for other programs.
+fn statements_for_started(
+    skel: &crate::skel::MioSkel<'_>,
+    pid: u32,
+    server_comms: &[String],
+    links: &mut Vec<libbpf_rs::Link>,
+) -> Option<String> {
+    let comm = inventory::thread_comm(pid, pid)?;
+    if !DEFAULT_COMMS.contains(&comm.as_str()) && !server_comms.contains(&comm) {
+        return None;
+    }
+    let exe =
+        std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default();
+    Some(match attach_statements_to(skel, pid, &exe) {
+        Ok((l, at)) => {
+            links.extend(l);
+            format!("statements recorded for process {pid} ({comm}) from now on ({at}): it started during the recording")
+        }
+        Err(why) => format!("statements not recorded for process {pid} ({comm}): {why}"),
+    })
 }
 
 /// The header's per-kind probe list (with how the kretprobes were made).
@@ -597,7 +625,7 @@ pub fn record(
         }
     }
     // Kept to the end: the statement probes stay attached while their links live.
-    let (_statement_links, statement_probe, statement_notes) =
+    let (mut statement_links, statement_probe, statement_notes) =
         attach_statement_probes(&skel, opts.statements, &statements_load, &snapshots);
     let statement_probes = statement_probe.attach.clone();
     let (devices, disks) = inventory::block_devices_and_disks();
@@ -724,6 +752,15 @@ pub fn record(
                 return Err(RecordError::RingBuffer(e.to_string()));
             }
         }
+        // Servers that started since: their statements from now on.
+        let started_now = std::mem::take(&mut consumer.borrow_mut().started);
+        if opts.statements && statements_load.is_ok() {
+            for pid in started_now {
+                if let Some(said) = statements_for_started(&skel, pid, &opts.comms, &mut statement_links) {
+                    consumer.borrow_mut().warnings.push(said);
+                }
+            }
+        }
         if stop.load(Ordering::Relaxed) {
             break StopReason::Signal;
         }
@@ -784,6 +821,7 @@ pub fn record(
     account_drops(&consumer, &mut lost_seen, &mut lost_total)?;
     let warnings = std::mem::take(&mut links.warnings);
     drop(links);
+    drop(statement_links);
     ring.consume().map_err(|e| RecordError::RingBuffer(e.to_string()))?;
     for ((cpu, kind), n) in loader::read_drops(&skel) {
         let prev = lost_seen.insert((cpu, kind), n).unwrap_or(0);

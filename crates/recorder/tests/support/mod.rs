@@ -515,6 +515,24 @@ impl Recording {
         }
     }
 
+    /// Waits until the recorder prints a line containing `what` and returns the line. Panics
+    /// with everything it printed if it exits first or `timeout` passes.
+    pub(crate) fn wait_for(&mut self, what: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    self.stderr.push_str(&line);
+                    self.stderr.push('\n');
+                    if line.contains(what) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("mysql-io record did not say {what:?} within {timeout:?}:\n{}", self.stderr),
+            }
+        }
+    }
+
     /// The recorder's pid.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
