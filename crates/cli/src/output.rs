@@ -33,7 +33,9 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-pub(crate) use mysql_io_output::{bytes, pct, thousands};
+#[cfg(feature = "analysis")]
+pub(crate) use mysql_io_output::pct;
+pub(crate) use mysql_io_output::{bytes, thousands};
 
 /// True when `e` comes from writing to a closed pipe.
 pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
