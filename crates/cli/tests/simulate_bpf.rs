@@ -27,7 +27,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use serde_json::Value;
-use support::{helper, require_root, text, LoopFs};
+use support::{evictions, helper, require_root, text, LoopFs};
 
 /// The tests here take turns: each drops the page cache and records the whole machine's reads of
 /// its files, which another test's recording at the same time would disturb.
@@ -69,7 +69,30 @@ const WORKLOADS: &[Workload] = &[
 ];
 
 /// Records `w` at `ra_kb` (caches of the three files dropped first) into `trace`.
+/// Records workload `w` at `ra_kb`. A recording during which folios of the files left the page
+/// cache is made again (up to three times in all): on these VMs the kernel's proactive reclaim
+/// (DAMON's `kdamond`, paging out file pages it judges cold, up to 128 MiB/s) now and then takes
+/// a folio a moment after readahead brought it in, and the kernel then reads it twice; the
+/// workload alone would not. Seen in CI runs: 1 folio of 4 pages read again (free mode then 88.5%
+/// of decisions exact, the kernel's decisions after the re-read having been made on another
+/// cache), and 3 folios that once shrank free mode's cache.
 fn record(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path) {
+    for attempt in 1..=3 {
+        record_once(fs, files, w, ra_kb, trace);
+        let evicted = evictions(trace, fs.dev());
+        if evicted.is_empty() {
+            return;
+        }
+        println!(
+            "{} at {ra_kb} KiB, recording {attempt}: folios evicted while recording, by thread: {evicted:?}{}",
+            w.name,
+            if attempt < 3 { "; recorded again" } else { "; kept" }
+        );
+    }
+}
+
+fn record_once(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path) {
+    let _ = std::fs::remove_file(trace);
     fs.set_read_ahead_kb(ra_kb);
     // Room for the workload first. On a machine whose memory is full of page cache (CI, after
     // the build) reclaim during the recording evicts the workload's pages that were read once:
@@ -100,17 +123,6 @@ fn record(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path
         .output()
         .expect("run mysql-io record");
     assert!(out.status.success(), "{}: record failed: {}", w.name, text(&out.stderr));
-    // Evictions while recording are named with the results (they explain a free-mode miss).
-    let info =
-        mysql_io().arg("info").arg(trace).args(["--format", "json"]).output().expect("run mysql-io info");
-    let info: Value = serde_json::from_slice(&info.stdout).expect("info prints JSON");
-    let evicted = info["events_by_kind"]["page_cache_delete"].as_u64().unwrap_or(0);
-    if evicted > 0 {
-        println!(
-            "{} at {ra_kb} KiB: the kernel evicted {evicted} folios of the files while recording",
-            w.name
-        );
-    }
 }
 
 /// `mysql-io simulate TRACE --ra-kb KB --mode MODE` over the loop filesystem's files, as JSON.

@@ -4,7 +4,7 @@
 //! Used as `mod support;` from several test files, each of which uses only part of it.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -568,6 +568,23 @@ impl Drop for Recording {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The folios of device `dev`'s files that left the page cache during the recording `trace`, per
+/// name of the evicting thread (on these VMs, now and then DAMON's `kdamond` proactive reclaim).
+pub(crate) fn evictions(trace: &Path, dev: u32) -> BTreeMap<String, u64> {
+    let file = mysql_io_format::TraceFile::open(trace).expect("open trace");
+    let t = file.parse().expect("parse trace");
+    let names: BTreeMap<u32, &str> = t.threads().iter().map(|th| (th.tid, th.comm.as_str())).collect();
+    let mut out = BTreeMap::new();
+    for e in t.events() {
+        let e = e.expect("decode event");
+        if matches!(e.body, EventBody::PageCacheDelete(d) if d.dev == dev) {
+            let who = names.get(&e.tid).map_or_else(|| format!("tid {}", e.tid), |n| n.to_string());
+            *out.entry(who).or_default() += 1;
+        }
+    }
+    out
 }
 
 /// The readahead triggers about inode `ino`, in trace order.
