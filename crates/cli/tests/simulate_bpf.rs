@@ -68,14 +68,13 @@ const WORKLOADS: &[Workload] = &[
     },
 ];
 
-/// Records `w` at `ra_kb` (caches of the three files dropped first) into `trace`.
-/// Records workload `w` at `ra_kb`. A recording during which folios of the files left the page
-/// cache is made again (up to three times in all): on these VMs the kernel's proactive reclaim
-/// (DAMON's `kdamond`, paging out file pages it judges cold, up to 128 MiB/s) now and then takes
-/// a folio a moment after readahead brought it in, and the kernel then reads it twice; the
-/// workload alone would not. Seen in CI runs: 1 folio of 4 pages read again (free mode then 88.5%
-/// of decisions exact, the kernel's decisions after the re-read having been made on another
-/// cache), and 3 folios that once shrank free mode's cache.
+/// Records workload `w` at `ra_kb` into `trace`. A recording during which folios of the files
+/// left the page cache is made again (up to three times in all): on these VMs the kernel's
+/// proactive reclaim (DAMON's `kdamond`, paging out file pages it judges cold, up to 128 MiB/s)
+/// now and then takes a folio a moment after readahead brought it in, and the kernel then reads
+/// it twice; the workload alone would not. Seen in CI runs: 1 folio of 4 pages read again (free
+/// mode then 88.5% of decisions exact, the kernel's decisions after the re-read having been made
+/// on another cache), and 3 folios that once shrank free mode's cache.
 fn record(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path) {
     for attempt in 1..=3 {
         record_once(fs, files, w, ra_kb, trace);
@@ -91,14 +90,13 @@ fn record(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path
     }
 }
 
+/// One recording of `w` at `ra_kb`, the page cache dropped first.
 fn record_once(fs: &LoopFs, files: &[PathBuf], w: &Workload, ra_kb: u32, trace: &Path) {
     let _ = std::fs::remove_file(trace);
     fs.set_read_ahead_kb(ra_kb);
-    // Room for the workload first. On a machine whose memory is full of page cache (CI, after
-    // the build) reclaim during the recording evicts the workload's pages that were read once:
-    // the kernel's figures then depend on memory pressure, and free mode sizes its cache from
-    // those evictions (a CI run failed so: 68 pages read twice by the model, none by the
-    // kernel). Clean page cache is only dropped, never lost.
+    // Room for the workload first, so that no memory pressure evicts its pages while it runs (a
+    // CI run once had the model read 68 pages twice, the kernel none; kdamond, see `record`, may
+    // have been the evictor). Clean page cache is only dropped, never lost.
     std::fs::write("/proc/sys/vm/drop_caches", "1").expect("write /proc/sys/vm/drop_caches");
     for f in files {
         fs.drop_cache(f);
