@@ -494,25 +494,8 @@ impl Recording {
             }
         });
         let mut rec = Recording { child, lines, reader: Some(reader), stderr: String::new() };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match rec.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    rec.stderr.push_str(&line);
-                    rec.stderr.push('\n');
-                    if line.contains("Ctrl-C stops") {
-                        return rec;
-                    }
-                }
-                Err(e) => {
-                    let why = match e {
-                        mpsc::RecvTimeoutError::Timeout => "did not say it was recording within 60 s",
-                        mpsc::RecvTimeoutError::Disconnected => "exited before it was recording",
-                    };
-                    panic!("mysql-io record {why}:\n{}", rec.stderr);
-                }
-            }
-        }
+        rec.wait_for("Ctrl-C stops", Duration::from_secs(60));
+        rec
     }
 
     /// Waits until the recorder prints a line containing `what` and returns the line. Panics
@@ -528,7 +511,13 @@ impl Recording {
                         return line;
                     }
                 }
-                Err(_) => panic!("mysql-io record did not say {what:?} within {timeout:?}:\n{}", self.stderr),
+                Err(e) => {
+                    let why = match e {
+                        mpsc::RecvTimeoutError::Timeout => format!("did not say {what:?} within {timeout:?}"),
+                        mpsc::RecvTimeoutError::Disconnected => format!("exited before it said {what:?}"),
+                    };
+                    panic!("mysql-io record {why}:\n{}", self.stderr);
+                }
             }
         }
     }
